@@ -1,0 +1,250 @@
+//! Authentication: password hashing, access tokens (HS256 JWTs), refresh tokens, the
+//! login rate limiter, and the `AuthUser` extractor every protected handler takes.
+
+use crate::AppState;
+use crate::db::users::User;
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// Signing and checking keys for access tokens. Held in the app state so tests can bring
+/// their own.
+pub struct AuthKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl AuthKeys {
+    pub fn from_secret(secret: &[u8]) -> AuthKeys {
+        // Only HS256 is accepted: `alg: none` and public-key algorithms (the confusion
+        // attack) fail validation before the signature is even looked at.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        AuthKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+    }
+
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// User id, as a string per RFC 7519.
+    pub sub: String,
+    /// Session id: revoking the session invalidates the token at once.
+    pub sid: i64,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Hashes a password with argon2id. Slow on purpose: call it off the async workers.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// The rule for passwords an administrator sets: at least 8 characters, since it is the
+/// only lock on a phone left in a lane.
+pub fn password_policy(password: &str) -> Result<(), &'static str> {
+    if password.chars().count() < 8 || password.len() > 1024 {
+        return Err("a password needs 8 to 1024 characters");
+    }
+    Ok(())
+}
+
+/// Runs `hash_password` on a blocking thread.
+pub async fn hash_password_blocking(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+}
+
+/// A fresh refresh token and the SHA-256 the database keeps instead of it.
+pub fn new_refresh_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = refresh_hash(&token);
+    (token, hash)
+}
+
+pub fn refresh_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A fresh 32-byte signing secret, for a server started without one.
+pub fn new_secret() -> Vec<u8> {
+    let mut bytes = vec![0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Per-username and per-address limits on login attempts.
+pub struct LoginLimiter {
+    by_user: DefaultKeyedRateLimiter<String>,
+    by_addr: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl LoginLimiter {
+    pub fn new(per_minute_user: u32, per_minute_ip: u32) -> LoginLimiter {
+        let quota = |n: u32| {
+            let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+            Quota::per_minute(n).allow_burst(n)
+        };
+        LoginLimiter {
+            by_user: RateLimiter::keyed(quota(per_minute_user)),
+            by_addr: RateLimiter::keyed(quota(per_minute_ip)),
+        }
+    }
+
+    /// Counts one attempt; `Err(seconds)` when either limit is exhausted.
+    pub fn check(&self, username: &str, addr: IpAddr) -> Result<(), u64> {
+        // Forget idle keys now and then so a flood of usernames cannot grow memory.
+        if self.by_user.len() > 10_000 {
+            self.by_user.retain_recent();
+        }
+        if self.by_addr.len() > 10_000 {
+            self.by_addr.retain_recent();
+        }
+        let clock = governor::clock::DefaultClock::default();
+        let wait = |d: Duration| d.as_secs_f64().ceil().max(1.0) as u64;
+        use governor::clock::Clock;
+        if let Err(not_until) = self.by_addr.check_key(&addr) {
+            return Err(wait(not_until.wait_time_from(clock.now())));
+        }
+        let user_key = username.to_lowercase();
+        if let Err(not_until) = self.by_user.check_key(&user_key) {
+            return Err(wait(not_until.wait_time_from(clock.now())));
+        }
+        Ok(())
+    }
+}
+
+/// The authenticated caller: a valid, unrevoked access token of an active user.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: User,
+    pub session_id: i64,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |m: &str| ApiError::unauthorized("unauthorized", m);
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthorized("sign in first: no Authorization header"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let claims = state
+            .keys
+            .verify(token.trim())
+            .ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
+        let user_id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| unauthorized("the access token is invalid"))?;
+        let user = state
+            .db
+            .session_user(claims.sid, user_id)
+            .await?
+            .ok_or_else(|| unauthorized("this session has ended; sign in again"))?;
+        Ok(AuthUser {
+            user,
+            session_id: claims.sid,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords() {
+        let h = hash_password("demo").expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("demo", &h));
+        assert!(!verify_password("Demo", &h));
+        assert!(!verify_password("demo", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_other_keys() {
+        let keys = AuthKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let claims = Claims { sub: "7".into(), sid: 3, iat: now, exp: now + 60 };
+        let token = keys.sign(&claims).expect("sign");
+        assert_eq!(keys.verify(&token), Some(claims.clone()));
+        let other = AuthKeys::from_secret(b"another key another key another!");
+        assert_eq!(other.verify(&token), None);
+        let expired = keys
+            .sign(&Claims { exp: now - 60, ..claims })
+            .expect("sign");
+        assert_eq!(keys.verify(&expired), None);
+    }
+
+    #[test]
+    fn limiter_counts_per_user_and_address() {
+        let l = LoginLimiter::new(2, 100);
+        let a: IpAddr = [10, 0, 0, 1].into();
+        assert!(l.check("grid1", a).is_ok());
+        assert!(l.check("GRID1", a).is_ok());
+        let wait = l.check("grid1", a).expect_err("third attempt");
+        assert!(wait >= 1);
+        assert!(l.check("grid2", a).is_ok());
+        let l = LoginLimiter::new(100, 1);
+        assert!(l.check("a", a).is_ok());
+        assert!(l.check("b", a).is_err());
+        assert!(l.check("b", [10, 0, 0, 2].into()).is_ok());
+    }
+}

@@ -1,0 +1,221 @@
+//! Server settings: built-in defaults, then an optional TOML file, then `HAITANG_*`
+//! environment variables, then command-line flags (clap reads flag and variable together,
+//! the flag winning).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// Seed the demo district and accounts (password `demo`).
+    pub demo: bool,
+    /// Log as JSON lines instead of readable text.
+    pub log_json: bool,
+    /// HMAC key for access tokens; generated and kept in the database when absent.
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of an access token, in seconds.
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token, in days.
+    pub refresh_ttl_days: u64,
+    /// Largest JSON request body, in bytes.
+    pub json_body_limit: usize,
+    /// Largest sync request body, in bytes (after decompression).
+    pub sync_body_limit: usize,
+    /// Login attempts allowed per username per minute.
+    pub login_per_minute_user: u32,
+    /// Login attempts allowed per client address per minute.
+    pub login_per_minute_ip: u32,
+    /// Read-only database connections.
+    pub db_readers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: PathBuf::from("haitang.db"),
+            demo: false,
+            log_json: false,
+            jwt_secret: None,
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_days: 30,
+            json_body_limit: 1024 * 1024,
+            sync_body_limit: 16 * 1024 * 1024,
+            login_per_minute_user: 5,
+            login_per_minute_ip: 30,
+            db_readers: 4,
+        }
+    }
+}
+
+/// Every setting as a flag and a `HAITANG_*` variable; absent ones keep the file's value.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML file with any of the settings below (same names, snake_case).
+    #[arg(long, env = "HAITANG_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "HAITANG_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file [default: ./haitang.db].
+    #[arg(long, env = "HAITANG_DB")]
+    pub db: Option<PathBuf>,
+    /// Seed a demo district with accounts whose password is `demo`.
+    #[arg(long, env = "HAITANG_DEMO")]
+    pub demo: bool,
+    /// Log as JSON lines.
+    #[arg(long, env = "HAITANG_LOG_JSON")]
+    pub log_json: bool,
+    /// HMAC key for access tokens (at least 32 bytes); generated and stored when absent.
+    #[arg(long, env = "HAITANG_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Access-token lifetime in seconds [default: 900].
+    #[arg(long, env = "HAITANG_ACCESS_TTL_SECS")]
+    pub access_ttl_secs: Option<u64>,
+    /// Refresh-token lifetime in days [default: 30].
+    #[arg(long, env = "HAITANG_REFRESH_TTL_DAYS")]
+    pub refresh_ttl_days: Option<u64>,
+    /// Largest JSON request body in bytes [default: 1048576].
+    #[arg(long, env = "HAITANG_JSON_BODY_LIMIT")]
+    pub json_body_limit: Option<usize>,
+    /// Largest sync request body in bytes after decompression [default: 16777216].
+    #[arg(long, env = "HAITANG_SYNC_BODY_LIMIT")]
+    pub sync_body_limit: Option<usize>,
+    /// Login attempts per username per minute [default: 5].
+    #[arg(long, env = "HAITANG_LOGIN_PER_MINUTE_USER")]
+    pub login_per_minute_user: Option<u32>,
+    /// Login attempts per client address per minute [default: 30].
+    #[arg(long, env = "HAITANG_LOGIN_PER_MINUTE_IP")]
+    pub login_per_minute_ip: Option<u32>,
+    /// Read-only database connections [default: 4].
+    #[arg(long, env = "HAITANG_DB_READERS")]
+    pub db_readers: Option<usize>,
+}
+
+impl Config {
+    pub fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+        let mut config = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! overlay {
+            ($($field:ident),*) => {$(
+                if let Some(v) = args.$field.clone() { config.$field = v; }
+            )*};
+        }
+        overlay!(
+            listen,
+            db,
+            access_ttl_secs,
+            refresh_ttl_days,
+            json_body_limit,
+            sync_body_limit,
+            login_per_minute_user,
+            login_per_minute_ip,
+            db_readers
+        );
+        if args.jwt_secret.is_some() {
+            config.jwt_secret = args.jwt_secret.clone();
+        }
+        config.demo |= args.demo;
+        config.log_json |= args.log_json;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("bad config file {}: {e}", path.display()))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(s) = &self.jwt_secret
+            && s.expose().len() < 32
+        {
+            anyhow::bail!("jwt_secret must be at least 32 bytes");
+        }
+        if self.access_ttl_secs == 0 || self.refresh_ttl_days == 0 {
+            anyhow::bail!("token lifetimes must be positive");
+        }
+        if self.login_per_minute_user == 0 || self.login_per_minute_ip == 0 {
+            anyhow::bail!("login limits must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_args() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("h.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndb = \"/var/lib/haitang.db\"\njwt_secret = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .expect("write");
+        let args = ConfigArgs {
+            config: Some(file),
+            db: Some("/tmp/x.db".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&args).expect("load");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.db, PathBuf::from("/tmp/x.db"));
+        assert_eq!(c.access_ttl_secs, 900);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    #[test]
+    fn bad_files_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("h.toml");
+        std::fs::write(&file, "listen_port = 1\n").expect("write");
+        assert!(Config::from_file(&file).is_err());
+        std::fs::write(&file, "jwt_secret = \"short\"\n").expect("write");
+        let args = ConfigArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).is_err());
+    }
+}

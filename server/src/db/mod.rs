@@ -1,0 +1,317 @@
+//! The database layer. It alone owns rusqlite: handlers call typed async methods and never
+//! see SQL.
+//!
+//! One writer thread owns the only read-write connection. Write jobs queue up on a channel;
+//! the thread takes every job waiting, runs each in its own SAVEPOINT inside one
+//! transaction, commits once, and only then answers the callers. Many concurrent pushes so
+//! share one fsync (group commit) while each stays atomic on its own, and no caller is ever
+//! told "done" before its data is durable. Readers use a small pool of read-only
+//! connections on blocking threads; WAL lets them run beside the writer.
+
+mod migrations;
+pub mod org;
+// pub mod records;
+pub mod users;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use tokio::sync::{Semaphore, oneshot};
+
+pub use migrations::{MIGRATIONS, latest_version};
+
+/// How many write jobs one transaction takes at most, so one commit never waits on an
+/// unbounded queue.
+const MAX_GROUP: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is closed")]
+    Closed,
+    #[error(
+        "the database {path} has schema version {found}, newer than this binary knows ({known}); run a newer haitang"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("a database job panicked")]
+    Panicked,
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+/// A write job: given the connection (or why it cannot have one), it runs and says whether
+/// its savepoint should be kept, and hands back what to do once the commit is known.
+type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
+
+struct Inner {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.inner.path).finish()
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, applies pending migrations, and
+    /// starts the writer thread and `readers` reader connections.
+    pub fn open(path: &Path, readers: usize) -> Result<Db, DbError> {
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        // FULL makes every commit durable against power loss too, not just a process
+        // crash; group commit keeps the cost of that fsync shared.
+        writer.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32000;",
+        )?;
+        migrations::run(&mut writer, path)?;
+
+        let readers = readers.max(1);
+        let mut pool = Vec::with_capacity(readers);
+        for _ in 0..readers {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            configure(&conn)?;
+            conn.execute_batch("PRAGMA cache_size = -16000;")?;
+            pool.push(conn);
+        }
+
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("haitang-db-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| DbError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                jobs: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                readers: Mutex::new(pool),
+                reader_slots: Semaphore::new(readers),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer connection inside a savepoint of a group transaction. The
+    /// result is returned only once the transaction has committed; if `f` fails, its own
+    /// changes are rolled back and the others in the group are unaffected.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, DbError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or(Err(DbError::Panicked)),
+                Err(why) => Err(DbError::Corrupt(why.to_owned())),
+            };
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, finish)
+        });
+        {
+            let guard = self.inner.jobs.lock().map_err(|_| DbError::Closed)?;
+            let sender = guard.as_ref().ok_or(DbError::Closed)?;
+            sender.send(job).map_err(|_| DbError::Closed)?;
+        }
+        rx.await.map_err(|_| DbError::Closed)?
+    }
+
+    /// Runs `f` on a read-only connection on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| DbError::Closed)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .readers
+                .lock()
+                .map_err(|_| DbError::Closed)?
+                .pop()
+                .ok_or(DbError::Closed)?;
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
+                .unwrap_or(Err(DbError::Panicked));
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|_| DbError::Panicked)?
+    }
+
+    /// Stops taking writes, lets the writer finish what is queued, and closes it. Reads
+    /// still answer until the last handle is dropped.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// Whether the database answers a query (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn schema_version(&self) -> Result<i64, DbError> {
+        self.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+            .await
+    }
+
+    pub async fn get_setting(&self, key: &'static str) -> Result<Option<Vec<u8>>, DbError> {
+        self.read(move |c| {
+            Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Stores `value` under `key` unless a value is there already; returns the stored one.
+    /// Two servers starting at once on a fresh file thus agree on one value.
+    pub async fn setting_or_insert(
+        &self,
+        key: &'static str,
+        value: Vec<u8>,
+    ) -> Result<Vec<u8>, DbError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO settings(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+                rusqlite::params![key, value],
+            )?;
+            Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })?)
+        })
+        .await
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&conn, batch);
+    }
+    // Leave a clean, checkpointed file behind so a copy of it alone is complete.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    if let Err((_, e)) = conn.close() {
+        tracing::error!(error = %e, "closing the database writer failed");
+    }
+}
+
+fn run_group(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let msg = format!("cannot begin a transaction: {e}");
+        for job in batch {
+            let (_, finish) = job(Err(&msg));
+            finish(Ok(()));
+        }
+        return;
+    }
+    let mut finishers = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let (_, finish) = job(Err(&format!("cannot open a savepoint: {e}")));
+            finish(Ok(()));
+            continue;
+        }
+        let (ok, finish) = job(Ok(conn));
+        let end = if ok {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        match end {
+            Ok(()) => finishers.push(finish),
+            Err(e) => finish(Err(DbError::Sqlite(e))),
+        }
+    }
+    let commit = conn.execute_batch("COMMIT");
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let commit_msg = commit.err().map(|e| e.to_string());
+    for finish in finishers {
+        match &commit_msg {
+            None => finish(Ok(())),
+            Some(msg) => finish(Err(DbError::Corrupt(format!("commit failed: {msg}")))),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

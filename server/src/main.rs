@@ -1,0 +1,152 @@
+//! `haitang`: the command line. Parsing only; the work is in the library.
+
+use clap::{Parser, Subcommand};
+use haitang_server::commands::{self, AddUser};
+use haitang_server::config::{Config, ConfigArgs};
+use haitang_server::db::Db;
+use haitang_sync::scope::Role;
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Haitang (海棠): offline-first grid patrol — the sync server and the field app in one binary.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app and the sync API.
+    Serve(ConfigArgs),
+    /// Manage the org tree.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Import units and departments from a JSON or CSV file (`-` for stdin). All rows or none.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Display name, e.g. 张伟.
+        #[arg(long)]
+        name: String,
+        /// leader, grid_staff, community_supervisor, workstation_supervisor, street_supervisor, district_admin or department_handler.
+        #[arg(long)]
+        role: Role,
+        /// Path of the home unit, e.g. /gusu/byw/ws1/jinzhu/g01.
+        #[arg(long)]
+        unit: String,
+        /// Department key for handlers, e.g. /gusu:police.
+        #[arg(long)]
+        department: Option<String>,
+        /// Initial password (at least 8 characters).
+        #[arg(long, env = "HAITANG_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Disable an account and revoke its sessions.
+    Disable {
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Enable a disabled account.
+    Enable {
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Set a new password and revoke every session.
+    ResetPassword {
+        username: String,
+        #[arg(long, env = "HAITANG_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Revoke every session of an account (a lost phone).
+    RevokeSessions {
+        username: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List accounts at or under a unit.
+    List {
+        #[arg(long, default_value = "/")]
+        under: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+fn open_db(args: &ConfigArgs) -> anyhow::Result<Db> {
+    let config = Config::load(args)?;
+    Ok(Db::open(&config.db, 1)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::load(&args)?;
+            haitang_server::init_tracing(config.log_json);
+            tracing::info!(?config, "starting");
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            haitang_server::serve(config, listener, haitang_server::shutdown_signal()).await
+        }
+        Command::Org { command: OrgCommand::Import { file, config } } => {
+            haitang_server::init_tracing(false);
+            commands::org_import(&open_db(&config)?, &file).await
+        }
+        Command::User { command } => {
+            haitang_server::init_tracing(false);
+            match command {
+                UserCommand::Add { username, name, role, unit, department, password, config } => {
+                    let db = open_db(&config)?;
+                    commands::user_add(&db, AddUser { username, name, role, unit, department, password }).await
+                }
+                UserCommand::Disable { username, config } => {
+                    commands::user_set_active(&open_db(&config)?, username, false).await
+                }
+                UserCommand::Enable { username, config } => {
+                    commands::user_set_active(&open_db(&config)?, username, true).await
+                }
+                UserCommand::ResetPassword { username, password, config } => {
+                    commands::user_reset_password(&open_db(&config)?, username, password).await
+                }
+                UserCommand::RevokeSessions { username, config } => {
+                    commands::user_revoke_sessions(&open_db(&config)?, username).await
+                }
+                UserCommand::List { under, config } => {
+                    let under = if under == "/" { String::new() } else { under };
+                    commands::user_list(&open_db(&config)?, under).await
+                }
+            }
+        }
+    }
+}

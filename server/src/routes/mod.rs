@@ -1,0 +1,34 @@
+//! One file per resource under `/api/v1`.
+
+pub mod admin;
+pub mod assets;
+pub mod auth;
+// pub mod catalogue;
+pub mod health;
+pub mod info;
+pub mod me;
+// pub mod sync;
+
+use crate::AppState;
+use crate::error::api_not_found;
+use axum::Router;
+
+pub fn api(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(info::router())
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(admin::router())
+        // .merge(catalogue::router())
+        // .merge(sync::router(&state))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> crate::error::ApiError {
+    crate::error::ApiError::client(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}

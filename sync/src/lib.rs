@@ -1,0 +1,5 @@
+//! Sans-IO core of Haitang: the record document model, schema and change validation, the
+//! scope rule and the wire types. Nothing here touches a socket, a file or a clock; the
+//! server and the tests drive it.
+
+pub mod scope;

@@ -1,0 +1,332 @@
+//! The wire types of `POST /api/v1/sync`: the only types Haitang serialises between a phone
+//! and the server. They travel as CBOR (the phone encodes with cbor-x), so every byte field
+//! goes through `serde_bytes` and lands as a CBOR byte string rather than an array of ints.
+//!
+//! Compatibility rule: the protocol is extended only by adding optional fields. Decoding
+//! therefore ignores fields it does not know (a newer client may send them), and every field
+//! added after version 1 must have a default. `v` changes only for a change that an older
+//! peer could not safely ignore.
+//!
+//! `docs/PROTOCOL.md` is the prose version of this file.
+
+use automerge::ChangeHash;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::ingest::Refusal;
+
+/// The protocol version this crate speaks, sent as `v` both ways.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One sync round trip from a phone: push local changes, pull what changed in scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// Protocol version; the server refuses a request whose `v` it does not speak.
+    pub v: u32,
+    /// Pull position from the previous response; absent on a phone's first sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// Changes made on the phone, grouped by document.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub push: Vec<PushDoc>,
+    /// Documents the phone asks for by id whatever the cursor says (opened from a link, a
+    /// search result, a record that scrolled out of the phone's cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub want: Option<Vec<String>>,
+    /// Most pull items the phone wants in this response; the server may send fewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl SyncRequest {
+    /// A request with nothing in it but the version: the shape tests and simulated phones
+    /// start from.
+    pub fn new(cursor: Option<u64>) -> Self {
+        SyncRequest {
+            v: PROTOCOL_VERSION,
+            cursor,
+            push: Vec::new(),
+            want: None,
+            limit: None,
+        }
+    }
+}
+
+/// The changes a phone pushes for one document, each an Automerge change exactly as
+/// `getChanges` / `getLastLocalChange` produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDoc {
+    pub doc: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub changes: Vec<ByteBuf>,
+}
+
+/// The server's answer: one result per pushed document, then the pull page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub v: u32,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub results: Vec<PushResult>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub pull: Vec<PullItem>,
+    /// Where the next request's pull starts.
+    pub cursor: u64,
+    /// More pull items are waiting: sync again straight away.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// The outcome of pushing one document. A push is all or nothing per document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub doc: String,
+    pub ok: bool,
+    /// The server's heads for the document after the push (hex change hashes), when `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<Vec<String>>,
+    /// Machine-readable reason for a refusal, one of [`crate::ingest::RefusalCode`]'s names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What went wrong, in words for the person holding the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl PushResult {
+    pub fn accepted(doc: impl Into<String>, heads: &[ChangeHash]) -> Self {
+        PushResult {
+            doc: doc.into(),
+            ok: true,
+            heads: Some(heads_to_hex(heads)),
+            code: None,
+            message: None,
+        }
+    }
+
+    pub fn refused(doc: impl Into<String>, refusal: &Refusal) -> Self {
+        PushResult {
+            doc: doc.into(),
+            ok: false,
+            heads: None,
+            code: Some(refusal.code.as_str().to_owned()),
+            message: Some(refusal.message.clone()),
+        }
+    }
+}
+
+/// One document's worth of pull. Told apart by which field is present, so the JSON-like
+/// shape stays obvious to the JS side: `changes`, `snapshot` or `evict`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PullItem {
+    /// Changes the phone may not have yet, in causal order; apply them all in one call.
+    Changes { doc: String, changes: Vec<ByteBuf> },
+    /// The whole document as `Automerge.save` output; load it, or merge it into a local copy.
+    Snapshot {
+        doc: String,
+        #[serde(with = "serde_bytes")]
+        snapshot: Vec<u8>,
+    },
+    /// The document has left the phone's scope: drop the local copy. Always `true`.
+    Evict { doc: String, evict: bool },
+}
+
+impl PullItem {
+    pub fn evict(doc: impl Into<String>) -> Self {
+        PullItem::Evict {
+            doc: doc.into(),
+            evict: true,
+        }
+    }
+
+    pub fn doc(&self) -> &str {
+        match self {
+            PullItem::Changes { doc, .. }
+            | PullItem::Snapshot { doc, .. }
+            | PullItem::Evict { doc, .. } => doc,
+        }
+    }
+}
+
+/// Change hashes as the lower-case hex strings the wire carries.
+pub fn heads_to_hex(heads: &[ChangeHash]) -> Vec<String> {
+    heads.iter().map(|h| hex::encode(h.0)).collect()
+}
+
+/// Parses hex change hashes from the wire; `None` if any is not a 32-byte hex string.
+pub fn heads_from_hex(heads: &[String]) -> Option<Vec<ChangeHash>> {
+    heads.iter().map(|h| h.parse().ok()).collect()
+}
+
+/// cbor-x writes a JS `null` or `undefined` for a list the client left unset; treat both as
+/// empty rather than refusing the whole request.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::RefusalCode;
+
+    fn to_cbor<T: Serialize>(v: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(v, &mut out).expect("serialising to a Vec cannot fail");
+        out
+    }
+
+    fn from_cbor<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> T {
+        ciborium::from_reader(bytes).expect("valid CBOR for the type")
+    }
+
+    #[test]
+    fn request_round_trips() {
+        let req = SyncRequest {
+            v: PROTOCOL_VERSION,
+            cursor: Some(42),
+            push: vec![PushDoc {
+                doc: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+                changes: vec![ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83]), ByteBuf::from(vec![])],
+            }],
+            want: Some(vec!["7c9e6679-7425-40de-944b-e07fc1f90ae7".into()]),
+            limit: Some(500),
+        };
+        assert_eq!(from_cbor::<SyncRequest>(&to_cbor(&req)), req);
+
+        let bare = SyncRequest::new(None);
+        let bytes = to_cbor(&bare);
+        assert_eq!(from_cbor::<SyncRequest>(&bytes), bare);
+        // Absent options are left out, not sent as null: a one-key map.
+        assert_eq!(bytes[0], 0xa1);
+    }
+
+    #[test]
+    fn response_round_trips_with_every_pull_shape() {
+        let h = ChangeHash([7; 32]);
+        let refusal = Refusal {
+            code: RefusalCode::MissingDeps,
+            message: "missing".into(),
+        };
+        let resp = SyncResponse {
+            v: PROTOCOL_VERSION,
+            results: vec![PushResult::accepted("a", &[h]), PushResult::refused("b", &refusal)],
+            pull: vec![
+                PullItem::Changes {
+                    doc: "c".into(),
+                    changes: vec![ByteBuf::from(vec![1, 2, 3])],
+                },
+                PullItem::Snapshot {
+                    doc: "d".into(),
+                    snapshot: vec![4, 5, 6],
+                },
+                PullItem::evict("e"),
+            ],
+            cursor: 1234,
+            more: true,
+        };
+        let back: SyncResponse = from_cbor(&to_cbor(&resp));
+        assert_eq!(back, resp);
+        assert_eq!(back.results[0].heads.as_deref(), Some(&[hex::encode([7; 32])][..]));
+        assert_eq!(back.results[1].code.as_deref(), Some("missing_deps"));
+        assert_eq!(
+            back.pull.iter().map(PullItem::doc).collect::<Vec<_>>(),
+            ["c", "d", "e"]
+        );
+    }
+
+    #[test]
+    fn refused_result_leaves_heads_out() {
+        let refusal = Refusal {
+            code: RefusalCode::Forbidden,
+            message: "no".into(),
+        };
+        let value: ciborium::Value =
+            from_cbor(&to_cbor(&PushResult::refused("x", &refusal)));
+        let keys: Vec<String> = value
+            .as_map()
+            .expect("a map")
+            .iter()
+            .filter_map(|(k, _)| k.as_text().map(str::to_owned))
+            .collect();
+        assert_eq!(keys, ["doc", "ok", "code", "message"]);
+    }
+
+    /// A request byte for byte as cbor-x writes it with `useRecords: false`: definite-length
+    /// maps with 16-bit length headers (`0xb9`), a tag-64 typed array, a JS `undefined` for an
+    /// unset field, a `null` list, and a field this version does not know.
+    #[test]
+    fn decodes_hand_written_cbor_x_request() {
+        let mut b: Vec<u8> = vec![0xb9, 0x00, 0x06]; // map, 6 entries
+        b.extend([0x61, b'v', 0x01]); // "v": 1
+        b.extend([0x66]); // "cursor": 1700000000 as uint32
+        b.extend(b"cursor");
+        b.extend([0x1a, 0x65, 0x53, 0xf1, 0x00]);
+        b.extend([0x64]); // "push": [ {doc, changes} ]
+        b.extend(b"push");
+        b.extend([0x81, 0xb9, 0x00, 0x02]);
+        b.extend([0x63]);
+        b.extend(b"doc");
+        b.extend([0x61, b'x']);
+        b.extend([0x67]);
+        b.extend(b"changes");
+        b.extend([0x82, 0x43, 0xde, 0xad, 0x01]); // plain byte string
+        b.extend([0xd8, 0x40, 0x42, 0xbe, 0xef]); // tag 64 (Uint8Array) byte string
+        b.extend([0x64]); // "want": undefined
+        b.extend(b"want");
+        b.push(0xf7);
+        b.extend([0x65]); // "limit": null
+        b.extend(b"limit");
+        b.push(0xf6);
+        b.extend([0x67]); // "battery": 0.5, unknown to this version
+        b.extend(b"battery");
+        b.extend([0xfb, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0]);
+
+        let req: SyncRequest = from_cbor(&b);
+        assert_eq!(req.v, 1);
+        assert_eq!(req.cursor, Some(1_700_000_000));
+        assert_eq!(req.want, None);
+        assert_eq!(req.limit, None);
+        assert_eq!(req.push.len(), 1);
+        assert_eq!(req.push[0].doc, "x");
+        assert_eq!(
+            req.push[0].changes,
+            [ByteBuf::from(vec![0xde, 0xad, 0x01]), ByteBuf::from(vec![0xbe, 0xef])]
+        );
+    }
+
+    #[test]
+    fn tolerates_null_lists_and_missing_optional_fields() {
+        // {"v": 1, "push": null}
+        let mut b = vec![0xa2, 0x61, b'v', 0x01, 0x64];
+        b.extend(b"push");
+        b.push(0xf6);
+        let req: SyncRequest = from_cbor(&b);
+        assert_eq!(req, SyncRequest::new(None));
+    }
+
+    #[test]
+    fn rejects_request_without_version() {
+        // {"cursor": 1}
+        let mut b = vec![0xa1, 0x66];
+        b.extend(b"cursor");
+        b.push(0x01);
+        assert!(ciborium::from_reader::<SyncRequest, _>(&b[..]).is_err());
+    }
+
+    #[test]
+    fn heads_hex_round_trip() {
+        let heads = vec![ChangeHash([0xab; 32]), ChangeHash([0x01; 32])];
+        let hex = heads_to_hex(&heads);
+        assert_eq!(hex[0], "ab".repeat(32));
+        assert_eq!(heads_from_hex(&hex), Some(heads));
+        assert_eq!(heads_from_hex(&["abc".into()]), None);
+    }
+}
