@@ -48,7 +48,7 @@ impl AppState {
     /// the demo district if asked.
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         let db = Db::open(&config.db, config.db_readers)?;
-        // db.seed_catalogue().await?;
+        db.seed_catalogue().await?;
         let secret = match &config.jwt_secret {
             Some(s) => s.expose().as_bytes().to_vec(),
             None => db.setting_or_insert("jwt_secret", auth::new_secret()).await?,
@@ -108,10 +108,17 @@ pub async fn serve_state(
 }
 
 fn announce(addr: SocketAddr, demo: bool) {
-    // Tests and scripts wait for this exact line on stdout.
-    println!("Haitang listening on http://{addr}");
+    use std::io::Write;
+    // Tests and scripts wait for this exact line on stdout. Write errors are ignored: a
+    // closed stdout (a supervisor that stopped reading) must not take the server down.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Haitang listening on http://{addr}");
     if demo {
-        println!("{}", demo::LOGINS_BANNER);
+        let _ = writeln!(out, "{}", demo::LOGINS_BANNER);
+    }
+    let _ = out.flush();
+    drop(out);
+    if demo {
         tracing::warn!("DEMO MODE: demo accounts with the password `demo` are enabled; never use this in production");
     }
 }

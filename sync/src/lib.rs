@@ -2,4 +2,8 @@
 //! scope rule and the wire types. Nothing here touches a socket, a file or a clock; the
 //! server and the tests drive it.
 
+pub mod catalogue;
+pub mod ingest;
+pub mod protocol;
+pub mod record;
 pub mod scope;

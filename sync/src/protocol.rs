@@ -23,9 +23,14 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub struct SyncRequest {
     /// Protocol version; the server refuses a request whose `v` it does not speak.
     pub v: u32,
-    /// Pull position from the previous response; absent on a phone's first sync.
+    /// The phone's stored cursor: it has everything in its scope up to here. Absent on a
+    /// phone's first sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<u64>,
+    /// Where to go on within a pull that answered `more`: the previous response's
+    /// `resume`, sent with the same `cursor`. Absent to start a pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<u64>,
     /// Changes made on the phone, grouped by document.
     #[serde(
         default,
@@ -49,6 +54,7 @@ impl SyncRequest {
         SyncRequest {
             v: PROTOCOL_VERSION,
             cursor,
+            resume: None,
             push: Vec::new(),
             want: None,
             limit: None,
@@ -73,11 +79,17 @@ pub struct SyncResponse {
     pub results: Vec<PushResult>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub pull: Vec<PullItem>,
-    /// Where the next request's pull starts.
+    /// The cursor to store. It moves only when a pull is complete (`more` is false);
+    /// while `more` is true it stays where the pull started, so a phone that stops
+    /// half-way starts that pull again and loses nothing.
     pub cursor: u64,
-    /// More pull items are waiting: sync again straight away.
+    /// More pull items are waiting: sync again straight away with this `cursor` and
+    /// `resume`.
     #[serde(default)]
     pub more: bool,
+    /// Present when `more` is true: the position within the pull to send back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<u64>,
 }
 
 /// The outcome of pushing one document. A push is all or nothing per document.
@@ -192,9 +204,13 @@ mod tests {
         let req = SyncRequest {
             v: PROTOCOL_VERSION,
             cursor: Some(42),
+            resume: Some(50),
             push: vec![PushDoc {
                 doc: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
-                changes: vec![ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83]), ByteBuf::from(vec![])],
+                changes: vec![
+                    ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83]),
+                    ByteBuf::from(vec![]),
+                ],
             }],
             want: Some(vec!["7c9e6679-7425-40de-944b-e07fc1f90ae7".into()]),
             limit: Some(500),
@@ -217,7 +233,10 @@ mod tests {
         };
         let resp = SyncResponse {
             v: PROTOCOL_VERSION,
-            results: vec![PushResult::accepted("a", &[h]), PushResult::refused("b", &refusal)],
+            results: vec![
+                PushResult::accepted("a", &[h]),
+                PushResult::refused("b", &refusal),
+            ],
             pull: vec![
                 PullItem::Changes {
                     doc: "c".into(),
@@ -231,10 +250,14 @@ mod tests {
             ],
             cursor: 1234,
             more: true,
+            resume: Some(1300),
         };
         let back: SyncResponse = from_cbor(&to_cbor(&resp));
         assert_eq!(back, resp);
-        assert_eq!(back.results[0].heads.as_deref(), Some(&[hex::encode([7; 32])][..]));
+        assert_eq!(
+            back.results[0].heads.as_deref(),
+            Some(&[hex::encode([7; 32])][..])
+        );
         assert_eq!(back.results[1].code.as_deref(), Some("missing_deps"));
         assert_eq!(
             back.pull.iter().map(PullItem::doc).collect::<Vec<_>>(),
@@ -248,8 +271,7 @@ mod tests {
             code: RefusalCode::Forbidden,
             message: "no".into(),
         };
-        let value: ciborium::Value =
-            from_cbor(&to_cbor(&PushResult::refused("x", &refusal)));
+        let value: ciborium::Value = from_cbor(&to_cbor(&PushResult::refused("x", &refusal)));
         let keys: Vec<String> = value
             .as_map()
             .expect("a map")
@@ -298,7 +320,10 @@ mod tests {
         assert_eq!(req.push[0].doc, "x");
         assert_eq!(
             req.push[0].changes,
-            [ByteBuf::from(vec![0xde, 0xad, 0x01]), ByteBuf::from(vec![0xbe, 0xef])]
+            [
+                ByteBuf::from(vec![0xde, 0xad, 0x01]),
+                ByteBuf::from(vec![0xbe, 0xef])
+            ]
         );
     }
 

@@ -59,7 +59,13 @@ process.on('exit', () => {
 export async function startServer({ demo = true, db, env = {}, timeoutMs = 30_000 } = {}) {
   const tempDir = db ? null : await mkdtemp(join(tmpdir(), 'haitang-e2e-'));
   const dbPath = db ?? join(tempDir, 'haitang.db');
-  const server = await spawnServer({ demo, dbPath, env, timeoutMs });
+  let server;
+  try {
+    server = await spawnServer({ demo, dbPath, env, timeoutMs });
+  } catch (err) {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    throw err;
+  }
   return withLifecycle(server, { demo, dbPath, env, timeoutMs, tempDir });
 }
 
@@ -86,7 +92,8 @@ async function spawnServer({ demo, dbPath, env, timeoutMs }) {
   const args = ['serve', ...(demo ? ['--demo'] : []), '--db', dbPath, '--listen', '127.0.0.1:0'];
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    // Plain logs: failure messages quote them, and colour codes make them unreadable.
+    env: { NO_COLOR: '1', ...process.env, ...env },
   });
   running.add(child);
   const exited = once(child, 'exit').then(([code, signal]) => {
@@ -130,7 +137,8 @@ async function spawnServer({ demo, dbPath, env, timeoutMs }) {
       const hint = err.code === 'ENOENT' ? ' (build it: cargo build -p haitang-server, or set HAITANG_BIN)' : '';
       reject(describe(`cannot start ${bin}: ${err.message}${hint}`));
     });
-    child.once('exit', (code, signal) => {
+    // 'close' rather than 'exit': by then everything the server printed has been read.
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
       reject(describe(`server exited before listening (code ${code}, signal ${signal})`));
     });

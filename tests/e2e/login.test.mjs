@@ -33,6 +33,18 @@ async function openApp() {
   return { context, page };
 }
 
+/**
+ * Signs in and waits until the app has also checked the user with /me, so a
+ * test that then tampers with the stored tokens does not race that request.
+ */
+async function signIn(page, username) {
+  const checked = page.waitForResponse((r) => r.url().endsWith('/api/v1/me'));
+  const response = await submitLogin(page, username, 'demo');
+  assert.equal(response.status(), 200);
+  await page.getByTestId('home').waitFor();
+  assert.equal((await checked).status(), 200);
+}
+
 test('grid1 signs in and sees their name, role, unit and the demo banner', async () => {
   const { context, page } = await openApp();
   try {
@@ -53,6 +65,19 @@ test('grid1 signs in and sees their name, role, unit and the demo banner', async
     assert.equal(await page.getByTestId('net-status').getAttribute('data-online'), 'true');
     assert.ok(await page.getByTestId('demo-banner').isVisible(), 'demo banner on the home screen');
     await screenshot(page, 'home');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a department handler sees the translated role and department', async () => {
+  const { context, page } = await openApp();
+  try {
+    await submitLogin(page, 'police1', 'demo');
+    await page.getByTestId('home').waitFor();
+    assert.equal(await page.getByTestId('user-role').textContent(), '部门处置人员');
+    assert.equal(await page.getByTestId('user-department').textContent(), '公安');
+    await screenshot(page, 'home-department');
   } finally {
     await context.close();
   }
@@ -157,8 +182,7 @@ test('the English switch translates the app and is remembered', async () => {
 test('an expired access token is refreshed without bothering the user', async () => {
   const { context, page } = await openApp();
   try {
-    await submitLogin(page, 'lou1', 'demo');
-    await page.getByTestId('home').waitFor();
+    await signIn(page, 'lou1');
     await setStoredTokens(page, { access_token: 'expired.or.forged' });
 
     const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh'));
@@ -176,13 +200,13 @@ test('an expired access token is refreshed without bothering the user', async ()
 test('a rejected refresh token sends the user to sign in again, keeping the username', async () => {
   const { context, page } = await openApp();
   try {
-    await submitLogin(page, 'yuan1', 'demo');
-    await page.getByTestId('home').waitFor();
+    await signIn(page, 'yuan1');
     await setStoredTokens(page, { access_token: 'bad', refresh_token: 'revoked' });
 
     await page.reload();
     await page.getByTestId('expired').waitFor();
-    assert.equal(await page.locator('#username').inputValue(), 'yuan1');
+    // The last username is filled in from storage just after the form appears.
+    await page.waitForFunction(() => document.querySelector('#username')?.value === 'yuan1');
     assert.equal(await storedSession(page), undefined);
   } finally {
     await context.close();
@@ -192,8 +216,7 @@ test('a rejected refresh token sends the user to sign in again, keeping the user
 test('signing out returns to the login screen and forgets the tokens', async () => {
   const { context, page } = await openApp();
   try {
-    await submitLogin(page, 'community1', 'demo');
-    await page.getByTestId('home').waitFor();
+    await signIn(page, 'community1');
     const { refresh_token } = await storedSession(page);
 
     const loggedOut = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/logout'));

@@ -1,1 +1,10 @@
-//! The integration suite: one binary, many modules.
+//! The integration suite: one binary, the real server on 127.0.0.1:0 over a real SQLite
+//! file in a temporary directory. No part of Haitang is mocked.
+
+mod admin;
+mod assets;
+mod auth;
+mod helpers;
+mod lifecycle;
+mod phone;
+mod sync;

@@ -10,7 +10,7 @@
 
 mod migrations;
 pub mod org;
-// pub mod records;
+pub mod records;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

@@ -3,11 +3,11 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
-// pub mod catalogue;
+pub mod catalogue;
 pub mod health;
 pub mod info;
 pub mod me;
-// pub mod sync;
+pub mod sync;
 
 use crate::AppState;
 use crate::error::api_not_found;
@@ -19,8 +19,8 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
-        // .merge(catalogue::router())
-        // .merge(sync::router(&state))
+        .merge(catalogue::router())
+        .merge(sync::router(&state))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

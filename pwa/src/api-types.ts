@@ -1,0 +1,48 @@
+// Shapes of the server's JSON API (/api/v1). Kept apart from api.ts so the
+// storage layer can use them without importing the network code.
+
+export type Role =
+  | 'leader'
+  | 'grid_staff'
+  | 'community_supervisor'
+  | 'workstation_supervisor'
+  | 'street_supervisor'
+  | 'district_admin'
+  | 'department_handler';
+
+export type Scope =
+  | { kind: 'subtree'; path: string }
+  | { kind: 'sector'; path: string }
+  | { kind: 'department'; department: string };
+
+export interface User {
+  id: number;
+  username: string;
+  name: string;
+  role: Role;
+  /** Unit path, e.g. "/gusu/byw/ws1/jinzhu/g01". */
+  unit: string;
+  unit_name: string;
+  /** e.g. "/gusu:police"; null for everyone outside a professional department. */
+  department: string | null;
+  scope: Scope;
+}
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+  demo: boolean;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  /** Lifetime of the access token in seconds. */
+  expires_in: number;
+  user: User;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+}

@@ -1,0 +1,215 @@
+import type { ErrorBody, ServerInfo, TokenResponse, User } from './api-types';
+import {
+  clearSession,
+  loadSession,
+  saveServerInfo,
+  saveSession,
+  updateStoredUser,
+  type Session,
+} from './session';
+
+export type { Role, Scope, ServerInfo, User } from './api-types';
+
+const BASE = '/api/v1';
+
+/** The server answered with an error status (`{code, message}` body). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Seconds from the Retry-After header, when the server sent one. */
+    readonly retryAfter: number | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The request never got an answer: offline, server down, DNS, … */
+export class NetworkError extends Error {
+  constructor(cause: unknown) {
+    super('network unavailable', { cause });
+    this.name = 'NetworkError';
+  }
+}
+
+const authLostListeners = new Set<() => void>();
+
+/**
+ * Called when the refresh token is rejected: the user has to sign in again.
+ * Their local data stays; only the tokens are gone.
+ */
+export function onAuthLost(fn: () => void): () => void {
+  authLostListeners.add(fn);
+  return () => authLostListeners.delete(fn);
+}
+
+function emitAuthLost(): void {
+  for (const fn of authLostListeners) fn();
+}
+
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+async function send(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('Accept', 'application/json');
+  if (init.body !== undefined) headers.set('Content-Type', 'application/json');
+  try {
+    return await fetch(BASE + path, { ...init, headers, cache: 'no-store' });
+  } catch (cause) {
+    throw new NetworkError(cause);
+  }
+}
+
+async function toApiError(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = res.statusText;
+  try {
+    const body = (await res.json()) as Partial<ErrorBody>;
+    if (typeof body.code === 'string') code = body.code;
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    // A proxy or crash page instead of our JSON; the status code still says enough.
+  }
+  return new ApiError(res.status, code, message, parseRetryAfter(res.headers.get('Retry-After')));
+}
+
+async function parse<T>(res: Response): Promise<T> {
+  if (!res.ok) throw await toApiError(res);
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+function toSession(body: TokenResponse): Session {
+  return {
+    user: body.user,
+    access_token: body.access_token,
+    refresh_token: body.refresh_token,
+    access_expires_at: Date.now() + body.expires_in * 1000,
+  };
+}
+
+// Refresh tokens rotate and the server revokes the whole family when an old
+// one is presented again, so two refreshes racing each other (two requests in
+// this tab, or two tabs) would sign the user out. One refresh runs at a time;
+// whoever comes second picks up the tokens the first one stored.
+let inflightRefresh: Promise<Session> | null = null;
+
+function refreshOnce(stale: Session): Promise<Session> {
+  inflightRefresh ??= withCrossTabLock(() => refresh(stale)).finally(() => {
+    inflightRefresh = null;
+  });
+  return inflightRefresh;
+}
+
+function withCrossTabLock<T>(fn: () => Promise<T>): Promise<T> {
+  if (typeof navigator !== 'undefined' && navigator.locks) {
+    return navigator.locks.request('haitang-auth-refresh', fn);
+  }
+  return fn();
+}
+
+async function refresh(stale: Session): Promise<Session> {
+  const latest = await loadSession();
+  if (!latest) throw new ApiError(401, 'no_session', 'not signed in');
+  if (latest.refresh_token !== stale.refresh_token) return latest;
+
+  const res = await send('/auth/refresh', {
+    method: 'POST',
+    body: JSON.stringify({ refresh_token: latest.refresh_token }),
+  });
+  if (res.status === 401) {
+    const err = await toApiError(res);
+    await clearSession();
+    throw err;
+  }
+  const session = toSession(await parse<TokenResponse>(res));
+  await saveSession(session);
+  return session;
+}
+
+interface AuthedOptions {
+  /** Whether a rejected refresh token should send the user to the login screen. */
+  notifyAuthLost?: boolean;
+}
+
+/**
+ * A request with the access token. On 401 the tokens are refreshed once and
+ * the request retried, since access tokens live only 15 minutes.
+ */
+async function authed<T>(
+  path: string,
+  build: (session: Session) => RequestInit = () => ({}),
+  { notifyAuthLost = true }: AuthedOptions = {},
+): Promise<T> {
+  let session = await loadSession();
+  if (!session) {
+    if (notifyAuthLost) emitAuthLost();
+    throw new ApiError(401, 'no_session', 'not signed in');
+  }
+  const attempt = (s: Session) => {
+    const init = build(s);
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', `Bearer ${s.access_token}`);
+    return send(path, { ...init, headers });
+  };
+
+  let res = await attempt(session);
+  if (res.status === 401) {
+    try {
+      session = await refreshOnce(session);
+    } catch (err) {
+      if (notifyAuthLost && err instanceof ApiError && err.status === 401) emitAuthLost();
+      throw err;
+    }
+    res = await attempt(session);
+  }
+  return parse<T>(res);
+}
+
+export async function getInfo(): Promise<ServerInfo> {
+  const info = await parse<ServerInfo>(await send('/info'));
+  await saveServerInfo(info);
+  return info;
+}
+
+export async function login(username: string, password: string): Promise<Session> {
+  const res = await send('/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ username, password }),
+  });
+  const session = toSession(await parse<TokenResponse>(res));
+  await saveSession(session);
+  return session;
+}
+
+/** Fetches the current user and keeps the stored copy up to date. */
+export async function me(): Promise<User> {
+  const { user } = await authed<{ user: User }>('/me');
+  await updateStoredUser(user);
+  return user;
+}
+
+/**
+ * Revokes the refresh token on the server when it can be reached, then forgets
+ * the tokens locally. Works offline too: the user asked to leave.
+ */
+export async function logout(): Promise<void> {
+  try {
+    await authed<void>(
+      '/auth/logout',
+      (s) => ({ method: 'POST', body: JSON.stringify({ refresh_token: s.refresh_token }) }),
+      { notifyAuthLost: false },
+    );
+  } catch {
+    // Revocation is best effort; the refresh token expires on its own.
+  }
+  await clearSession();
+}

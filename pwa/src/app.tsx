@@ -1,0 +1,89 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { getInfo, logout, me, onAuthLost, type ServerInfo } from './api';
+import { DemoBanner } from './components/DemoBanner';
+import { TopBar } from './components/TopBar';
+import { UpdateBar } from './components/UpdateBar';
+import { useLang, t } from './i18n';
+import { useOnline } from './hooks';
+import { Home } from './screens/Home';
+import { Login } from './screens/Login';
+import { loadServerInfo, loadSession, type Session } from './session';
+
+/**
+ * Which screen is showing. Plain state rather than URLs: the app is opened
+ * from the home screen, and everything it shows depends on the stored session.
+ */
+export type Route =
+  | { name: 'boot' }
+  | { name: 'login'; expired: boolean }
+  | { name: 'home'; session: Session };
+
+export function App() {
+  useLang();
+  const online = useOnline();
+  const [route, setRoute] = useState<Route>({ name: 'boot' });
+  const [info, setInfo] = useState<ServerInfo | null>(null);
+
+  useEffect(() => {
+    // The stored session decides the first screen, so the app opens offline.
+    loadSession()
+      .then((session) => setRoute(session ? { name: 'home', session } : { name: 'login', expired: false }))
+      .catch(() => setRoute({ name: 'login', expired: false }));
+    return onAuthLost(() => setRoute({ name: 'login', expired: true }));
+  }, []);
+
+  useEffect(() => {
+    // The last known server info tells whether this is a demo even offline.
+    let cancelled = false;
+    (async () => {
+      const cached = await loadServerInfo().catch(() => undefined);
+      if (!cancelled && cached) setInfo((current) => current ?? cached);
+      if (!online) return;
+      const fresh = await getInfo().catch(() => undefined);
+      if (!cancelled && fresh) setInfo(fresh);
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [online]);
+
+  const signedInId = route.name === 'home' ? route.session.user.id : null;
+  useEffect(() => {
+    // Roles and units change on the server; refresh whenever the network is back.
+    // This also renews the tokens early, while the user is not waiting on anything.
+    if (signedInId === null || !online) return;
+    me()
+      .then((user) =>
+        setRoute((r) =>
+          r.name === 'home' && r.session.user.id === user.id ? { name: 'home', session: { ...r.session, user } } : r,
+        ),
+      )
+      .catch(() => undefined); // offline or expired: onAuthLost handles the latter
+  }, [signedInId, online]);
+
+  const handleLogout = useCallback(async () => {
+    await logout();
+    setRoute({ name: 'login', expired: false });
+  }, []);
+
+  return (
+    <div class="app">
+      {info?.demo && <DemoBanner />}
+      <TopBar online={online} />
+      {route.name === 'boot' && (
+        <main class="screen" aria-busy="true">
+          <p class="boot">{t('app.loading')}</p>
+        </main>
+      )}
+      {route.name === 'login' && (
+        <Login
+          online={online}
+          expired={route.expired}
+          onLoggedIn={(session) => setRoute({ name: 'home', session })}
+        />
+      )}
+      {route.name === 'home' && <Home user={route.session.user} online={online} onLogout={handleLogout} />}
+      <UpdateBar />
+    </div>
+  );
+}

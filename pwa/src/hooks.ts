@@ -1,0 +1,32 @@
+import { useEffect, useState } from 'preact/hooks';
+
+/** The browser's idea of connectivity; API calls still handle failures themselves. */
+export function useOnline(): boolean {
+  const [online, setOnline] = useState(() => navigator.onLine);
+  useEffect(() => {
+    const update = () => setOnline(navigator.onLine);
+    window.addEventListener('online', update);
+    window.addEventListener('offline', update);
+    return () => {
+      window.removeEventListener('online', update);
+      window.removeEventListener('offline', update);
+    };
+  }, []);
+  return online;
+}
+
+/** Whole seconds left until `until` (epoch ms), ticking once a second; 0 when past. */
+export function useCountdown(until: number | null): number {
+  // Computed during render so the first frame after `until` changes is already right.
+  const left = until === null ? 0 : Math.max(0, Math.ceil((until - Date.now()) / 1000));
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (until === null) return;
+    const id = window.setInterval(() => {
+      setTick((n) => n + 1);
+      if (Date.now() >= until) window.clearInterval(id);
+    }, 1000);
+    return () => window.clearInterval(id);
+  }, [until]);
+  return left;
+}

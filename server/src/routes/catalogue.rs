@@ -1,0 +1,26 @@
+//! `GET /api/v1/catalogue`: the categories records are filed under, with names in both
+//! languages, default handling times and whether field staff may resolve them on the spot.
+//! Public: it holds nothing private, and the app caches it before anyone signs in.
+
+use crate::AppState;
+use crate::db::records::CategoryRow;
+use crate::error::{ApiError, Json};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::Serialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/catalogue", get(catalogue))
+}
+
+#[derive(Serialize)]
+struct Catalogue {
+    categories: Vec<CategoryRow>,
+}
+
+async fn catalogue(State(state): State<AppState>) -> Result<Json<Catalogue>, ApiError> {
+    Ok(Json(Catalogue {
+        categories: state.db.categories().await?,
+    }))
+}

@@ -1,0 +1,172 @@
+//! Health checks, migrations on fresh and existing databases, restarts, graceful shutdown
+//! (in-process and of the real binary on SIGTERM).
+
+use crate::helpers::{spawn_app, spawn_in, test_config};
+use haitang_server::AppState;
+use haitang_server::db::{Db, latest_version};
+use reqwest::StatusCode;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.at("/healthz")).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.client.get(app.at("/readyz")).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let info: serde_json::Value = app
+        .client
+        .get(app.at("/api/v1/info"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["demo"], true);
+}
+
+#[tokio::test]
+async fn migrations_on_a_fresh_and_an_existing_database() {
+    let app = spawn_app().await;
+    assert_eq!(app.state.db.schema_version().await.expect("version"), latest_version());
+    let admin = app.login("admin").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/admin/users",
+            Some(&admin.access),
+            serde_json::json!({"username": "keeper", "name": "留存", "role": "grid_staff",
+                "unit": "/gusu/pj/ws1/cangjie/g03", "password": "keep-me-please"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let dir = app.stop().await;
+
+    // A second start reuses the database: same users, demo seeding changes nothing.
+    let config = test_config(dir.path());
+    let app = spawn_in(dir, config).await;
+    assert_eq!(app.state.db.schema_version().await.expect("version"), latest_version());
+    assert_eq!(app.login_raw("keeper", "keep-me-please").await.status(), StatusCode::OK);
+    let admin = app.login("admin").await;
+    let (_, users) = app.get("/api/v1/admin/users", &admin.access).await;
+    assert_eq!(users["users"].as_array().map(Vec::len), Some(11));
+    let dir = app.stop().await;
+
+    // A database from a newer binary is refused with a clear message.
+    let path = dir.path().join("haitang.db");
+    {
+        let conn = rusqlite_free_bump(&path).await;
+        drop(conn);
+    }
+    let err = match AppState::open(test_config(dir.path())).await {
+        Ok(_) => panic!("a newer database must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("newer than this binary"), "{err}");
+}
+
+/// Sets the schema version one past what this binary knows, through the server's own
+/// write path so the test needs no SQL driver of its own.
+async fn rusqlite_free_bump(path: &std::path::Path) -> Db {
+    let db = Db::open(path, 1).expect("open");
+    let next = latest_version() + 1;
+    db.write(move |c| {
+        c.execute_batch(&format!("PRAGMA user_version = {next}"))?;
+        Ok(())
+    })
+    .await
+    .expect("bump");
+    db.close();
+    db
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_requests_in_flight() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let mut app = spawn_app().await;
+    let (stop, handle) = app.shutdown_handle();
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let body = r#"{"username": "grid1", "password": "demo"}"#;
+    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let mut stream = BufReader::new(stream);
+    stream
+        .get_mut()
+        .write_all(
+            format!(
+                "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("headers");
+    // The server answers `100 Continue` when the handler starts reading the body: from
+    // here on the request is provably in flight.
+    let mut line = String::new();
+    stream.read_line(&mut line).await.expect("100");
+    assert!(line.starts_with("HTTP/1.1 100"), "{line}");
+    stream.read_line(&mut line).await.expect("blank line");
+
+    let _ = stop.send(());
+    stream.get_mut().write_all(body.as_bytes()).await.expect("body");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("access_token"), "{response}");
+
+    handle.await.expect("join").expect("clean stop");
+    // New connections are refused once stopped.
+    assert!(app.client.get(app.at("/healthz")).send().await.is_err());
+    // The writer checkpointed and closed the database: no WAL left with data in it.
+    let wal = app.db_path().with_extension("db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0, "WAL not checkpointed");
+}
+
+/// The real `haitang` binary, found beside this test binary (cargo builds it with the
+/// workspace).
+pub fn haitang_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let bin = dir.join("haitang");
+    assert!(bin.exists(), "build the server first: cargo build -p haitang-server ({})", bin.display());
+    bin
+}
+
+#[tokio::test]
+async fn the_binary_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("h.db");
+    let mut child = Command::new(haitang_bin())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("Haitang listening on ").map(str::to_owned))
+    })
+    .await
+    .expect("join")
+    .expect("listening line");
+    let res = reqwest::get(format!("{url}/readyz")).await.expect("ready");
+    assert_eq!(res.status(), StatusCode::OK);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(exit.success(), "exit status {exit}");
+    let wal = db.with_extension("db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0, "WAL not checkpointed");
+}
