@@ -324,3 +324,27 @@ async fn bad_login_bodies_get_clear_errors() {
     // The server is still fine.
     app.login("grid1").await;
 }
+
+#[tokio::test]
+async fn units_show_each_user_where_they_may_file_records() {
+    let app = spawn_app().await;
+    let paths = |body: &serde_json::Value| -> Vec<String> {
+        body["units"].as_array().expect("units").iter().map(|u| u["path"].as_str().expect("path").to_owned()).collect()
+    };
+    let lou = app.login("lou1").await;
+    let (status, body) = app.get("/api/v1/units", &lou.access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(paths(&body), vec!["/gusu/byw/ws1/jinzhu/g01", "/gusu/byw/ws1/jinzhu/g01/b1"]);
+    let grid = app.login("grid1").await;
+    let (_, body) = app.get("/api/v1/units", &grid.access).await;
+    assert_eq!(paths(&body), vec![
+        "/gusu/byw/ws1/jinzhu/g01", "/gusu/byw/ws1/jinzhu/g01/b1",
+        "/gusu/byw/ws1/jinzhu/g01/c1", "/gusu/byw/ws1/jinzhu/g01/l1",
+    ]);
+    let community = app.login("community1").await;
+    let (_, body) = app.get("/api/v1/units", &community.access).await;
+    assert_eq!(paths(&body).len(), 1 + 3 + 9);
+    let police = app.login("police1").await;
+    let (_, body) = app.get("/api/v1/units", &police.access).await;
+    assert!(paths(&body).is_empty());
+}

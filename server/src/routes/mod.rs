@@ -8,6 +8,7 @@ pub mod health;
 pub mod info;
 pub mod me;
 pub mod sync;
+pub mod units;
 
 use crate::AppState;
 use crate::error::api_not_found;
@@ -21,6 +22,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(admin::router())
         .merge(catalogue::router())
         .merge(sync::router(&state))
+        .merge(units::router())
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
