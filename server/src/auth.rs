@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::db::users::User;
 use crate::error::ApiError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -69,8 +69,8 @@ pub struct Claims {
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -222,13 +222,21 @@ mod tests {
     fn tokens_round_trip_and_reject_other_keys() {
         let keys = AuthKeys::from_secret(b"0123456789abcdef0123456789abcdef");
         let now = jsonwebtoken::get_current_timestamp() as i64;
-        let claims = Claims { sub: "7".into(), sid: 3, iat: now, exp: now + 60 };
+        let claims = Claims {
+            sub: "7".into(),
+            sid: 3,
+            iat: now,
+            exp: now + 60,
+        };
         let token = keys.sign(&claims).expect("sign");
         assert_eq!(keys.verify(&token), Some(claims.clone()));
         let other = AuthKeys::from_secret(b"another key another key another!");
         assert_eq!(other.verify(&token), None);
         let expired = keys
-            .sign(&Claims { exp: now - 60, ..claims })
+            .sign(&Claims {
+                exp: now - 60,
+                ..claims
+            })
             .expect("sign");
         assert_eq!(keys.verify(&expired), None);
     }

@@ -70,18 +70,29 @@ pub async fn user_add(db: &Db, a: AddUser) -> anyhow::Result<()> {
             password_hash,
         })
         .await?;
-    println!("added user {} (id {}), {} at {}", user.username, user.id, user.role, user.unit);
+    println!(
+        "added user {} (id {}), {} at {}",
+        user.username, user.id, user.role, user.unit
+    );
     Ok(())
 }
 
 pub async fn user_set_active(db: &Db, username: String, active: bool) -> anyhow::Result<()> {
     let user = db.set_active(username, active).await?;
-    let state = if active { "enabled" } else { "disabled; every session revoked" };
+    let state = if active {
+        "enabled"
+    } else {
+        "disabled; every session revoked"
+    };
     println!("user {} {state}", user.username);
     Ok(())
 }
 
-pub async fn user_reset_password(db: &Db, username: String, password: String) -> anyhow::Result<()> {
+pub async fn user_reset_password(
+    db: &Db,
+    username: String,
+    password: String,
+) -> anyhow::Result<()> {
     password_policy(&password).map_err(anyhow::Error::msg)?;
     let hash = hash_password_blocking(password).await?;
     let user = db.set_password(username, hash).await?;
@@ -101,7 +112,10 @@ pub async fn user_revoke_sessions(db: &Db, username: String) -> anyhow::Result<(
 
 pub async fn user_list(db: &Db, under: String) -> anyhow::Result<()> {
     let users = db.users_under(under).await?;
-    println!("{:<16} {:<10} {:<24} {:<8} unit", "username", "name", "role", "active");
+    println!(
+        "{:<16} {:<10} {:<24} {:<8} unit",
+        "username", "name", "role", "active"
+    );
     for u in users {
         println!(
             "{:<16} {:<10} {:<24} {:<8} {}{}",

@@ -115,15 +115,27 @@ pub fn org_rows() -> Vec<OrgRow> {
     }
     for street in &STREETS {
         let street_path = format!("/gusu/{}", street.code);
-        push(unit(UnitKind::Street), street_path.clone(), street.name.into());
+        push(
+            unit(UnitKind::Street),
+            street_path.clone(),
+            street.name.into(),
+        );
         let ws = format!("{street_path}/ws1");
-        push(unit(UnitKind::Workstation), ws.clone(), street.workstation.into());
+        push(
+            unit(UnitKind::Workstation),
+            ws.clone(),
+            street.workstation.into(),
+        );
         for (code, name, grids) in &street.communities {
             let community = format!("{ws}/{code}");
             push(unit(UnitKind::Community), community.clone(), (*name).into());
             for (i, [building, lane, courtyard]) in grids.iter().enumerate() {
                 let grid = format!("{community}/g{:02}", i + 1);
-                push(unit(UnitKind::Grid), grid.clone(), format!("{name}{}", GRID_NUMBERS[i]));
+                push(
+                    unit(UnitKind::Grid),
+                    grid.clone(),
+                    format!("{name}{}", GRID_NUMBERS[i]),
+                );
                 for (code, kind, sector_name) in [
                     ("b1", SectorKind::Building, building),
                     ("l1", SectorKind::Lane, lane),
@@ -144,15 +156,69 @@ pub fn org_rows() -> Vec<OrgRow> {
 /// (username, display name, role, unit, department)
 pub const ACCOUNTS: [(&str, &str, Role, &str, Option<&str>); 10] = [
     ("admin", "周海棠", Role::DistrictAdmin, "/gusu", None),
-    ("street1", "陈建华", Role::StreetSupervisor, "/gusu/byw", None),
-    ("ws1", "王立新", Role::WorkstationSupervisor, "/gusu/byw/ws1", None),
-    ("community1", "李秀英", Role::CommunitySupervisor, "/gusu/byw/ws1/jinzhu", None),
-    ("grid1", "张伟", Role::GridStaff, "/gusu/byw/ws1/jinzhu/g01", None),
-    ("grid2", "刘芳", Role::GridStaff, "/gusu/byw/ws1/jinzhu/g02", None),
-    ("lou1", "顾阿姨", Role::Leader, "/gusu/byw/ws1/jinzhu/g01/b1", None),
-    ("xiang1", "沈伯伯", Role::Leader, "/gusu/byw/ws1/jinzhu/g01/l1", None),
-    ("yuan1", "潘阿婆", Role::Leader, "/gusu/byw/ws1/jinzhu/g02/c1", None),
-    ("police1", "赵警官", Role::DepartmentHandler, "/gusu", Some("/gusu:police")),
+    (
+        "street1",
+        "陈建华",
+        Role::StreetSupervisor,
+        "/gusu/byw",
+        None,
+    ),
+    (
+        "ws1",
+        "王立新",
+        Role::WorkstationSupervisor,
+        "/gusu/byw/ws1",
+        None,
+    ),
+    (
+        "community1",
+        "李秀英",
+        Role::CommunitySupervisor,
+        "/gusu/byw/ws1/jinzhu",
+        None,
+    ),
+    (
+        "grid1",
+        "张伟",
+        Role::GridStaff,
+        "/gusu/byw/ws1/jinzhu/g01",
+        None,
+    ),
+    (
+        "grid2",
+        "刘芳",
+        Role::GridStaff,
+        "/gusu/byw/ws1/jinzhu/g02",
+        None,
+    ),
+    (
+        "lou1",
+        "顾阿姨",
+        Role::Leader,
+        "/gusu/byw/ws1/jinzhu/g01/b1",
+        None,
+    ),
+    (
+        "xiang1",
+        "沈伯伯",
+        Role::Leader,
+        "/gusu/byw/ws1/jinzhu/g01/l1",
+        None,
+    ),
+    (
+        "yuan1",
+        "潘阿婆",
+        Role::Leader,
+        "/gusu/byw/ws1/jinzhu/g02/c1",
+        None,
+    ),
+    (
+        "police1",
+        "赵警官",
+        Role::DepartmentHandler,
+        "/gusu",
+        Some("/gusu:police"),
+    ),
 ];
 
 pub async fn seed(db: &Db) -> anyhow::Result<()> {

@@ -135,7 +135,9 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let (code, message) = match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large".to_owned()),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("too_large", "the request body is too large".to_owned())
+            }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => (
                 "unsupported_media_type",
                 "send JSON with `Content-Type: application/json`".to_owned(),

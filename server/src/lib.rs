@@ -51,7 +51,10 @@ impl AppState {
         db.seed_catalogue().await?;
         let secret = match &config.jwt_secret {
             Some(s) => s.expose().as_bytes().to_vec(),
-            None => db.setting_or_insert("jwt_secret", auth::new_secret()).await?,
+            None => {
+                db.setting_or_insert("jwt_secret", auth::new_secret())
+                    .await?
+            }
         };
         if config.demo {
             demo::seed(&db).await?;
@@ -119,7 +122,9 @@ fn announce(addr: SocketAddr, demo: bool) {
     let _ = out.flush();
     drop(out);
     if demo {
-        tracing::warn!("DEMO MODE: demo accounts with the password `demo` are enabled; never use this in production");
+        tracing::warn!(
+            "DEMO MODE: demo accounts with the password `demo` are enabled; never use this in production"
+        );
     }
 }
 

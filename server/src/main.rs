@@ -119,16 +119,37 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             haitang_server::serve(config, listener, haitang_server::shutdown_signal()).await
         }
-        Command::Org { command: OrgCommand::Import { file, config } } => {
+        Command::Org {
+            command: OrgCommand::Import { file, config },
+        } => {
             haitang_server::init_tracing(false);
             commands::org_import(&open_db(&config)?, &file).await
         }
         Command::User { command } => {
             haitang_server::init_tracing(false);
             match command {
-                UserCommand::Add { username, name, role, unit, department, password, config } => {
+                UserCommand::Add {
+                    username,
+                    name,
+                    role,
+                    unit,
+                    department,
+                    password,
+                    config,
+                } => {
                     let db = open_db(&config)?;
-                    commands::user_add(&db, AddUser { username, name, role, unit, department, password }).await
+                    commands::user_add(
+                        &db,
+                        AddUser {
+                            username,
+                            name,
+                            role,
+                            unit,
+                            department,
+                            password,
+                        },
+                    )
+                    .await
                 }
                 UserCommand::Disable { username, config } => {
                     commands::user_set_active(&open_db(&config)?, username, false).await
@@ -136,9 +157,11 @@ async fn main() -> anyhow::Result<()> {
                 UserCommand::Enable { username, config } => {
                     commands::user_set_active(&open_db(&config)?, username, true).await
                 }
-                UserCommand::ResetPassword { username, password, config } => {
-                    commands::user_reset_password(&open_db(&config)?, username, password).await
-                }
+                UserCommand::ResetPassword {
+                    username,
+                    password,
+                    config,
+                } => commands::user_reset_password(&open_db(&config)?, username, password).await,
                 UserCommand::RevokeSessions { username, config } => {
                     commands::user_revoke_sessions(&open_db(&config)?, username).await
                 }

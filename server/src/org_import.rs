@@ -282,7 +282,10 @@ mod tests {
     fn csv_rows_and_errors() {
         let text = "kind,path,name\ndistrict,/gusu,姑苏区\nbuilding,/gusu/a/b/c/d/e,3号楼\nlane,/gusu/a,巷\nmoon,/gusu/x,?\n";
         let errors = parse(Format::Csv, text).expect_err("two bad rows");
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
         assert!(errors[1].message.contains("unknown kind"));
         let good = "kind,path,name\ndistrict,/gusu,姑苏区\nbuilding,/gusu/a/b/c/d/e,3号楼\n";
         let rows = parse(Format::Csv, good).expect("good");

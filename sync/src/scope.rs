@@ -266,13 +266,62 @@ mod tests {
     /// Records at every interesting position: (name, position).
     fn positions() -> Vec<(&'static str, Position<'static>)> {
         vec![
-            ("g01/b1", Position { grid: GRID1, sector: Some(SECTOR_B1), department: None }),
-            ("g01/l1", Position { grid: GRID1, sector: Some(SECTOR_L1), department: None }),
-            ("g01 no sector", Position { grid: GRID1, sector: None, department: None }),
-            ("g02", Position { grid: GRID2, sector: None, department: None }),
-            ("other street", Position { grid: OTHER_STREET_GRID, sector: None, department: None }),
-            ("other street, police", Position { grid: OTHER_STREET_GRID, sector: None, department: Some(POLICE) }),
-            ("g01/b1, police", Position { grid: GRID1, sector: Some(SECTOR_B1), department: Some(POLICE) }),
+            (
+                "g01/b1",
+                Position {
+                    grid: GRID1,
+                    sector: Some(SECTOR_B1),
+                    department: None,
+                },
+            ),
+            (
+                "g01/l1",
+                Position {
+                    grid: GRID1,
+                    sector: Some(SECTOR_L1),
+                    department: None,
+                },
+            ),
+            (
+                "g01 no sector",
+                Position {
+                    grid: GRID1,
+                    sector: None,
+                    department: None,
+                },
+            ),
+            (
+                "g02",
+                Position {
+                    grid: GRID2,
+                    sector: None,
+                    department: None,
+                },
+            ),
+            (
+                "other street",
+                Position {
+                    grid: OTHER_STREET_GRID,
+                    sector: None,
+                    department: None,
+                },
+            ),
+            (
+                "other street, police",
+                Position {
+                    grid: OTHER_STREET_GRID,
+                    sector: None,
+                    department: Some(POLICE),
+                },
+            ),
+            (
+                "g01/b1, police",
+                Position {
+                    grid: GRID1,
+                    sector: Some(SECTOR_B1),
+                    department: Some(POLICE),
+                },
+            ),
         ]
     }
 
@@ -280,16 +329,43 @@ mod tests {
     #[test]
     fn role_position_matrix() {
         let cases: Vec<(Principal, [bool; 7])> = vec![
-            (principal(Role::Leader, SECTOR_B1, None), [true, false, false, false, false, false, true]),
-            (principal(Role::GridStaff, GRID1, None), [true, true, true, false, false, false, true]),
-            (principal(Role::CommunitySupervisor, "/gusu/byw/ws1/jinzhu", None), [true, true, true, true, false, false, true]),
-            (principal(Role::WorkstationSupervisor, "/gusu/byw/ws1", None), [true, true, true, true, false, false, true]),
-            (principal(Role::StreetSupervisor, "/gusu/byw", None), [true, true, true, true, false, false, true]),
-            (principal(Role::StreetSupervisor, "/gusu/pj", None), [false, false, false, false, true, true, false]),
+            (
+                principal(Role::Leader, SECTOR_B1, None),
+                [true, false, false, false, false, false, true],
+            ),
+            (
+                principal(Role::GridStaff, GRID1, None),
+                [true, true, true, false, false, false, true],
+            ),
+            (
+                principal(Role::CommunitySupervisor, "/gusu/byw/ws1/jinzhu", None),
+                [true, true, true, true, false, false, true],
+            ),
+            (
+                principal(Role::WorkstationSupervisor, "/gusu/byw/ws1", None),
+                [true, true, true, true, false, false, true],
+            ),
+            (
+                principal(Role::StreetSupervisor, "/gusu/byw", None),
+                [true, true, true, true, false, false, true],
+            ),
+            (
+                principal(Role::StreetSupervisor, "/gusu/pj", None),
+                [false, false, false, false, true, true, false],
+            ),
             (principal(Role::DistrictAdmin, "/gusu", None), [true; 7]),
-            (principal(Role::DepartmentHandler, "/gusu", Some(POLICE)), [false, false, false, false, false, true, true]),
-            (principal(Role::DepartmentHandler, "/gusu", Some("/gusu:fire")), [false; 7]),
-            (principal(Role::DepartmentHandler, "/gusu", None), [false; 7]),
+            (
+                principal(Role::DepartmentHandler, "/gusu", Some(POLICE)),
+                [false, false, false, false, false, true, true],
+            ),
+            (
+                principal(Role::DepartmentHandler, "/gusu", Some("/gusu:fire")),
+                [false; 7],
+            ),
+            (
+                principal(Role::DepartmentHandler, "/gusu", None),
+                [false; 7],
+            ),
         ];
         for (p, expected) in cases {
             for ((name, pos), want) in positions().into_iter().zip(expected) {
@@ -310,7 +386,17 @@ mod tests {
     #[test]
     fn paths() {
         assert!(is_valid_path("/gusu/byw/ws1/jinzhu/g01"));
-        for bad in ["", "/", "gusu", "/gusu/", "//x", "/Gusu", "/gu su", "/gusu/../x", "/金筑"] {
+        for bad in [
+            "",
+            "/",
+            "gusu",
+            "/gusu/",
+            "//x",
+            "/Gusu",
+            "/gu su",
+            "/gusu/../x",
+            "/金筑",
+        ] {
             assert!(!is_valid_path(bad), "{bad:?}");
         }
         assert_eq!(parent_path("/gusu/byw"), Some("/gusu"));

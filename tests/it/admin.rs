@@ -11,10 +11,18 @@ async fn only_district_admins_reach_the_admin_api() {
     for username in ["street1", "ws1", "community1", "grid1", "lou1", "police1"] {
         let s = app.login(username).await;
         for path in ["/api/v1/admin/users", "/api/v1/admin/org"] {
-            assert_error(&app.get(path, &s.access).await, StatusCode::FORBIDDEN, "forbidden");
+            assert_error(
+                &app.get(path, &s.access).await,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+            );
         }
         let got = app
-            .post("/api/v1/admin/users/grid2/disable", Some(&s.access), json!({}))
+            .post(
+                "/api/v1/admin/users/grid2/disable",
+                Some(&s.access),
+                json!({}),
+            )
             .await;
         assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
     }
@@ -27,7 +35,12 @@ async fn only_district_admins_reach_the_admin_api() {
     assert_eq!(body["units"].as_array().map(Vec::len), Some(57));
     assert_eq!(body["departments"].as_array().map(Vec::len), Some(5));
     // No token at all.
-    let res = app.client.get(app.at("/api/v1/admin/users")).send().await.expect("send");
+    let res = app
+        .client
+        .get(app.at("/api/v1/admin/users"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -39,10 +52,14 @@ async fn admin_adds_a_user_who_can_then_log_in() {
         "username": "13800000001", "name": "吴巷长", "role": "leader",
         "unit": "/gusu/pj/ws1/daru/g02/l1", "password": "lane-leader-1"
     });
-    let (status, body) = app.post("/api/v1/admin/users", Some(&admin.access), new.clone()).await;
+    let (status, body) = app
+        .post("/api/v1/admin/users", Some(&admin.access), new.clone())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["unit_name"], "悬桥巷");
-    let got = app.post("/api/v1/admin/users", Some(&admin.access), new).await;
+    let got = app
+        .post("/api/v1/admin/users", Some(&admin.access), new)
+        .await;
     assert_error(&got, StatusCode::CONFLICT, "username_taken");
 
     let res = app.login_raw("13800000001", "lane-leader-1").await;
@@ -50,12 +67,26 @@ async fn admin_adds_a_user_who_can_then_log_in() {
 
     // Mismatched role and unit, unknown unit, handler without department, weak password.
     for (body, code) in [
-        (json!({"username": "x1", "name": "X", "role": "grid_staff", "unit": "/gusu/byw", "password": "long-enough"}), "invalid_user"),
-        (json!({"username": "x2", "name": "X", "role": "grid_staff", "unit": "/gusu/byw/ws1/none/g01", "password": "long-enough"}), "invalid_user"),
-        (json!({"username": "x3", "name": "X", "role": "department_handler", "unit": "/gusu", "password": "long-enough"}), "invalid_user"),
-        (json!({"username": "x4", "name": "X", "role": "leader", "unit": "/gusu/byw/ws1/jinzhu/g01/b1", "password": "short"}), "weak_password"),
+        (
+            json!({"username": "x1", "name": "X", "role": "grid_staff", "unit": "/gusu/byw", "password": "long-enough"}),
+            "invalid_user",
+        ),
+        (
+            json!({"username": "x2", "name": "X", "role": "grid_staff", "unit": "/gusu/byw/ws1/none/g01", "password": "long-enough"}),
+            "invalid_user",
+        ),
+        (
+            json!({"username": "x3", "name": "X", "role": "department_handler", "unit": "/gusu", "password": "long-enough"}),
+            "invalid_user",
+        ),
+        (
+            json!({"username": "x4", "name": "X", "role": "leader", "unit": "/gusu/byw/ws1/jinzhu/g01/b1", "password": "short"}),
+            "weak_password",
+        ),
     ] {
-        let got = app.post("/api/v1/admin/users", Some(&admin.access), body).await;
+        let got = app
+            .post("/api/v1/admin/users", Some(&admin.access), body)
+            .await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, code);
     }
     let got = app
@@ -67,7 +98,11 @@ async fn admin_adds_a_user_who_can_then_log_in() {
         .await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
     let (_, body) = app.get("/api/v1/admin/users", &admin.access).await;
-    assert_eq!(body["users"].as_array().map(Vec::len), Some(11), "nothing stored by the refusals");
+    assert_eq!(
+        body["users"].as_array().map(Vec::len),
+        Some(11),
+        "nothing stored by the refusals"
+    );
 }
 
 #[tokio::test]
@@ -76,21 +111,61 @@ async fn reset_password_and_enable_disable() {
     let admin = app.login("admin").await;
     let grid1 = app.login("grid1").await;
     let (status, _) = app
-        .post("/api/v1/admin/users/grid1/reset-password", Some(&admin.access), json!({"password": "new-password-1"}))
+        .post(
+            "/api/v1/admin/users/grid1/reset-password",
+            Some(&admin.access),
+            json!({"password": "new-password-1"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get("/api/v1/me", &grid1.access).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.login_raw("grid1", "demo").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.login_raw("grid1", "new-password-1").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/me", &grid1.access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_raw("grid1", "demo").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_raw("grid1", "new-password-1").await.status(),
+        StatusCode::OK
+    );
 
-    let got = app.post("/api/v1/admin/users/admin/disable", Some(&admin.access), json!({})).await;
+    let got = app
+        .post(
+            "/api/v1/admin/users/admin/disable",
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
     assert_error(&got, StatusCode::CONFLICT, "cannot_disable_self");
-    let got = app.post("/api/v1/admin/users/ghost/disable", Some(&admin.access), json!({})).await;
+    let got = app
+        .post(
+            "/api/v1/admin/users/ghost/disable",
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
     assert_error(&got, StatusCode::NOT_FOUND, "not_found");
-    let (_, body) = app.post("/api/v1/admin/users/lou1/disable", Some(&admin.access), json!({})).await;
+    let (_, body) = app
+        .post(
+            "/api/v1/admin/users/lou1/disable",
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
     assert_eq!(body["active"], false);
-    assert_eq!(app.login_raw("lou1", "demo").await.status(), StatusCode::UNAUTHORIZED);
-    let (_, body) = app.post("/api/v1/admin/users/lou1/enable", Some(&admin.access), json!({})).await;
+    assert_eq!(
+        app.login_raw("lou1", "demo").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, body) = app
+        .post(
+            "/api/v1/admin/users/lou1/enable",
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
     assert_eq!(body["active"], true);
     assert_eq!(app.login_raw("lou1", "demo").await.status(), StatusCode::OK);
 }
@@ -104,7 +179,12 @@ fn error_lines(body: &Value) -> Vec<u64> {
         .collect()
 }
 
-async fn import(app: &crate::helpers::TestApp, token: &str, ct: &str, body: &str) -> (StatusCode, Value) {
+async fn import(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    ct: &str,
+    body: &str,
+) -> (StatusCode, Value) {
     let res = app
         .client
         .post(app.at("/api/v1/admin/org/import"))
@@ -133,9 +213,15 @@ async fn org_import_is_all_or_nothing_and_idempotent() {
 
     let (status, report) = import(&app, &admin.access, "text/csv", GOOD_CSV).await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report, json!({"units_created": 5, "units_updated": 0, "departments_created": 1, "departments_updated": 0}));
+    assert_eq!(
+        report,
+        json!({"units_created": 5, "units_updated": 0, "departments_created": 1, "departments_updated": 0})
+    );
     let (_, report) = import(&app, &admin.access, "text/csv", GOOD_CSV).await;
-    assert_eq!(report, json!({"units_created": 0, "units_updated": 0, "departments_created": 0, "departments_updated": 0}));
+    assert_eq!(
+        report,
+        json!({"units_created": 0, "units_updated": 0, "departments_created": 0, "departments_updated": 0})
+    );
 
     // JSON, renaming one unit and adding one.
     let json_file = r#"[
@@ -162,18 +248,36 @@ department,/gusu/byw/ws1:police,错部门
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "bad_rows");
     assert_eq!(error_lines(&got.1), vec![3, 4]);
     let (_, org) = app.get("/api/v1/admin/org", &admin.access).await;
-    let paths: Vec<&str> = org["units"].as_array().expect("units").iter().filter_map(|u| u["path"].as_str()).collect();
+    let paths: Vec<&str> = org["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .filter_map(|u| u["path"].as_str())
+        .collect();
     assert!(paths.contains(&"/gusu/sj/ws1/shantang/g02"));
-    assert!(!paths.contains(&"/gusu/sj/ws1/shantang/g03"), "a good row of a bad file landed");
+    assert!(
+        !paths.contains(&"/gusu/sj/ws1/shantang/g03"),
+        "a good row of a bad file landed"
+    );
 
     // Outside the admin's district.
-    let got = import(&app, &admin.access, "text/csv", "kind,path,name\ndistrict,/wuzhong,吴中区\n").await;
+    let got = import(
+        &app,
+        &admin.access,
+        "text/csv",
+        "kind,path,name\ndistrict,/wuzhong,吴中区\n",
+    )
+    .await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "bad_rows");
     // Broken JSON, wrong content type.
     let got = import(&app, &admin.access, "application/json", "[{\"kind\": ").await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "bad_rows");
     let got = import(&app, &admin.access, "text/plain", GOOD_CSV).await;
-    assert_error(&got, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert_error(
+        &got,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
 }
 
 #[tokio::test]
@@ -185,7 +289,12 @@ async fn org_import_from_the_command_line() {
     haitang_server::commands::org_import(&app.state.db, &good)
         .await
         .expect("good file imports");
-    let unit = app.state.db.unit("/gusu/sj/ws1/shantang/g01/c1".into()).await.expect("db");
+    let unit = app
+        .state
+        .db
+        .unit("/gusu/sj/ws1/shantang/g01/c1".into())
+        .await
+        .expect("db");
     assert_eq!(unit.map(|u| u.name), Some("汪宅".to_owned()));
 
     let bad = dir.path().join("org.json");
@@ -195,7 +304,14 @@ async fn org_import_from_the_command_line() {
         .expect_err("bad file");
     let msg = err.to_string();
     assert!(msg.contains("org.json:line 3"), "{msg}");
-    assert!(app.state.db.unit("/gusu/sj/ws1/shantang/g09".into()).await.expect("db").is_none());
+    assert!(
+        app.state
+            .db
+            .unit("/gusu/sj/ws1/shantang/g09".into())
+            .await
+            .expect("db")
+            .is_none()
+    );
 
     // The same parse function reads both formats identically.
     let rows_csv = parse(Format::Csv, GOOD_CSV).expect("csv");

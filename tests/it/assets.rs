@@ -18,7 +18,11 @@ fn a_hashed_asset() -> String {
 #[tokio::test]
 async fn hashed_assets_are_immutable_and_the_shell_revalidates() {
     let app = spawn_app().await;
-    let client = reqwest::Client::builder().no_gzip().no_brotli().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .expect("client");
     let get = |path: String| {
         let req = client.get(format!("{}{path}", app.url));
         async move { req.send().await.expect("send") }
@@ -26,8 +30,16 @@ async fn hashed_assets_are_immutable_and_the_shell_revalidates() {
 
     let res = get(a_hashed_asset()).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
-    assert!(res.headers()[CONTENT_TYPE].to_str().expect("ascii").contains("javascript"));
+    assert_eq!(
+        res.headers()[CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        res.headers()[CONTENT_TYPE]
+            .to_str()
+            .expect("ascii")
+            .contains("javascript")
+    );
 
     for path in ["/", "/index.html", "/sw.js", "/manifest.webmanifest"] {
         let res = get(path.into()).await;
@@ -44,7 +56,11 @@ async fn hashed_assets_are_immutable_and_the_shell_revalidates() {
         assert_eq!(res.text().await.expect("text"), shell, "{path}");
     }
     for path in ["/missing.js", "/assets/gone-1234.css", "/icon-9999.png"] {
-        assert_eq!(get(path.into()).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            get(path.into()).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     // Unknown API paths are JSON 404s, never the shell.
     let res = get("/api/v1/nothing-here".into()).await;
@@ -56,7 +72,11 @@ async fn hashed_assets_are_immutable_and_the_shell_revalidates() {
 #[tokio::test]
 async fn text_is_compressed_and_etags_revalidate() {
     let app = spawn_app().await;
-    let raw = reqwest::Client::builder().no_gzip().no_brotli().build().expect("client");
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .expect("client");
     for encoding in ["gzip", "br"] {
         let res = raw
             .get(app.at("/"))
@@ -67,9 +87,19 @@ async fn text_is_compressed_and_etags_revalidate() {
         assert_eq!(res.headers()[CONTENT_ENCODING], encoding);
     }
     let asset = a_hashed_asset();
-    let res = raw.get(app.at(&asset)).header("accept-encoding", "gzip").send().await.expect("send");
+    let res = raw
+        .get(app.at(&asset))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.headers()[CONTENT_ENCODING], "gzip");
     let etag = res.headers()[ETAG].clone();
-    let res = raw.get(app.at(&asset)).header(IF_NONE_MATCH, etag).send().await.expect("send");
+    let res = raw
+        .get(app.at(&asset))
+        .header(IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 }

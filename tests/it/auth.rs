@@ -16,7 +16,10 @@ async fn login_returns_tokens_user_and_scope() {
     assert_eq!(s.user["role"], "leader");
     assert_eq!(s.user["unit"], "/gusu/byw/ws1/jinzhu/g01/b1");
     assert_eq!(s.user["unit_name"], "金筑苑3幢");
-    assert_eq!(s.user["scope"], json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g01/b1"}));
+    assert_eq!(
+        s.user["scope"],
+        json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g01/b1"})
+    );
     let (status, me) = app.get("/api/v1/me", &s.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user"], s.user);
@@ -31,7 +34,13 @@ async fn wrong_password_unknown_user_and_disabled_user_are_401() {
         assert_error(&got, StatusCode::UNAUTHORIZED, "bad_credentials");
     }
     let admin = app.login("admin").await;
-    let got = app.post("/api/v1/admin/users/grid2/disable", Some(&admin.access), json!({})).await;
+    let got = app
+        .post(
+            "/api/v1/admin/users/grid2/disable",
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     let got = crate::helpers::split(app.login_raw("grid2", "demo").await).await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "bad_credentials");
@@ -43,7 +52,11 @@ async fn refresh_rotates_and_reuse_revokes_the_chain() {
     let first = app.login("grid1").await;
 
     let (status, second) = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": first.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first.refresh}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{second}");
     let second_refresh = second["refresh_token"].as_str().expect("refresh");
@@ -53,11 +66,19 @@ async fn refresh_rotates_and_reuse_revokes_the_chain() {
 
     // The old token again: a thief or a replay. The whole session dies.
     let got = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": first.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first.refresh}),
+        )
         .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "refresh_token_reused");
     let got = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": second_refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": second_refresh}),
+        )
         .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     let got = app.get("/api/v1/me", second_access).await;
@@ -68,7 +89,11 @@ async fn refresh_rotates_and_reuse_revokes_the_chain() {
     assert_eq!(app.get("/api/v1/me", &other.access).await.0, StatusCode::OK);
 
     let got = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": "made-up"}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": "made-up"}),
+        )
         .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
@@ -82,7 +107,11 @@ async fn expired_refresh_tokens_are_refused() {
     let hash = haitang_server::auth::refresh_hash(&s.refresh);
     age_refresh_token(&db, hash).await;
     let got = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": s.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": s.refresh}),
+        )
         .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
@@ -104,11 +133,25 @@ async fn age_refresh_token(db: &haitang_server::db::Db, hash: Vec<u8>) {
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
     let s = app.login("grid1").await;
-    let (status, _) = app.post("/api/v1/auth/logout", Some(&s.access), json!({"refresh_token": s.refresh})).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/auth/logout",
+            Some(&s.access),
+            json!({"refresh_token": s.refresh}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_error(&app.get("/api/v1/me", &s.access).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_error(
+        &app.get("/api/v1/me", &s.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
     let got = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": s.refresh}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": s.refresh}),
+        )
         .await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
@@ -120,14 +163,26 @@ async fn admin_revokes_every_session_of_a_lost_phone() {
     let tablet = app.login("xiang1").await;
     let admin = app.login("admin").await;
     let (status, body) = app
-        .post("/api/v1/admin/users/xiang1/revoke-sessions", Some(&admin.access), json!({}))
+        .post(
+            "/api/v1/admin/users/xiang1/revoke-sessions",
+            Some(&admin.access),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["revoked"], 2);
     for s in [&phone, &tablet] {
-        assert_error(&app.get("/api/v1/me", &s.access).await, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_error(
+            &app.get("/api/v1/me", &s.access).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
         let got = app
-            .post("/api/v1/auth/refresh", None, json!({"refresh_token": s.refresh}))
+            .post(
+                "/api/v1/auth/refresh",
+                None,
+                json!({"refresh_token": s.refresh}),
+            )
             .await;
         assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
     }
@@ -160,7 +215,8 @@ async fn every_kind_of_bad_token_is_401() {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json");
         claims["sid"].as_i64().expect("sid")
     };
-    let good_claims = json!({"sub": s.user["id"].to_string(), "sid": sid, "iat": now, "exp": now + 600});
+    let good_claims =
+        json!({"sub": s.user["id"].to_string(), "sid": sid, "iat": now, "exp": now + 600});
     let keys = AuthKeys::from_secret(TEST_SECRET.as_bytes());
 
     // Our own forging works with the right key, so the refusals below are for their reason.
@@ -170,7 +226,12 @@ async fn every_kind_of_bad_token_is_401() {
     assert_eq!(app.get("/api/v1/me", &forged).await.0, StatusCode::OK);
 
     let expired = keys
-        .sign(&Claims { sub: s.user["id"].to_string(), sid, iat: now - 7200, exp: now - 3600 })
+        .sign(&Claims {
+            sub: s.user["id"].to_string(),
+            sid,
+            iat: now - 7200,
+            exp: now - 3600,
+        })
         .expect("sign");
     let wrong_key = AuthKeys::from_secret(b"another-secret-another-secret-!!")
         .sign(&serde_json::from_value::<Claims>(good_claims.clone()).expect("claims"))
@@ -187,15 +248,28 @@ async fn every_kind_of_bad_token_is_401() {
         b64(&good_claims)
     );
     // Algorithm confusion: a different algorithm named in the header, signed with our key.
-    let hs384_header = hmac_token(json!({"alg": "HS384", "typ": "JWT"}), good_claims.clone(), TEST_SECRET.as_bytes());
-    let rs256_header = hmac_token(json!({"alg": "RS256", "typ": "JWT"}), good_claims.clone(), TEST_SECRET.as_bytes());
+    let hs384_header = hmac_token(
+        json!({"alg": "HS384", "typ": "JWT"}),
+        good_claims.clone(),
+        TEST_SECRET.as_bytes(),
+    );
+    let rs256_header = hmac_token(
+        json!({"alg": "RS256", "typ": "JWT"}),
+        good_claims.clone(),
+        TEST_SECRET.as_bytes(),
+    );
     let no_exp = hmac_token(
         json!({"alg": "HS256", "typ": "JWT"}),
         json!({"sub": s.user["id"].to_string(), "sid": sid, "iat": now}),
         TEST_SECRET.as_bytes(),
     );
     let other_session = keys
-        .sign(&Claims { sub: s.user["id"].to_string(), sid: sid + 1000, iat: now, exp: now + 600 })
+        .sign(&Claims {
+            sub: s.user["id"].to_string(),
+            sid: sid + 1000,
+            iat: now,
+            exp: now + 600,
+        })
         .expect("sign");
 
     for (name, token) in [
@@ -215,7 +289,12 @@ async fn every_kind_of_bad_token_is_401() {
         assert_eq!(got.1["code"], "unauthorized", "{name}");
     }
 
-    let res = app.client.get(app.at("/api/v1/me")).send().await.expect("send");
+    let res = app
+        .client
+        .get(app.at("/api/v1/me"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = app
         .client
@@ -234,7 +313,10 @@ async fn login_is_rate_limited_per_username() {
     })
     .await;
     for _ in 0..3 {
-        assert_eq!(app.login_raw("grid1", "wrong").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login_raw("grid1", "wrong").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let res = app.login_raw("grid1", "demo").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -250,7 +332,10 @@ async fn login_is_rate_limited_per_username() {
     let got = crate::helpers::split(res).await;
     assert_error(&got, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     // Another username is not affected.
-    assert_eq!(app.login_raw("grid2", "demo").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.login_raw("grid2", "demo").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -260,25 +345,71 @@ async fn login_is_rate_limited_per_client_address() {
     })
     .await;
     for user in ["a", "b", "c", "d"] {
-        assert_eq!(app.login_raw(user, "x").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login_raw(user, "x").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(app.login_raw("grid1", "demo").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.login_raw("grid1", "demo").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
 async fn me_shows_each_role_its_scope() {
     let app = spawn_app().await;
     let cases = [
-        ("admin", "district_admin", json!({"kind": "subtree", "path": "/gusu"})),
-        ("street1", "street_supervisor", json!({"kind": "subtree", "path": "/gusu/byw"})),
-        ("ws1", "workstation_supervisor", json!({"kind": "subtree", "path": "/gusu/byw/ws1"})),
-        ("community1", "community_supervisor", json!({"kind": "subtree", "path": "/gusu/byw/ws1/jinzhu"})),
-        ("grid1", "grid_staff", json!({"kind": "subtree", "path": "/gusu/byw/ws1/jinzhu/g01"})),
-        ("grid2", "grid_staff", json!({"kind": "subtree", "path": "/gusu/byw/ws1/jinzhu/g02"})),
-        ("lou1", "leader", json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g01/b1"})),
-        ("xiang1", "leader", json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g01/l1"})),
-        ("yuan1", "leader", json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g02/c1"})),
-        ("police1", "department_handler", json!({"kind": "department", "department": "/gusu:police"})),
+        (
+            "admin",
+            "district_admin",
+            json!({"kind": "subtree", "path": "/gusu"}),
+        ),
+        (
+            "street1",
+            "street_supervisor",
+            json!({"kind": "subtree", "path": "/gusu/byw"}),
+        ),
+        (
+            "ws1",
+            "workstation_supervisor",
+            json!({"kind": "subtree", "path": "/gusu/byw/ws1"}),
+        ),
+        (
+            "community1",
+            "community_supervisor",
+            json!({"kind": "subtree", "path": "/gusu/byw/ws1/jinzhu"}),
+        ),
+        (
+            "grid1",
+            "grid_staff",
+            json!({"kind": "subtree", "path": "/gusu/byw/ws1/jinzhu/g01"}),
+        ),
+        (
+            "grid2",
+            "grid_staff",
+            json!({"kind": "subtree", "path": "/gusu/byw/ws1/jinzhu/g02"}),
+        ),
+        (
+            "lou1",
+            "leader",
+            json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g01/b1"}),
+        ),
+        (
+            "xiang1",
+            "leader",
+            json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g01/l1"}),
+        ),
+        (
+            "yuan1",
+            "leader",
+            json!({"kind": "sector", "path": "/gusu/byw/ws1/jinzhu/g02/c1"}),
+        ),
+        (
+            "police1",
+            "department_handler",
+            json!({"kind": "department", "department": "/gusu:police"}),
+        ),
     ];
     for (username, role, scope) in cases {
         let s = app.login(username).await;
@@ -302,15 +433,30 @@ async fn bad_login_bodies_get_clear_errors() {
     };
     let got = send("{\"username\": \"grid1\", ", "application/json").await;
     assert_error(&got, StatusCode::BAD_REQUEST, "malformed_json");
-    let got = send("{\"username\": 5, \"password\": \"demo\"}", "application/json").await;
+    let got = send(
+        "{\"username\": 5, \"password\": \"demo\"}",
+        "application/json",
+    )
+    .await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
     let got = send("{\"username\": \"grid1\"}", "application/json").await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
-    let got = send("{\"username\": \"grid1\", \"password\": \"demo\", \"admin\": true}", "application/json").await;
+    let got = send(
+        "{\"username\": \"grid1\", \"password\": \"demo\", \"admin\": true}",
+        "application/json",
+    )
+    .await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
     let got = send("username=grid1", "application/x-www-form-urlencoded").await;
-    assert_error(&got, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
-    let huge = format!("{{\"username\": \"{}\", \"password\": \"x\"}}", "a".repeat(2 * 1024 * 1024));
+    assert_error(
+        &got,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let huge = format!(
+        "{{\"username\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
     let res = app
         .client
         .post(app.at("/api/v1/auth/login"))
@@ -329,18 +475,31 @@ async fn bad_login_bodies_get_clear_errors() {
 async fn units_show_each_user_where_they_may_file_records() {
     let app = spawn_app().await;
     let paths = |body: &serde_json::Value| -> Vec<String> {
-        body["units"].as_array().expect("units").iter().map(|u| u["path"].as_str().expect("path").to_owned()).collect()
+        body["units"]
+            .as_array()
+            .expect("units")
+            .iter()
+            .map(|u| u["path"].as_str().expect("path").to_owned())
+            .collect()
     };
     let lou = app.login("lou1").await;
     let (status, body) = app.get("/api/v1/units", &lou.access).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(paths(&body), vec!["/gusu/byw/ws1/jinzhu/g01", "/gusu/byw/ws1/jinzhu/g01/b1"]);
+    assert_eq!(
+        paths(&body),
+        vec!["/gusu/byw/ws1/jinzhu/g01", "/gusu/byw/ws1/jinzhu/g01/b1"]
+    );
     let grid = app.login("grid1").await;
     let (_, body) = app.get("/api/v1/units", &grid.access).await;
-    assert_eq!(paths(&body), vec![
-        "/gusu/byw/ws1/jinzhu/g01", "/gusu/byw/ws1/jinzhu/g01/b1",
-        "/gusu/byw/ws1/jinzhu/g01/c1", "/gusu/byw/ws1/jinzhu/g01/l1",
-    ]);
+    assert_eq!(
+        paths(&body),
+        vec![
+            "/gusu/byw/ws1/jinzhu/g01",
+            "/gusu/byw/ws1/jinzhu/g01/b1",
+            "/gusu/byw/ws1/jinzhu/g01/c1",
+            "/gusu/byw/ws1/jinzhu/g01/l1",
+        ]
+    );
     let community = app.login("community1").await;
     let (_, body) = app.get("/api/v1/units", &community.access).await;
     assert_eq!(paths(&body).len(), 1 + 3 + 9);

@@ -11,9 +11,19 @@ use std::process::{Command, Stdio};
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let res = app.client.get(app.at("/healthz")).send().await.expect("send");
+    let res = app
+        .client
+        .get(app.at("/healthz"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app.client.get(app.at("/readyz")).send().await.expect("send");
+    let res = app
+        .client
+        .get(app.at("/readyz"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     let info: serde_json::Value = app
         .client
@@ -30,7 +40,10 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn migrations_on_a_fresh_and_an_existing_database() {
     let app = spawn_app().await;
-    assert_eq!(app.state.db.schema_version().await.expect("version"), latest_version());
+    assert_eq!(
+        app.state.db.schema_version().await.expect("version"),
+        latest_version()
+    );
     let admin = app.login("admin").await;
     let (status, _) = app
         .post(
@@ -46,8 +59,14 @@ async fn migrations_on_a_fresh_and_an_existing_database() {
     // A second start reuses the database: same users, demo seeding changes nothing.
     let config = test_config(dir.path());
     let app = spawn_in(dir, config).await;
-    assert_eq!(app.state.db.schema_version().await.expect("version"), latest_version());
-    assert_eq!(app.login_raw("keeper", "keep-me-please").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.state.db.schema_version().await.expect("version"),
+        latest_version()
+    );
+    assert_eq!(
+        app.login_raw("keeper", "keep-me-please").await.status(),
+        StatusCode::OK
+    );
     let admin = app.login("admin").await;
     let (_, users) = app.get("/api/v1/admin/users", &admin.access).await;
     assert_eq!(users["users"].as_array().map(Vec::len), Some(11));
@@ -88,7 +107,9 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     let (stop, handle) = app.shutdown_handle();
     let addr = app.url.trim_start_matches("http://").to_owned();
     let body = r#"{"username": "grid1", "password": "demo"}"#;
-    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     let mut stream = BufReader::new(stream);
     stream
         .get_mut()
@@ -110,9 +131,16 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     stream.read_line(&mut line).await.expect("blank line");
 
     let _ = stop.send(());
-    stream.get_mut().write_all(body.as_bytes()).await.expect("body");
+    stream
+        .get_mut()
+        .write_all(body.as_bytes())
+        .await
+        .expect("body");
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("response");
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("access_token"), "{response}");
 
@@ -121,7 +149,10 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     assert!(app.client.get(app.at("/healthz")).send().await.is_err());
     // The writer checkpointed and closed the database: no WAL left with data in it.
     let wal = app.db_path().with_extension("db-wal");
-    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0, "WAL not checkpointed");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0,
+        "WAL not checkpointed"
+    );
 }
 
 /// The real `haitang` binary, found beside this test binary (cargo builds it with the
@@ -130,7 +161,11 @@ pub fn haitang_bin() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
     let bin = dir.join("haitang");
-    assert!(bin.exists(), "build the server first: cargo build -p haitang-server ({})", bin.display());
+    assert!(
+        bin.exists(),
+        "build the server first: cargo build -p haitang-server ({})",
+        bin.display()
+    );
     bin
 }
 
@@ -168,5 +203,8 @@ async fn the_binary_stops_cleanly_on_sigterm() {
         .expect("wait");
     assert!(exit.success(), "exit status {exit}");
     let wal = db.with_extension("db-wal");
-    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0, "WAL not checkpointed");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0,
+        "WAL not checkpointed"
+    );
 }

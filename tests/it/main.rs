@@ -4,6 +4,7 @@
 mod admin;
 mod assets;
 mod auth;
+mod crash;
 mod helpers;
 mod lifecycle;
 mod phone;

@@ -68,7 +68,10 @@ impl Phone {
                 .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
                 .collect();
             if !changes.is_empty() {
-                out.push(PushDoc { doc: id.clone(), changes });
+                out.push(PushDoc {
+                    doc: id.clone(),
+                    changes,
+                });
             }
         }
         out
@@ -81,6 +84,14 @@ impl Phone {
     }
 
     pub async fn send_raw(&self, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+        self.try_send_raw(body).await.expect("send")
+    }
+
+    /// Like `send_raw`, but a dead server is an `Err`, not a panic.
+    pub async fn try_send_raw(
+        &self,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Vec<u8>), reqwest::Error> {
         let res = self
             .client
             .post(format!("{}/api/v1/sync", self.url))
@@ -88,10 +99,9 @@ impl Phone {
             .header("content-type", "application/cbor")
             .body(body)
             .send()
-            .await
-            .expect("send");
+            .await?;
         let status = res.status();
-        (status, res.bytes().await.expect("body").to_vec())
+        Ok((status, res.bytes().await?.to_vec()))
     }
 
     /// Pushes what is pending and pulls until the server has nothing more.
@@ -100,6 +110,12 @@ impl Phone {
     }
 
     pub async fn sync_with(&mut self, limit: Option<u32>) -> Vec<SyncResponse> {
+        self.try_sync_with(limit).await.expect("sync")
+    }
+
+    /// One full sync; a dead server is an `Err` and leaves the phone as it was except for
+    /// responses it did get, as on a real phone.
+    pub async fn try_sync_with(&mut self, limit: Option<u32>) -> Result<Vec<SyncResponse>, String> {
         let mut responses = Vec::new();
         let mut push = self.pending();
         self.refused.clear();
@@ -113,8 +129,12 @@ impl Phone {
                 want: None,
                 limit,
             };
-            let (status, body) = self.send(&req).await;
-            assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+            let mut body = Vec::new();
+            ciborium::into_writer(&req, &mut body).expect("encode");
+            let (status, body) = self.try_send_raw(body).await.map_err(|e| e.to_string())?;
+            if status != StatusCode::OK {
+                return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+            }
             let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode response");
             self.absorb(&res);
             resume = res.resume;
@@ -124,19 +144,23 @@ impl Phone {
                 break;
             }
         }
-        responses
+        Ok(responses)
     }
 
     pub fn absorb(&mut self, res: &SyncResponse) {
         for r in &res.results {
             if r.ok {
-                let heads = haitang_sync::protocol::heads_from_hex(r.heads.as_deref().unwrap_or_default())
-                    .expect("hex heads");
+                let heads =
+                    haitang_sync::protocol::heads_from_hex(r.heads.as_deref().unwrap_or_default())
+                        .expect("hex heads");
                 self.acked.insert(r.doc.clone(), heads);
             } else {
                 self.refused.insert(
                     r.doc.clone(),
-                    (r.code.clone().unwrap_or_default(), r.message.clone().unwrap_or_default()),
+                    (
+                        r.code.clone().unwrap_or_default(),
+                        r.message.clone().unwrap_or_default(),
+                    ),
                 );
             }
         }
@@ -163,7 +187,8 @@ impl Phone {
                             d.merge(&mut loaded).expect("merge");
                         }
                         None => {
-                            self.docs.insert(doc.clone(), loaded.with_actor(self.actor.clone()));
+                            self.docs
+                                .insert(doc.clone(), loaded.with_actor(self.actor.clone()));
                         }
                     }
                     // The server's own state is in the snapshot, so what is in it is acked.
@@ -193,7 +218,11 @@ pub fn record(reported_by: i64) -> NewRecord {
         title: "金筑苑3幢门口暴露垃圾".into(),
         description: "垃圾袋堆在门口两天未清运".into(),
         address: "金筑苑3幢东门".into(),
-        location: Some(Location { lat: 31.3265, lng: 120.6132, accuracy_m: Some(8.0) }),
+        location: Some(Location {
+            lat: 31.3265,
+            lng: 120.6132,
+            accuracy_m: Some(8.0),
+        }),
         household: None,
         reported_by,
         reported_at: 1_763_800_000_000,
@@ -204,5 +233,12 @@ pub fn record(reported_by: i64) -> NewRecord {
 pub fn uuid() -> String {
     // Random enough for tests, shaped like the UUIDs phones make.
     let a = ActorId::random().to_hex_string();
-    format!("{}-{}-4{}-8{}-{}", &a[0..8], &a[8..12], &a[13..16], &a[17..20], &a[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &a[0..8],
+        &a[8..12],
+        &a[13..16],
+        &a[17..20],
+        &a[20..32]
+    )
 }

@@ -3,7 +3,7 @@
 
 use crate::helpers::{TestApp, spawn_app, spawn_with};
 use crate::phone::{Phone, record, uuid};
-use automerge::{ReadDoc, ROOT};
+use automerge::{ROOT, ReadDoc};
 use haitang_sync::protocol::{PullItem, PushDoc, SyncRequest, SyncResponse};
 use haitang_sync::record::{append_note, read_record, set_text};
 use reqwest::StatusCode;
@@ -65,7 +65,12 @@ async fn concurrent_edits(lou_first: bool) {
         lou.sync().await;
         grid.sync().await;
     }
-    assert!(lou.refused.is_empty() && grid.refused.is_empty(), "{:?} {:?}", lou.refused, grid.refused);
+    assert!(
+        lou.refused.is_empty() && grid.refused.is_empty(),
+        "{:?} {:?}",
+        lou.refused,
+        grid.refused
+    );
 
     // The server's copy, as a supervisor sees it.
     let (mut sup, _) = phone(&app, "community1").await;
@@ -77,12 +82,18 @@ async fn concurrent_edits(lou_first: bool) {
     for p in [&lou, &grid, &sup] {
         let doc = &p.docs[&id];
         let desc = text(doc, "description");
-        assert!(desc.contains("气味很大") && desc.contains("居民反映"), "both edits kept: {desc}");
+        assert!(
+            desc.contains("气味很大") && desc.contains("居民反映"),
+            "both edits kept: {desc}"
+        );
         assert_eq!(text(doc, "address"), "金筑苑3幢东门垃圾房旁");
         assert_eq!(text(doc, "title"), "金筑苑3幢暴露垃圾（复核）");
         let mut n = notes(doc);
         n.sort();
-        assert_eq!(n, vec!["已提醒物业".to_owned(), "网格员已到场查看".to_owned()]);
+        assert_eq!(
+            n,
+            vec!["已提醒物业".to_owned(), "网格员已到场查看".to_owned()]
+        );
     }
 }
 
@@ -104,7 +115,14 @@ async fn pushing_again_is_harmless() {
     let push = lou.pending();
     for _ in 0..3 {
         let (status, body) = lou
-            .send(&SyncRequest { v: 1, cursor: None, resume: None, push: push.clone(), want: None, limit: None })
+            .send(&SyncRequest {
+                v: 1,
+                cursor: None,
+                resume: None,
+                push: push.clone(),
+                want: None,
+                limit: None,
+            })
             .await;
         assert_eq!(status, StatusCode::OK);
         let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode");
@@ -123,7 +141,10 @@ async fn push_one(p: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> (bool, String,
         v: 1,
         cursor: None,
         resume: None,
-        push: vec![PushDoc { doc: doc.to_owned(), changes: changes.into_iter().map(ByteBuf::from).collect() }],
+        push: vec![PushDoc {
+            doc: doc.to_owned(),
+            changes: changes.into_iter().map(ByteBuf::from).collect(),
+        }],
         want: None,
         limit: Some(1),
     };
@@ -131,11 +152,19 @@ async fn push_one(p: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> (bool, String,
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode");
     let r = &res.results[0];
-    (r.ok, r.code.clone().unwrap_or_default(), r.message.clone().unwrap_or_default())
+    (
+        r.ok,
+        r.code.clone().unwrap_or_default(),
+        r.message.clone().unwrap_or_default(),
+    )
 }
 
 fn all_changes(p: &Phone, id: &str) -> Vec<Vec<u8>> {
-    p.docs[id].get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+    p.docs[id]
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
 }
 
 #[tokio::test]
@@ -156,37 +185,61 @@ async fn every_refusal_code_and_nothing_stored() {
     other.grid = "/gusu/byw/ws1/jinzhu/g02".into();
     other.sector = Some("/gusu/byw/ws1/jinzhu/g02/c1".into());
     let id = lou.create(&other);
-    refuse(push_one(&lou, &id, all_changes(&lou, &id)).await, "out_of_scope");
+    refuse(
+        push_one(&lou, &id, all_changes(&lou, &id)).await,
+        "out_of_scope",
+    );
 
     // forbidden: reporting in someone else's name.
     let id = lou.create(&record(grid_id));
-    refuse(push_one(&lou, &id, all_changes(&lou, &id)).await, "forbidden");
+    refuse(
+        push_one(&lou, &id, all_changes(&lou, &id)).await,
+        "forbidden",
+    );
 
     // invalid_document: an unknown category.
     let mut bad = record(lou_id);
     bad.category = "city.no_such_thing".into();
     let id = lou.create(&bad);
-    refuse(push_one(&lou, &id, all_changes(&lou, &id)).await, "invalid_document");
+    refuse(
+        push_one(&lou, &id, all_changes(&lou, &id)).await,
+        "invalid_document",
+    );
 
     // invalid_document: a path inside grid1's scope, well formed, that the org tree lacks.
     let mut nowhere = record(grid_id);
     nowhere.sector = None;
     nowhere.grid = "/gusu/byw/ws1/jinzhu/g01/zz".into();
     let id = grid.create(&nowhere);
-    refuse(push_one(&grid, &id, all_changes(&grid, &id)).await, "invalid_document");
+    refuse(
+        push_one(&grid, &id, all_changes(&grid, &id)).await,
+        "invalid_document",
+    );
     grid.docs.remove(&id);
 
     // malformed: random bytes, a truncated change, a doc id that is not a UUID.
     let id = lou.create(&record(lou_id));
     let good = all_changes(&lou, &id);
-    refuse(push_one(&lou, &id, vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]]).await, "malformed");
-    refuse(push_one(&lou, &id, vec![good[0][..good[0].len() / 2].to_vec()]).await, "malformed");
-    refuse(push_one(&lou, "not-a-uuid", good.clone()).await, "malformed");
+    refuse(
+        push_one(&lou, &id, vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]]).await,
+        "malformed",
+    );
+    refuse(
+        push_one(&lou, &id, vec![good[0][..good[0].len() / 2].to_vec()]).await,
+        "malformed",
+    );
+    refuse(
+        push_one(&lou, "not-a-uuid", good.clone()).await,
+        "malformed",
+    );
 
     // missing_deps: the second change without the first.
     lou.edit(&id, |tx| set_text(tx, "title", "改过的标题").expect("edit"));
     let both = all_changes(&lou, &id);
-    refuse(push_one(&lou, &id, vec![both[1].clone()]).await, "missing_deps");
+    refuse(
+        push_one(&lou, &id, vec![both[1].clone()]).await,
+        "missing_deps",
+    );
 
     // Nothing of any refusal was stored.
     assert_eq!(app.state.db.record_counts().await.expect("counts"), (0, 0));
@@ -213,7 +266,10 @@ async fn every_refusal_code_and_nothing_stored() {
     // who reported one.
     let mut police_phone = police;
     let id2 = police_phone.create(&record(lou_id));
-    refuse(push_one(&police_phone, &id2, all_changes(&police_phone, &id2)).await, "out_of_scope");
+    refuse(
+        push_one(&police_phone, &id2, all_changes(&police_phone, &id2)).await,
+        "out_of_scope",
+    );
     grid.edit(&id, |tx| {
         automerge::transaction::Transactable::put(tx, ROOT, "reported_by", grid_id).expect("put");
     });
@@ -228,23 +284,44 @@ async fn every_refusal_code_and_nothing_stored() {
 async fn malformed_bodies_and_limits() {
     let app = spawn_with(|c| c.sync_body_limit = 64 * 1024).await;
     let (lou, _) = phone(&app, "lou1").await;
-    for body in [vec![], vec![0xff, 0x00], b"{\"v\": 1}".to_vec(), vec![0xa1, 0x61, 0x76, 0x02]] {
+    for body in [
+        vec![],
+        vec![0xff, 0x00],
+        b"{\"v\": 1}".to_vec(),
+        vec![0xa1, 0x61, 0x76, 0x02],
+    ] {
         let (status, bytes) = lou.send_raw(body).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&bytes));
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
         let err: serde_json::Value = serde_json::from_slice(&bytes).expect("json error");
-        assert!(err["code"] == "malformed" || err["code"] == "unsupported_version", "{err}");
+        assert!(
+            err["code"] == "malformed" || err["code"] == "unsupported_version",
+            "{err}"
+        );
     }
     // Too large.
     let big = SyncRequest {
         v: 1,
         cursor: None,
         resume: None,
-        push: vec![PushDoc { doc: uuid(), changes: vec![ByteBuf::from(vec![7u8; 100 * 1024])] }],
+        push: vec![PushDoc {
+            doc: uuid(),
+            changes: vec![ByteBuf::from(vec![7u8; 100 * 1024])],
+        }],
         want: None,
         limit: None,
     };
     let (status, bytes) = lou.send(&big).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     // Wrong content type, no token.
     let res = app
         .client
@@ -255,10 +332,25 @@ async fn malformed_bodies_and_limits() {
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let res = app.client.post(app.at("/api/v1/sync")).body(vec![0xa0]).send().await.expect("send");
+    let res = app
+        .client
+        .post(app.at("/api/v1/sync"))
+        .body(vec![0xa0])
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Still serving.
-    let (status, _) = lou.send(&SyncRequest { v: 1, cursor: None, resume: None, push: vec![], want: None, limit: None }).await;
+    let (status, _) = lou
+        .send(&SyncRequest {
+            v: 1,
+            cursor: None,
+            resume: None,
+            push: vec![],
+            want: None,
+            limit: None,
+        })
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.state.db.record_counts().await.expect("counts"), (0, 0));
 }
@@ -269,12 +361,22 @@ async fn gzip_bodies_are_accepted_and_offered() {
     let app = spawn_app().await;
     let (mut lou, lou_id) = phone(&app, "lou1").await;
     lou.create(&record(lou_id));
-    let req = SyncRequest { v: 1, cursor: None, resume: None, push: lou.pending(), want: None, limit: None };
+    let req = SyncRequest {
+        v: 1,
+        cursor: None,
+        resume: None,
+        push: lou.pending(),
+        want: None,
+        limit: None,
+    };
     let mut cbor = Vec::new();
     ciborium::into_writer(&req, &mut cbor).expect("encode");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&cbor).expect("gzip");
-    let raw = reqwest::Client::builder().no_gzip().build().expect("client");
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
     let res = raw
         .post(app.at("/api/v1/sync"))
         .bearer_auth(&lou.token)
@@ -289,7 +391,8 @@ async fn gzip_bodies_are_accepted_and_offered() {
     assert_eq!(res.headers()["content-encoding"], "gzip");
     let bytes = res.bytes().await.expect("body");
     let mut plain = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).expect("gunzip");
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+        .expect("gunzip");
     let res: SyncResponse = ciborium::from_reader(&plain[..]).expect("decode");
     assert!(res.results[0].ok);
 }
@@ -335,12 +438,23 @@ async fn pulls_never_leave_scope_for_any_role() {
         assert_eq!(got, want, "{username}");
         // `want` cannot reach out of scope either.
         let (status, body) = p
-            .send(&SyncRequest { v: 1, cursor: p.cursor, resume: None, push: vec![], want: Some(vec![in_b1.clone(), in_c1.clone()]), limit: None })
+            .send(&SyncRequest {
+                v: 1,
+                cursor: p.cursor,
+                resume: None,
+                push: vec![],
+                want: Some(vec![in_b1.clone(), in_c1.clone()]),
+                limit: None,
+            })
             .await;
         assert_eq!(status, StatusCode::OK);
         let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode");
         for item in &res.pull {
-            assert!(expected.iter().any(|d| *d == item.doc()), "{username} was handed {}", item.doc());
+            assert!(
+                expected.iter().any(|d| *d == item.doc()),
+                "{username} was handed {}",
+                item.doc()
+            );
         }
     }
 }
@@ -362,8 +476,10 @@ async fn a_moved_record_is_evicted_and_enters_whole() {
     // The community moves it to grid 2 (the courtyard there).
     sup.edit(&id, |tx| {
         use automerge::transaction::Transactable;
-        tx.put(ROOT, "grid", "/gusu/byw/ws1/jinzhu/g02").expect("put");
-        tx.put(ROOT, "sector", "/gusu/byw/ws1/jinzhu/g02/c1").expect("put");
+        tx.put(ROOT, "grid", "/gusu/byw/ws1/jinzhu/g02")
+            .expect("put");
+        tx.put(ROOT, "sector", "/gusu/byw/ws1/jinzhu/g02/c1")
+            .expect("put");
     });
     sup.sync().await;
     assert!(sup.refused.is_empty(), "{:?}", sup.refused);
@@ -371,13 +487,24 @@ async fn a_moved_record_is_evicted_and_enters_whole() {
     let responses = grid1.sync().await;
     assert!(grid1.evicted.contains(&id), "grid1 is told to evict");
     assert!(!grid1.docs.contains_key(&id));
-    assert!(responses.iter().flat_map(|r| &r.pull).any(|i| matches!(i, PullItem::Evict { doc, .. } if *doc == id)));
+    assert!(
+        responses
+            .iter()
+            .flat_map(|r| &r.pull)
+            .any(|i| matches!(i, PullItem::Evict { doc, .. } if *doc == id))
+    );
     lou.sync().await;
-    assert!(lou.evicted.contains(&id), "the leader of the old sector is told too");
+    assert!(
+        lou.evicted.contains(&id),
+        "the leader of the old sector is told too"
+    );
 
     let responses = grid2.sync().await;
     assert!(
-        responses.iter().flat_map(|r| &r.pull).any(|i| matches!(i, PullItem::Snapshot { doc, .. } if *doc == id)),
+        responses
+            .iter()
+            .flat_map(|r| &r.pull)
+            .any(|i| matches!(i, PullItem::Snapshot { doc, .. } if *doc == id)),
         "grid2 gets it whole"
     );
     let rec = read_record(&grid2.docs[&id]).expect("valid");
@@ -409,12 +536,34 @@ async fn a_small_limit_walks_the_whole_scope_exactly_once() {
     assert_eq!(seen, ids, "every record exactly once");
     // The stored cursor stays put until the pull completes; the resume point advances.
     let (last, pages) = responses.split_last().expect("pages");
-    assert!(pages.iter().all(|r| r.more && r.cursor == 0), "cursor moves only at the end");
+    assert!(
+        pages.iter().all(|r| r.more && r.cursor == 0),
+        "cursor moves only at the end"
+    );
     let resumes: Vec<u64> = pages.iter().map(|r| r.resume.expect("resume")).collect();
-    assert!(resumes.windows(2).all(|w| w[0] < w[1]), "resume advances: {resumes:?}");
+    assert!(
+        resumes.windows(2).all(|w| w[0] < w[1]),
+        "resume advances: {resumes:?}"
+    );
     assert!(!last.more && last.resume.is_none() && last.cursor > *resumes.last().expect("one"));
     for id in &ids {
-        assert_eq!(grid.heads(id), lou.heads(id), "{id}: pages {:?}", responses.iter().map(|r| r.pull.iter().map(|i| match i { PullItem::Changes{doc, changes} => format!("{doc} c{}", changes.len()), PullItem::Snapshot{doc, ..} => format!("{doc} s"), PullItem::Evict{doc, ..} => format!("{doc} e")}).collect::<Vec<_>>()).collect::<Vec<_>>());
+        assert_eq!(
+            grid.heads(id),
+            lou.heads(id),
+            "{id}: pages {:?}",
+            responses
+                .iter()
+                .map(|r| r
+                    .pull
+                    .iter()
+                    .map(|i| match i {
+                        PullItem::Changes { doc, changes } => format!("{doc} c{}", changes.len()),
+                        PullItem::Snapshot { doc, .. } => format!("{doc} s"),
+                        PullItem::Evict { doc, .. } => format!("{doc} e"),
+                    })
+                    .collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
     }
     // Nothing new: an empty page at the same cursor.
     let again = grid.sync_with(Some(4)).await;
@@ -423,6 +572,10 @@ async fn a_small_limit_walks_the_whole_scope_exactly_once() {
     lou.edit(&ids[0], |tx| set_text(tx, "title", "第三次").expect("edit"));
     lou.sync().await;
     let res = grid.sync().await;
-    assert!(matches!(&res[0].pull[..], [PullItem::Changes { .. }]), "{:?}", res[0].pull);
+    assert!(
+        matches!(&res[0].pull[..], [PullItem::Changes { .. }]),
+        "{:?}",
+        res[0].pull
+    );
     assert_eq!(grid.heads(&ids[0]), lou.heads(&ids[0]));
 }

@@ -8,8 +8,16 @@ use std::path::Path;
 
 /// (version, name, SQL). Versions start at 1 and have no gaps; a test checks that.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "foundation", include_str!("../../migrations/0001_foundation.sql")),
-    (2, "records", include_str!("../../migrations/0002_records.sql")),
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "records",
+        include_str!("../../migrations/0002_records.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {
@@ -60,7 +68,8 @@ mod tests {
             .expect("version");
         assert_eq!(v, latest_version());
         run(&mut conn, &path).expect("second run");
-        conn.execute_batch("PRAGMA foreign_key_check").expect("fk check");
+        conn.execute_batch("PRAGMA foreign_key_check")
+            .expect("fk check");
     }
 
     #[test]

@@ -159,7 +159,10 @@ fn import_rows(c: &Connection, rows: &[OrgRow]) -> Result<ImportReport, ImportEr
 
     let mut errors = Vec::new();
     for row in rows {
-        let fail = |message: String| RowError { line: row.line, message };
+        let fail = |message: String| RowError {
+            line: row.line,
+            message,
+        };
         match &row.kind {
             RowKind::Unit(kind, _) => {
                 if let Some(existing) = unit_by_path(c, &row.path)?
@@ -216,8 +219,11 @@ fn import_rows(c: &Connection, rows: &[OrgRow]) -> Result<ImportReport, ImportEr
         match unit_by_path(c, &row.path)? {
             Some(u) if u.name == row.name => {}
             Some(u) => {
-                c.execute("UPDATE units SET name = ?1 WHERE id = ?2", params![row.name, u.id])
-                    .map_err(DbError::from)?;
+                c.execute(
+                    "UPDATE units SET name = ?1 WHERE id = ?2",
+                    params![row.name, u.id],
+                )
+                .map_err(DbError::from)?;
                 report.units_updated += 1;
             }
             None => {

@@ -55,7 +55,9 @@ impl Position {
 
 /// What the writer made of a prepared push.
 pub enum Committed {
-    Ok { heads: Vec<ChangeHash> },
+    Ok {
+        heads: Vec<ChangeHash>,
+    },
     /// Someone else's push to the same document landed first: prepare again.
     Stale,
     Refused(Refusal),
@@ -83,7 +85,11 @@ pub struct PullPage {
 }
 
 fn heads_text(heads: &[ChangeHash]) -> String {
-    heads.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    heads
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn category_exists(c: &Connection, code: &str) -> bool {
@@ -114,7 +120,9 @@ fn scope_sql(scope: &Scope, prefix: &str) -> (String, String) {
             path.clone(),
         ),
         Scope::Sector { path } => (format!("{prefix}sector = ?1"), path.clone()),
-        Scope::Department { department } => (format!("{prefix}department = ?1"), department.clone()),
+        Scope::Department { department } => {
+            (format!("{prefix}department = ?1"), department.clone())
+        }
     }
 }
 
@@ -160,7 +168,11 @@ impl Db {
                     parent: r.get(1)?,
                     name_zh: r.get(2)?,
                     name_en: r.get(3)?,
-                    kinds: kinds.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect(),
+                    kinds: kinds
+                        .split(',')
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
                     handling_hours: r.get(5)?,
                     field_resolvable: r.get(6)?,
                 })
@@ -193,7 +205,9 @@ impl Db {
                 None => (None, None),
             };
             let old = match &current {
-                Some(doc) => haitang_sync::record::read_record(doc).ok().map(|r| Position::of(&r)),
+                Some(doc) => haitang_sync::record::read_record(doc)
+                    .ok()
+                    .map(|r| Position::of(&r)),
                 None => None,
             };
             let owner = |a: &ActorId| actor_owner(c, a).flatten();
@@ -232,7 +246,11 @@ impl Db {
     }
 
     /// Writes prepared pushes in one transaction, each document atomic on its own.
-    pub async fn commit_push(&self, user_id: i64, batch: Vec<Prepared>) -> Result<Vec<Committed>, DbError> {
+    pub async fn commit_push(
+        &self,
+        user_id: i64,
+        batch: Vec<Prepared>,
+    ) -> Result<Vec<Committed>, DbError> {
         self.write(move |c| {
             let mut out = Vec::with_capacity(batch.len());
             for p in batch {
@@ -277,9 +295,14 @@ impl Db {
     }
 
     /// Saved documents of the named records the caller may see.
-    pub async fn want(&self, principal: Principal, ids: Vec<String>) -> Result<Vec<PullItem>, DbError> {
+    pub async fn want(
+        &self,
+        principal: Principal,
+        ids: Vec<String>,
+    ) -> Result<Vec<PullItem>, DbError> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached("SELECT state, grid, sector, department FROM docs WHERE id = ?1")?;
+            let mut stmt =
+                c.prepare_cached("SELECT state, grid, sector, department FROM docs WHERE id = ?1")?;
             let mut items = Vec::new();
             for id in ids {
                 let row: Option<(Vec<u8>, String, Option<String>, Option<String>)> = stmt
@@ -292,7 +315,10 @@ impl Db {
                         department: department.as_deref(),
                     };
                     if principal.can_see(pos) {
-                        items.push(PullItem::Snapshot { doc: id, snapshot: state });
+                        items.push(PullItem::Snapshot {
+                            doc: id,
+                            snapshot: state,
+                        });
                     }
                 }
             }
@@ -323,18 +349,26 @@ fn position_problem(c: &Connection, r: &Record) -> Result<Option<String>, DbErro
             .optional()?)
     };
     if kind_of(&r.grid)?.as_deref() != Some("grid") {
-        return Ok(Some(format!("field `grid`: `{}` is not a grid of the org tree", r.grid)));
+        return Ok(Some(format!(
+            "field `grid`: `{}` is not a grid of the org tree",
+            r.grid
+        )));
     }
     if let Some(sector) = &r.sector
         && (kind_of(sector)?.as_deref() != Some("sector")
             || haitang_sync::scope::parent_path(sector) != Some(r.grid.as_str()))
     {
-        return Ok(Some(format!("field `sector`: `{sector}` is not a sector of grid `{}`", r.grid)));
+        return Ok(Some(format!(
+            "field `sector`: `{sector}` is not a sector of grid `{}`",
+            r.grid
+        )));
     }
     if let Some(department) = &r.department
         && super::org::department_by_key(c, department)?.is_none()
     {
-        return Ok(Some(format!("field `department`: no department `{department}`")));
+        return Ok(Some(format!(
+            "field `department`: no department `{department}`"
+        )));
     }
     Ok(None)
 }
@@ -348,7 +382,9 @@ fn commit_one(c: &Connection, user_id: i64, p: Prepared) -> Result<Committed, Db
         return Ok(Committed::Stale);
     }
     if p.applied.new_changes.is_empty() {
-        return Ok(Committed::Ok { heads: p.applied.heads });
+        return Ok(Committed::Ok {
+            heads: p.applied.heads,
+        });
     }
     // Bind new actors to the caller; an actor someone else bound meanwhile is foreign.
     for change in &p.applied.new_changes {
@@ -432,7 +468,9 @@ fn commit_one(c: &Connection, user_id: i64, p: Prepared) -> Result<Committed, Db
         )?
         .execute(params![last_seq, p.doc_id, old.grid, old.sector, old.department])?;
     }
-    Ok(Committed::Ok { heads: p.applied.heads })
+    Ok(Committed::Ok {
+        heads: p.applied.heads,
+    })
 }
 
 enum Entry {
@@ -534,17 +572,24 @@ fn pull_page(
         }
         last = entry.seq();
         match entry {
-            Entry::Doc { id, fresh, state, .. } => {
+            Entry::Doc {
+                id, fresh, state, ..
+            } => {
                 let changes: Vec<Vec<u8>> = if fresh {
                     Vec::new()
                 } else {
                     changes_stmt
-                        .query_map(params![id, since, SNAPSHOT_AFTER_CHANGES as i64 + 1], |r| r.get(0))?
+                        .query_map(params![id, since, SNAPSHOT_AFTER_CHANGES as i64 + 1], |r| {
+                            r.get(0)
+                        })?
                         .collect::<Result<_, _>>()?
                 };
                 if fresh || changes.len() > SNAPSHOT_AFTER_CHANGES {
                     bytes += state.len();
-                    items.push(PullItem::Snapshot { doc: id, snapshot: state });
+                    items.push(PullItem::Snapshot {
+                        doc: id,
+                        snapshot: state,
+                    });
                 } else {
                     bytes += changes.iter().map(Vec::len).sum::<usize>();
                     items.push(PullItem::Changes {
@@ -553,7 +598,9 @@ fn pull_page(
                     });
                 }
             }
-            Entry::Move { id, now_visible, .. } => {
+            Entry::Move {
+                id, now_visible, ..
+            } => {
                 if !now_visible {
                     items.push(PullItem::evict(id));
                 }

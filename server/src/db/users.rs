@@ -74,7 +74,11 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
             username: r.get(1)?,
             name: r.get(2)?,
             role: role.parse().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
             })?,
             unit: r.get(4)?,
             unit_name: r.get(5)?,
@@ -85,7 +89,11 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
     ))
 }
 
-fn user_where(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> rusqlite::Result<Option<(User, String)>> {
+fn user_where(
+    c: &Connection,
+    clause: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<Option<(User, String)>> {
     c.prepare_cached(&format!("{USER_SELECT} WHERE {clause}"))?
         .query_row([arg], user_from_row)
         .optional()
@@ -104,7 +112,10 @@ pub enum Rotation {
 
 impl Db {
     /// The user and their password hash, for login.
-    pub async fn user_for_login(&self, username: String) -> Result<Option<(User, String)>, DbError> {
+    pub async fn user_for_login(
+        &self,
+        username: String,
+    ) -> Result<Option<(User, String)>, DbError> {
         self.read(move |c| Ok(user_where(c, "u.username = ?1", &username)?))
             .await
     }
@@ -132,9 +143,7 @@ impl Db {
     }
 
     pub async fn add_user(&self, new: NewUser) -> Result<User, UserError> {
-        let outcome = self
-            .write(move |c| Ok(insert_user(c, &new)))
-            .await?;
+        let outcome = self.write(move |c| Ok(insert_user(c, &new))).await?;
         outcome
     }
 
@@ -153,7 +162,10 @@ impl Db {
             let Some((user, _)) = user_where(c, "u.username = ?1", &username)? else {
                 return Ok(Err(UserError::NoSuchUser(username)));
             };
-            c.execute("UPDATE users SET active = ?1 WHERE id = ?2", params![active, user.id])?;
+            c.execute(
+                "UPDATE users SET active = ?1 WHERE id = ?2",
+                params![active, user.id],
+            )?;
             if !active {
                 revoke_all(c, user.id, "user disabled")?;
             }
@@ -168,7 +180,10 @@ impl Db {
             let Some((user, _)) = user_where(c, "u.username = ?1", &username)? else {
                 return Ok(Err(UserError::NoSuchUser(username)));
             };
-            c.execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", params![hash, user.id])?;
+            c.execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![hash, user.id],
+            )?;
             revoke_all(c, user.id, "password reset")?;
             Ok(Ok(user))
         })
@@ -181,7 +196,11 @@ impl Db {
             .await
     }
 
-    pub async fn revoke_session(&self, session_id: i64, reason: &'static str) -> Result<(), DbError> {
+    pub async fn revoke_session(
+        &self,
+        session_id: i64,
+        reason: &'static str,
+    ) -> Result<(), DbError> {
         self.write(move |c| {
             c.execute(
                 "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2 WHERE id = ?3 AND revoked_at IS NULL",
@@ -193,10 +212,18 @@ impl Db {
     }
 
     /// Starts a session for a login with its first refresh token.
-    pub async fn create_session(&self, user_id: i64, refresh_hash: Vec<u8>, expires_at: i64) -> Result<i64, DbError> {
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        refresh_hash: Vec<u8>,
+        expires_at: i64,
+    ) -> Result<i64, DbError> {
         self.write(move |c| {
             let now = super::now_ms();
-            c.execute("INSERT INTO sessions(user_id, created_at) VALUES (?1, ?2)", params![user_id, now])?;
+            c.execute(
+                "INSERT INTO sessions(user_id, created_at) VALUES (?1, ?2)",
+                params![user_id, now],
+            )?;
             let session_id = c.last_insert_rowid();
             c.execute(
                 "INSERT INTO refresh_tokens(hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
@@ -208,7 +235,12 @@ impl Db {
     }
 
     /// Exchanges a refresh token for its successor in one transaction, detecting reuse.
-    pub async fn rotate_refresh(&self, old_hash: Vec<u8>, new_hash: Vec<u8>, new_expires_at: i64) -> Result<Rotation, DbError> {
+    pub async fn rotate_refresh(
+        &self,
+        old_hash: Vec<u8>,
+        new_hash: Vec<u8>,
+        new_expires_at: i64,
+    ) -> Result<Rotation, DbError> {
         self.write(move |c| {
             let now = super::now_ms();
             let found: Option<(i64, i64, Option<i64>, Option<i64>, i64)> = c
@@ -253,10 +285,16 @@ impl Db {
 
     /// The user behind a live session, or `None` if the session is revoked or the user
     /// disabled. Checked on every authenticated request so revocation bites at once.
-    pub async fn session_user(&self, session_id: i64, user_id: i64) -> Result<Option<User>, DbError> {
+    pub async fn session_user(
+        &self,
+        session_id: i64,
+        user_id: i64,
+    ) -> Result<Option<User>, DbError> {
         self.read(move |c| {
             let live: Option<i64> = c
-                .prepare_cached("SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL")?
+                .prepare_cached(
+                    "SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL",
+                )?
                 .query_row([session_id], |r| r.get(0))
                 .optional()?;
             if live != Some(user_id) {
@@ -286,12 +324,15 @@ fn insert_user(c: &Connection, new: &NewUser) -> Result<User, UserError> {
     }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(UserError::Invalid("a display name is 1 to 64 characters".into()));
+        return Err(UserError::Invalid(
+            "a display name is 1 to 64 characters".into(),
+        ));
     }
     if user_where(c, "u.username = ?1", &username)?.is_some() {
         return Err(UserError::UsernameTaken(username.to_owned()));
     }
-    let unit = unit_by_path(c, &new.unit)?.ok_or_else(|| UserError::NoSuchUnit(new.unit.clone()))?;
+    let unit =
+        unit_by_path(c, &new.unit)?.ok_or_else(|| UserError::NoSuchUnit(new.unit.clone()))?;
     if !new.role.home_kinds().contains(&unit.kind) {
         let kinds: Vec<&str> = new.role.home_kinds().iter().map(|k| k.as_str()).collect();
         return Err(UserError::Invalid(format!(
@@ -304,7 +345,8 @@ fn insert_user(c: &Connection, new: &NewUser) -> Result<User, UserError> {
     }
     let department_id = match (&new.department, new.role) {
         (Some(key), Role::DepartmentHandler) => {
-            let d = department_by_key(c, key)?.ok_or_else(|| UserError::NoSuchDepartment(key.clone()))?;
+            let d = department_by_key(c, key)?
+                .ok_or_else(|| UserError::NoSuchDepartment(key.clone()))?;
             if d.unit != unit.path {
                 return Err(UserError::Invalid(format!(
                     "department `{key}` belongs to `{}`, so its handlers' unit must be that too",
@@ -314,10 +356,14 @@ fn insert_user(c: &Connection, new: &NewUser) -> Result<User, UserError> {
             Some(d.id)
         }
         (None, Role::DepartmentHandler) => {
-            return Err(UserError::Invalid("a department handler needs a department".into()));
+            return Err(UserError::Invalid(
+                "a department handler needs a department".into(),
+            ));
         }
         (Some(_), _) => {
-            return Err(UserError::Invalid("only department handlers have a department".into()));
+            return Err(UserError::Invalid(
+                "only department handlers have a department".into(),
+            ));
         }
         (None, _) => None,
     };

@@ -23,8 +23,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(list_users).post(add_user))
         .route("/admin/users/{username}/disable", post(disable_user))
         .route("/admin/users/{username}/enable", post(enable_user))
-        .route("/admin/users/{username}/reset-password", post(reset_password))
-        .route("/admin/users/{username}/revoke-sessions", post(revoke_sessions))
+        .route(
+            "/admin/users/{username}/reset-password",
+            post(reset_password),
+        )
+        .route(
+            "/admin/users/{username}/revoke-sessions",
+            post(revoke_sessions),
+        )
         .route("/admin/org", get(org))
         .route("/admin/org/import", post(import))
 }
@@ -37,7 +43,9 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         if auth.user.role != Role::DistrictAdmin {
-            return Err(ApiError::forbidden("only a district administrator may do this"));
+            return Err(ApiError::forbidden(
+                "only a district administrator may do this",
+            ));
         }
         Ok(Admin(auth))
     }
@@ -89,7 +97,11 @@ impl From<UserError> for ApiError {
             }
             UserError::NoSuchUser(_) => ApiError::not_found(e.to_string()),
             UserError::NoSuchUnit(_) | UserError::NoSuchDepartment(_) | UserError::Invalid(_) => {
-                ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_user", e.to_string())
+                ApiError::client(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_user",
+                    e.to_string(),
+                )
             }
             UserError::Db(db) => ApiError::Db(db),
         }
@@ -117,7 +129,10 @@ struct UserList {
     users: Vec<AdminUserView>,
 }
 
-async fn list_users(State(state): State<AppState>, admin: Admin) -> Result<Json<UserList>, ApiError> {
+async fn list_users(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> Result<Json<UserList>, ApiError> {
     let users = state.db.users_under(admin.district().to_owned()).await?;
     Ok(Json(UserList {
         users: users.iter().map(Into::into).collect(),
@@ -217,7 +232,12 @@ async fn revoke_sessions(
 ) -> Result<Json<Revoked>, ApiError> {
     let user = admin.user(&state, username).await?;
     let revoked = state.db.revoke_user_sessions(user.id).await?;
-    tracing::info!(admin = admin.0.user.id, user = user.id, revoked, "sessions revoked");
+    tracing::info!(
+        admin = admin.0.user.id,
+        user = user.id,
+        revoked,
+        "sessions revoked"
+    );
     Ok(Json(Revoked { revoked }))
 }
 
@@ -276,7 +296,11 @@ async fn import(
         })
         .map(|r| org_import::RowError {
             line: r.line,
-            message: format!("`{}` is outside your district `{}`", r.path, admin.district()),
+            message: format!(
+                "`{}` is outside your district `{}`",
+                r.path,
+                admin.district()
+            ),
         })
         .collect();
     if !outside.is_empty() {
@@ -294,7 +318,10 @@ fn bad_rows(errors: Vec<org_import::RowError>) -> ApiError {
     ApiError::client(
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_rows",
-        format!("{} bad row(s), nothing imported; first: {first}", errors.len()),
+        format!(
+            "{} bad row(s), nothing imported; first: {first}",
+            errors.len()
+        ),
     )
     .with_details(serde_json::json!({ "errors": errors }))
 }

@@ -30,7 +30,11 @@ pub async fn serve_asset(uri: Uri, headers: HeaderMap) -> Response {
     };
 
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let cache = if name.starts_with("assets/") { IMMUTABLE } else { REVALIDATE };
+    let cache = if name.starts_with("assets/") {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
     let mut res = if headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes())

@@ -1,7 +1,9 @@
 //! `POST /api/v1/auth/login`, `/refresh`, `/logout`.
 
 use crate::AppState;
-use crate::auth::{AuthUser, Claims, hash_password, new_refresh_token, refresh_hash, verify_password};
+use crate::auth::{
+    AuthUser, Claims, hash_password, new_refresh_token, refresh_hash, verify_password,
+};
 use crate::db::now_ms;
 use crate::db::users::{Rotation, User};
 use crate::error::{ApiError, Json};
@@ -71,7 +73,10 @@ impl From<&User> for UserView {
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized("bad_credentials", "wrong username or password, or the account is disabled")
+    ApiError::unauthorized(
+        "bad_credentials",
+        "wrong username or password, or the account is disabled",
+    )
 }
 
 /// A hash to verify against when the username is unknown, so a wrong username takes as
@@ -121,14 +126,21 @@ async fn refresh(
     let (next_token, next_hash) = new_refresh_token();
     match state
         .db
-        .rotate_refresh(refresh_hash(&req.refresh_token), next_hash, refresh_expiry(&state))
+        .rotate_refresh(
+            refresh_hash(&req.refresh_token),
+            next_hash,
+            refresh_expiry(&state),
+        )
         .await?
     {
         Rotation::Rotated { session_id, user } => {
             issue(&state, &user, session_id, next_token).map(Json)
         }
         Rotation::Reused { session_id } => {
-            tracing::warn!(session = session_id, "a used refresh token was presented again; the session is revoked");
+            tracing::warn!(
+                session = session_id,
+                "a used refresh token was presented again; the session is revoked"
+            );
             Err(ApiError::unauthorized(
                 "refresh_token_reused",
                 "this refresh token was already used; for safety this device has been signed out",
@@ -144,7 +156,10 @@ async fn refresh(
 /// Ends the caller's session: its refresh chain and every access token naming it stop
 /// working at once. A body, if any, is ignored; the session is known from the token.
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
-    state.db.revoke_session(auth.session_id, "signed out").await?;
+    state
+        .db
+        .revoke_session(auth.session_id, "signed out")
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -152,7 +167,12 @@ fn refresh_expiry(state: &AppState) -> i64 {
     now_ms() + state.config.refresh_ttl_days as i64 * 86_400_000
 }
 
-fn issue(state: &AppState, user: &User, session_id: i64, refresh_token: String) -> Result<TokenPair, ApiError> {
+fn issue(
+    state: &AppState,
+    user: &User,
+    session_id: i64,
+    refresh_token: String,
+) -> Result<TokenPair, ApiError> {
     let now = now_ms() / 1000;
     let ttl = state.config.access_ttl_secs;
     let access_token = state.keys.sign(&Claims {

@@ -67,12 +67,16 @@ async fn sync(
             ApiError::bad_request("invalid_body", r.body_text())
         }
     })?;
-    let req: SyncRequest = ciborium::from_reader(&body[..])
-        .map_err(|e| ApiError::bad_request("malformed", format!("the body is not a sync request: {e}")))?;
+    let req: SyncRequest = ciborium::from_reader(&body[..]).map_err(|e| {
+        ApiError::bad_request("malformed", format!("the body is not a sync request: {e}"))
+    })?;
     if req.v != PROTOCOL_VERSION {
         return Err(ApiError::bad_request(
             "unsupported_version",
-            format!("this server speaks sync protocol v{PROTOCOL_VERSION}, not v{}", req.v),
+            format!(
+                "this server speaks sync protocol v{PROTOCOL_VERSION}, not v{}",
+                req.v
+            ),
         ));
     }
     if req.push.len() > MAX_PUSH_DOCS {
@@ -104,7 +108,10 @@ async fn sync(
             "`resume` comes from a response to a request with the same `cursor`; it cannot be before it",
         ));
     }
-    let page = state.db.pull(principal, req.cursor, req.resume, limit).await?;
+    let page = state
+        .db
+        .pull(principal, req.cursor, req.resume, limit)
+        .await?;
     pull.extend(page.items);
 
     let response = SyncResponse {
@@ -142,7 +149,9 @@ async fn push(
                 doc.clone(),
                 &Refusal {
                     code: RefusalCode::TooLarge,
-                    message: format!("push at most {MAX_CHANGES_PER_DOC} changes per document at a time"),
+                    message: format!(
+                        "push at most {MAX_CHANGES_PER_DOC} changes per document at a time"
+                    ),
                 },
             ));
         } else {
@@ -176,7 +185,9 @@ async fn push(
             let doc = docs[i].0.clone();
             match outcome {
                 Committed::Ok { heads } => results[i] = Some(PushResult::accepted(doc, &heads)),
-                Committed::Refused(refusal) => results[i] = Some(PushResult::refused(doc, &refusal)),
+                Committed::Refused(refusal) => {
+                    results[i] = Some(PushResult::refused(doc, &refusal))
+                }
                 Committed::Stale => stale.push(i),
             }
         }
@@ -188,7 +199,9 @@ async fn push(
             ok: false,
             heads: None,
             code: Some("busy".into()),
-            message: Some("others kept changing this record at the same moment; send it again".into()),
+            message: Some(
+                "others kept changing this record at the same moment; send it again".into(),
+            ),
         });
     }
     Ok(results.into_iter().flatten().collect())

@@ -1,0 +1,168 @@
+//! `kill -9` in the middle of a stream of pushes: everything the server acknowledged is
+//! there after a restart, and the phones converge with it.
+
+use crate::lifecycle::haitang_bin;
+use crate::phone::{Phone, record};
+use automerge::ChangeHash;
+use haitang_sync::record::set_text;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+fn start(db: &Path) -> Server {
+    let mut child = Command::new(haitang_bin())
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--login-per-minute-ip",
+            "10000",
+            "--db",
+        ])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("Haitang listening on ").map(str::to_owned))
+        .expect("listening line");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, url }
+}
+
+async fn login(url: &str, username: &str) -> (String, i64) {
+    let res: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": "demo"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    (
+        res["access_token"].as_str().expect("token").to_owned(),
+        res["user"]["id"].as_i64().expect("id"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_pushes_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("crash.db");
+    let mut server = start(&db);
+
+    // What the server acknowledged: doc -> heads it confirmed.
+    let acked: Arc<Mutex<BTreeMap<String, Vec<ChangeHash>>>> = Arc::default();
+    let progress = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    for username in ["lou1", "xiang1", "grid1", "grid2"] {
+        let (token, user_id) = login(&server.url, username).await;
+        let url = server.url.clone();
+        let acked = acked.clone();
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut phone = Phone::new(&url, &token);
+            let mut fields = record(user_id);
+            match username {
+                "xiang1" => fields.sector = Some("/gusu/byw/ws1/jinzhu/g01/l1".into()),
+                "grid2" => {
+                    fields.grid = "/gusu/byw/ws1/jinzhu/g02".into();
+                    fields.sector = None;
+                }
+                "grid1" => fields.sector = None,
+                _ => {}
+            }
+            // Push until the server dies under us; each round adds a record and edits one.
+            for round in 0..10_000 {
+                fields.id = crate::phone::uuid();
+                let id = phone.create(&fields);
+                phone.edit(&id, |tx| {
+                    set_text(tx, "description", &format!("第{round}次巡查")).expect("edit")
+                });
+                match phone.try_sync_with(None).await {
+                    Ok(_) => {
+                        assert!(phone.refused.is_empty(), "{:?}", phone.refused);
+                        let mut a = acked.lock().expect("lock");
+                        for (doc, heads) in &phone.acked {
+                            a.insert(doc.clone(), heads.clone());
+                        }
+                        progress.notify_one();
+                    }
+                    Err(_) => break,
+                }
+            }
+            phone
+        }));
+    }
+    // Let a stream build up, then pull the plug with pushes in flight.
+    while acked.lock().expect("lock").len() < 40 {
+        progress.notified().await;
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reap");
+    let mut phones = Vec::new();
+    for t in tasks {
+        phones.push(t.await.expect("phone task"));
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(acked.len() >= 40);
+
+    // Restart on the same file: every acknowledged change is there.
+    let server = start(&db);
+    let (token, _) = login(&server.url, "community1").await;
+    let mut supervisor = Phone::new(&server.url, &token);
+    supervisor.sync().await;
+    for (doc, heads) in &acked {
+        let d = supervisor
+            .docs
+            .get(doc)
+            .unwrap_or_else(|| panic!("acknowledged record {doc} lost"));
+        for h in heads {
+            assert!(
+                d.get_change_meta_by_hash(h).is_some(),
+                "acknowledged change {h} of {doc} lost"
+            );
+        }
+    }
+
+    // The phones push what was never acknowledged; all converge.
+    let usernames = ["lou1", "xiang1", "grid1", "grid2"];
+    for (phone, username) in phones.iter_mut().zip(usernames) {
+        phone.url = server.url.clone();
+        phone.token = login(&server.url, username).await.0;
+        phone.sync().await;
+        assert!(phone.refused.is_empty(), "{:?}", phone.refused);
+    }
+    supervisor.sync().await;
+    let mut total = 0;
+    for phone in &mut phones {
+        let ids: Vec<String> = phone.docs.keys().cloned().collect();
+        for id in ids {
+            let mut mine = phone.heads(&id);
+            mine.sort();
+            assert_eq!(mine, supervisor.heads(&id), "{id} did not converge");
+            total += 1;
+        }
+    }
+    assert!(total >= acked.len());
+    let mut server = server;
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let _ = server.child.wait();
+}
