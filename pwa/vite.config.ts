@@ -19,7 +19,9 @@ export default defineConfig({
       // The plugin adds the manifest and its icons to the precache list itself.
       includeManifestIcons: false,
       injectManifest: {
-        globPatterns: ['**/*.{js,css,html,png,svg}'],
+        // Automerge's wasm is part of the shell: records cannot be opened without it.
+        globPatterns: ['**/*.{js,css,html,png,svg,wasm}'],
+        maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
       },
       manifest: {
         id: '/',

@@ -46,3 +46,25 @@ export interface ErrorBody {
   code: string;
   message: string;
 }
+
+export type RecordKind = 'need' | 'visit' | 'event';
+
+/** An entry of `GET /api/v1/catalogue`: classes have no parent, their subcategories name one. */
+export interface Category {
+  code: string;
+  parent: string | null;
+  name_zh: string;
+  name_en: string;
+  kinds: RecordKind[];
+  handling_hours: number;
+  field_resolvable: boolean;
+}
+
+/** A grid or sector the user files records under (`GET /api/v1/units`). */
+export interface Unit {
+  id: number;
+  path: string;
+  kind: string;
+  sector_kind: string | null;
+  name: string;
+}

@@ -1,4 +1,4 @@
-import type { ErrorBody, ServerInfo, TokenResponse, User } from './api-types';
+import type { Category, ErrorBody, ServerInfo, TokenResponse, Unit, User } from './api-types';
 import {
   clearSession,
   loadSession,
@@ -8,7 +8,7 @@ import {
   type Session,
 } from './session';
 
-export type { Role, Scope, ServerInfo, User } from './api-types';
+export type { Category, RecordKind, Role, Scope, ServerInfo, Unit, User } from './api-types';
 
 const BASE = '/api/v1';
 
@@ -59,8 +59,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 
 async function send(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
-  headers.set('Accept', 'application/json');
-  if (init.body !== undefined) headers.set('Content-Type', 'application/json');
+  if (!headers.has('Accept')) headers.set('Accept', 'application/json');
+  if (init.body !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
   try {
     return await fetch(BASE + path, { ...init, headers, cache: 'no-store' });
   } catch (cause) {
@@ -82,6 +82,9 @@ async function toApiError(res: Response): Promise<ApiError> {
 }
 
 async function parse<T>(res: Response): Promise<T> {
+  if (res.ok && res.headers.get('Content-Type')?.startsWith('application/cbor')) {
+    return new Uint8Array(await res.arrayBuffer()) as T;
+  }
   if (!res.ok) throw await toApiError(res);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
@@ -212,4 +215,22 @@ export async function logout(): Promise<void> {
     // Revocation is best effort; the refresh token expires on its own.
   }
   await clearSession();
+}
+
+export async function getCatalogue(): Promise<Category[]> {
+  return (await parse<{ categories: Category[] }>(await send('/catalogue'))).categories;
+}
+
+export async function getUnits(): Promise<Unit[]> {
+  return (await authed<{ units: Unit[] }>('/units')).units;
+}
+
+/** One round of the sync protocol (docs/PROTOCOL.md): CBOR request body in, CBOR response body out. */
+export function postSync(body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  return authed<Uint8Array>('/sync', () => ({
+    method: 'POST',
+    body: body as Uint8Array<ArrayBuffer>,
+    signal,
+    headers: { 'Content-Type': 'application/cbor', Accept: 'application/cbor' },
+  }));
 }

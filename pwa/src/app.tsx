@@ -5,9 +5,10 @@ import { TopBar } from './components/TopBar';
 import { UpdateBar } from './components/UpdateBar';
 import { useLang, t } from './i18n';
 import { useOnline } from './hooks';
-import { Home } from './screens/Home';
 import { Login } from './screens/Login';
 import { loadServerInfo, loadSession, type Session } from './session';
+import { getStore } from './store';
+import { Workspace } from './screens/Workspace';
 
 /**
  * Which screen is showing. Plain state rather than URLs: the app is opened
@@ -79,10 +80,17 @@ export function App() {
         <Login
           online={online}
           expired={route.expired}
-          onLoggedIn={(session) => setRoute({ name: 'home', session })}
+          onLoggedIn={(session) => {
+            // A new actor id per sign-in (PROTOCOL.md, "Actor ids"), before any edit can use the old one.
+            void getStore(session.user.id)
+              .then((store) => store.newActor())
+              .finally(() => setRoute({ name: 'home', session }));
+          }}
         />
       )}
-      {route.name === 'home' && <Home user={route.session.user} online={online} onLogout={handleLogout} />}
+      {route.name === 'home' && (
+        <Workspace key={route.session.user.id} user={route.session.user} online={online} onLogout={handleLogout} />
+      )}
       <UpdateBar />
     </div>
   );

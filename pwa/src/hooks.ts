@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { Store } from './store';
+import type { Syncer, SyncStatus } from './sync';
 
 /** The browser's idea of connectivity; API calls still handle failures themselves. */
 export function useOnline(): boolean {
@@ -29,4 +31,17 @@ export function useCountdown(until: number | null): number {
     return () => window.clearInterval(id);
   }, [until]);
   return left;
+}
+
+/** Re-renders on every committed write to the store (this tab or another). */
+export function useStoreVersion(store: Store): number {
+  const [version, setVersion] = useState(0);
+  useEffect(() => store.subscribe(() => setVersion((v) => v + 1)), [store]);
+  return version;
+}
+
+export function useSyncStatus(syncer: Syncer): SyncStatus {
+  const [status, setStatus] = useState(syncer.status);
+  useEffect(() => syncer.subscribe(() => setStatus(syncer.status)), [syncer]);
+  return status;
 }

@@ -1,10 +1,20 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { User } from '../api';
+import type { Tab } from '../components/BottomNav';
+import { useStoreVersion, useSyncStatus } from '../hooks';
 import { hasKey, t } from '../i18n';
+import { formatTime } from '../labels';
+import type { Reference } from '../reference';
+import type { Store } from '../store';
+import type { Syncer } from '../sync';
 
 interface Props {
   user: User;
   online: boolean;
+  store: Store;
+  syncer: Syncer;
+  reference: Reference;
+  onNavigate: (tab: Tab) => void;
   onLogout: () => Promise<void>;
 }
 
@@ -15,9 +25,23 @@ function departmentLabel(department: string): string {
   return hasKey(key) ? t(key) : department;
 }
 
-export function Home({ user, online, onLogout }: Props) {
+/** The grid and sector names the user files records under, e.g. "金筑社区第一网格 · 金筑苑3幢". */
+function areaName(user: User, reference: Reference): string {
+  const mine = reference.units.filter((u) => user.unit === u.path || user.unit.startsWith(`${u.path}/`));
+  return mine.length ? mine.map((u) => u.name).join(' · ') : user.unit_name;
+}
+
+export function Home({ user, online, store, syncer, reference, onNavigate, onLogout }: Props) {
   const [confirmOffline, setConfirmOffline] = useState(false);
   const [busy, setBusy] = useState(false);
+  const version = useStoreVersion(store);
+  const status = useSyncStatus(syncer);
+  const [lastSync, setLastSync] = useState<number | undefined>(undefined);
+  const { pending, refused } = store.counts();
+
+  useEffect(() => {
+    void store.meta<number>('last-sync').then(setLastSync);
+  }, [store, version, status.running]);
 
   async function logout() {
     if (!online && !confirmOffline) {
@@ -27,6 +51,11 @@ export function Home({ user, online, onLogout }: Props) {
     setBusy(true);
     await onLogout();
   }
+
+  let syncLine: string | null = null;
+  if (status.running) syncLine = t('sync.running', { pushed: status.pushed, pulled: status.pulled });
+  else if (status.error) syncLine = t(`sync.error.${status.error}`);
+  else if (lastSync === undefined) syncLine = t('sync.never');
 
   return (
     <main class="screen screen-home" data-testid="home">
@@ -43,8 +72,8 @@ export function Home({ user, online, onLogout }: Props) {
             <dd data-testid="user-role">{t(`role.${user.role}`)}</dd>
           </div>
           <div>
-            <dt>{t('home.unit')}</dt>
-            <dd data-testid="user-unit">{user.unit_name}</dd>
+            <dt>{t('home.area')}</dt>
+            <dd data-testid="user-unit">{areaName(user, reference)}</dd>
           </div>
           {user.department && (
             <div>
@@ -58,6 +87,53 @@ export function Home({ user, online, onLogout }: Props) {
           </div>
         </dl>
       </section>
+
+      <section class="card sync-card" aria-live="polite">
+        <div class="sync-counts">
+          <div class="sync-count">
+            <span class="sync-num" data-testid="pending-count">
+              {pending + refused}
+            </span>
+            <span>{t('home.waiting')}</span>
+          </div>
+          {refused > 0 && (
+            <div class="sync-count sync-refused">
+              <span class="sync-num" data-testid="refused-count">
+                {refused}
+              </span>
+              <span>{t('home.refused')}</span>
+            </div>
+          )}
+        </div>
+        {syncLine && (
+          <p class="sync-line" data-testid="sync-line">
+            {syncLine}
+          </p>
+        )}
+        {lastSync !== undefined && (
+          <p class="muted" data-testid="last-sync" data-time={lastSync}>
+            {t('sync.last', { time: formatTime(lastSync) })}
+          </p>
+        )}
+        <button
+          type="button"
+          class="btn btn-primary btn-block"
+          disabled={status.running || !online}
+          data-testid="sync-now"
+          onClick={() => void syncer.syncNow()}
+        >
+          {status.running ? t('sync.syncing') : online ? t('sync.now') : t('sync.offline')}
+        </button>
+      </section>
+
+      <div class="big-actions">
+        <button type="button" class="btn btn-big btn-primary" data-testid="go-report" onClick={() => onNavigate('report')}>
+          {t('nav.report')}
+        </button>
+        <button type="button" class="btn btn-big btn-light" data-testid="go-records" onClick={() => onNavigate('records')}>
+          {t('nav.records')}
+        </button>
+      </div>
 
       {confirmOffline && !busy && (
         <p class="alert alert-warn" role="alert">

@@ -1,0 +1,326 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { User } from '../api';
+import { useStoreVersion } from '../hooks';
+import { hasKey, t } from '../i18n';
+import { categoryName, formatTime, label, unitName } from '../labels';
+import { MESSAGES, readRecord, type RecordData } from '../record/core.mjs';
+import type { Reference } from '../reference';
+import { recordText, type DocEntry, type Store } from '../store';
+import type { Syncer } from '../sync';
+import { useUnsaved } from '../unsaved';
+
+interface Props {
+  id: string;
+  user: User;
+  store: Store;
+  syncer: Syncer;
+  reference: Reference;
+  onBack: () => void;
+}
+
+interface HistoryItem {
+  hash: string;
+  time: number;
+  who: string;
+  what: string;
+}
+
+interface Loaded {
+  record: RecordData;
+  entry: DocEntry;
+  history: HistoryItem[];
+}
+
+const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.edit'> = {
+  [MESSAGES.report]: 'history.report',
+  [MESSAGES.note]: 'history.note',
+  [MESSAGES.edit]: 'history.edit',
+};
+
+export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
+  const version = useStoreVersion(store);
+  const [loaded, setLoaded] = useState<Loaded | null | undefined>(undefined);
+  const [note, setNote] = useState('');
+  const [description, setDescription] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+  const [busy, setBusy] = useState(false);
+  useUnsaved(note.trim() !== '' || description !== null);
+
+  useEffect(() => {
+    let cancelled = false;
+    (async () => {
+      const got = await store.load(id);
+      if (cancelled) return;
+      if (!got) {
+        setLoaded(null);
+        return;
+      }
+      const { A, doc, entry } = got;
+      const record = readRecord(doc);
+      const mine = new Set((await store.meta<string[]>('actors')) ?? []);
+      const meta = A.getChangesMetaSince(doc, []);
+      // A change names only its device (actor). The actor of the first change is
+      // the reporter's; this user's own devices are known; others stay anonymous.
+      const reporterActor = meta.find((m) => m.deps.length === 0)?.actor;
+      const person = (uid: number) => (uid === user.id ? user.name : t('history.user', { id: uid }));
+      const history = meta
+        .map((m) => ({
+          hash: m.hash,
+          time: m.time * 1000,
+          who: mine.has(m.actor) ? user.name : m.actor === reporterActor ? person(record.reported_by) : t('history.other'),
+          what: m.message && MESSAGE_KEYS[m.message] ? t(MESSAGE_KEYS[m.message]) : (m.message ?? t('history.change')),
+        }))
+        .sort((a, b) => a.time - b.time);
+      if (!cancelled) setLoaded({ record, entry, history });
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [id, store, version, user]);
+
+  if (loaded === undefined) {
+    return (
+      <main class="screen" aria-busy="true">
+        <p class="boot">{t('app.loading')}</p>
+      </main>
+    );
+  }
+  if (loaded === null) {
+    return (
+      <main class="screen" data-testid="detail-missing">
+        <p class="empty">{t('detail.missing')}</p>
+        <button type="button" class="btn btn-light btn-block" onClick={onBack}>
+          {t('detail.back')}
+        </button>
+      </main>
+    );
+  }
+
+  const { record: r, entry, history } = loaded;
+  const summary = store.summary(id);
+  const refusal = summary?.sync === 'refused' ? entry.refusal : undefined;
+  const person = (uid: number) => (uid === user.id ? user.name : t('history.user', { id: uid }));
+  const afterEdit = () => {
+    if (navigator.onLine) void syncer.syncNow();
+  };
+
+  async function addNote() {
+    const text = note.trim();
+    if (!text || busy) return;
+    setBusy(true);
+    await store.addNote(id, user.id, text);
+    setNote('');
+    setBusy(false);
+    afterEdit();
+  }
+
+  async function saveDescription() {
+    if (description === null || busy) return;
+    setBusy(true);
+    await store.editText(id, 'description', description);
+    setDescription(null);
+    setBusy(false);
+    afterEdit();
+  }
+
+  async function copy() {
+    const reason = refusal ? `${refusal.code}: ${refusal.message}\n\n` : '';
+    await navigator.clipboard.writeText(reason + recordText(r));
+    setCopied(true);
+  }
+
+  async function reset() {
+    setBusy(true);
+    await store.requestReset(id);
+    setBusy(false);
+    void syncer.syncNow();
+  }
+
+  return (
+    <main class="screen screen-detail" data-testid="detail" data-id={id}>
+      <button type="button" class="link-btn back" data-testid="back" onClick={onBack}>
+        ‹ {t('detail.back')}
+      </button>
+      <div class="record-top">
+        <span class={`chip chip-kind chip-${r.kind}`}>{label('kind', r.kind)}</span>
+        {r.urgency === 'urgent' && <span class="chip chip-urgent">{label('urgency', 'urgent')}</span>}
+        {summary && (
+          <span class={`chip chip-sync chip-${summary.sync}`} data-testid="detail-sync" data-sync={summary.sync}>
+            {label('sync', summary.sync)}
+          </span>
+        )}
+      </div>
+      <h1 class="screen-title" data-testid="detail-title">
+        {r.title || t('records.untitled')}
+      </h1>
+
+      {refusal && (
+        <section class="alert alert-error refusal" role="alert" data-testid="refusal">
+          <p class="alert-title">{t('detail.refused')}</p>
+          <p>
+            <code data-testid="refusal-code">{refusal.code}</code>
+          </p>
+          <p data-testid="refusal-message">{refusal.message}</p>
+          <p class="muted">{hasKey(`refusal.${refusal.code}`) ? label('refusal', refusal.code) : t('refusal.other')}</p>
+          <div class="row">
+            <button type="button" class="btn btn-light" data-testid="copy" onClick={() => void copy()}>
+              {copied ? t('detail.copied') : t('detail.copy')}
+            </button>
+            <button
+              type="button"
+              class="btn btn-danger"
+              data-testid="reset"
+              disabled={!summary?.on_server || busy || entry.reset}
+              onClick={() => void reset()}
+            >
+              {entry.reset ? t('detail.resetQueued') : t('detail.reset')}
+            </button>
+          </div>
+          {!summary?.on_server && (
+            <p class="muted" data-testid="reset-disabled">
+              {t('detail.resetUnavailable')}
+            </p>
+          )}
+        </section>
+      )}
+
+      <section class="card">
+        <dl class="facts facts-detail">
+          <Fact name={t('report.category')} value={categoryName(reference.categories, r.category)} />
+          <Fact name={t('records.status')} value={label('status', r.status)} testid="detail-status" />
+          <Fact name={t('report.address')} value={r.address} testid="detail-address" />
+          <Fact name={t('report.household')} value={r.household ?? ''} />
+          <Fact name={t('report.grid')} value={unitName(reference.units, r.grid)} />
+          <Fact name={t('report.sector')} value={unitName(reference.units, r.sector)} />
+          <Fact name={t('detail.reporter')} value={person(r.reported_by)} />
+          <Fact name={t('detail.reportedAt')} value={formatTime(r.reported_at)} />
+          {r.location && (
+            <Fact
+              name={t('report.location')}
+              value={t('report.locationValue', {
+                lat: r.location.lat.toFixed(5),
+                lng: r.location.lng.toFixed(5),
+                acc: Math.round(r.location.accuracy_m ?? 0),
+              })}
+            />
+          )}
+        </dl>
+      </section>
+
+      <section class="card">
+        <h2 class="section-title">{t('report.description')}</h2>
+        {description === null ? (
+          <>
+            <p class="prewrap" data-testid="detail-description">
+              {r.description || t('detail.none')}
+            </p>
+            <button type="button" class="btn btn-light" data-testid="edit-description" onClick={() => setDescription(r.description)}>
+              {t('detail.edit')}
+            </button>
+          </>
+        ) : (
+          <>
+            <textarea
+              class="textarea"
+              rows={5}
+              aria-label={t('report.description')}
+              data-testid="description-input"
+              value={description}
+              onInput={(e) => setDescription(e.currentTarget.value)}
+            />
+            <div class="row">
+              <button type="button" class="btn btn-light" onClick={() => setDescription(null)}>
+                {t('home.cancel')}
+              </button>
+              <button type="button" class="btn btn-primary" disabled={busy} data-testid="save-description" onClick={() => void saveDescription()}>
+                {t('report.save')}
+              </button>
+            </div>
+          </>
+        )}
+      </section>
+
+      <section class="card">
+        <h2 class="section-title">{t('detail.notes')}</h2>
+        {r.notes.length === 0 && <p class="muted">{t('detail.noNotes')}</p>}
+        <ul class="notes" data-testid="notes">
+          {r.notes.map((n, i) => (
+            <li key={i} class="note" data-testid="note">
+              <p class="prewrap">{n.text}</p>
+              <p class="muted">
+                {person(n.by)} · {formatTime(n.at)}
+              </p>
+            </li>
+          ))}
+        </ul>
+        <textarea
+          class="textarea"
+          rows={3}
+          placeholder={t('detail.notePlaceholder')}
+          aria-label={t('detail.addNote')}
+          data-testid="note-input"
+          value={note}
+          onInput={(e) => setNote(e.currentTarget.value)}
+        />
+        <button type="button" class="btn btn-primary btn-block" disabled={busy || !note.trim()} data-testid="add-note" onClick={() => void addNote()}>
+          {t('detail.addNote')}
+        </button>
+      </section>
+
+      {entry.kept && entry.kept.length > 0 && (
+        <section class="card">
+          <h2 class="section-title">{t('detail.kept')}</h2>
+          {entry.kept.map((k) => (
+            <div key={k.at} class="kept" data-testid="kept">
+              <p class="muted">
+                {formatTime(k.at)} · {k.code}
+              </p>
+              <p class="prewrap">{k.text}</p>
+            </div>
+          ))}
+        </section>
+      )}
+
+      <section class="card">
+        <h2 class="section-title">{t('detail.timeline')}</h2>
+        <ol class="timeline" data-testid="timeline">
+          {r.timeline.map((e, i) => (
+            <li key={i}>
+              <strong>{label('action', e.action)}</strong>
+              <span class="muted">
+                {' '}
+                {person(e.by)} · {formatTime(e.at)}
+              </span>
+              {e.note && <p class="prewrap">{e.note}</p>}
+            </li>
+          ))}
+        </ol>
+      </section>
+
+      <section class="card">
+        <h2 class="section-title">{t('detail.history')}</h2>
+        <ol class="timeline" data-testid="history">
+          {history.map((h) => (
+            <li key={h.hash} data-testid="history-item">
+              <strong>{h.what}</strong>
+              <span class="muted">
+                {' '}
+                {h.who} · {formatTime(h.time)}
+              </span>
+            </li>
+          ))}
+        </ol>
+      </section>
+    </main>
+  );
+}
+
+function Fact({ name, value, testid }: { name: string; value: string; testid?: string }) {
+  if (!value) return null;
+  return (
+    <div>
+      <dt>{name}</dt>
+      <dd data-testid={testid}>{value}</dd>
+    </div>
+  );
+}

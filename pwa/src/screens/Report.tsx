@@ -1,0 +1,340 @@
+import { useState } from 'preact/hooks';
+import type { Category, RecordKind, User } from '../api';
+import { getLang, t } from '../i18n';
+import type { Reference } from '../reference';
+import type { Location } from '../record/core.mjs';
+import type { Store } from '../store';
+import type { Syncer } from '../sync';
+import { useUnsaved } from '../unsaved';
+
+interface Props {
+  user: User;
+  store: Store;
+  syncer: Syncer;
+  reference: Reference;
+  onOpen: (id: string) => void;
+}
+
+const KINDS: RecordKind[] = ['need', 'visit', 'event'];
+
+interface Draft {
+  kind: RecordKind;
+  group: string;
+  category: string;
+  title: string;
+  description: string;
+  address: string;
+  household: string;
+  urgent: boolean;
+  location: Location | null;
+  grid: string;
+  sector: string;
+}
+
+function name(c: Category): string {
+  return getLang() === 'en' ? c.name_en : c.name_zh;
+}
+
+/** Top-level classes that offer something for `kind`, each with the subcategories that do. */
+function categoryTree(categories: Category[], kind: RecordKind): { group: Category; subs: Category[] }[] {
+  return categories
+    .filter((c) => c.parent === null)
+    .map((group) => ({
+      group,
+      subs: categories.filter((c) => c.parent === group.code && c.kinds.includes(kind)),
+    }))
+    .filter(({ group, subs }) => subs.length > 0 || group.kinds.includes(kind));
+}
+
+export function Report({ user, store, syncer, reference, onOpen }: Props) {
+  const grids = reference.units.filter((u) => u.kind === 'grid');
+  // A leader files everything under their own sector; nobody else is tied to one.
+  const fixedSector = user.role === 'leader' ? user.unit : null;
+  const defaultGrid = fixedSector ? fixedSector.slice(0, fixedSector.lastIndexOf('/')) : (grids[0]?.path ?? '');
+  const empty = (): Draft => ({
+    kind: 'event',
+    group: '',
+    category: '',
+    title: '',
+    description: '',
+    address: '',
+    household: '',
+    urgent: false,
+    location: null,
+    grid: defaultGrid,
+    sector: fixedSector ?? '',
+  });
+  const [draft, setDraft] = useState<Draft>(empty);
+  const [saving, setSaving] = useState(false);
+  const [savedId, setSavedId] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [locating, setLocating] = useState(false);
+  const [locError, setLocError] = useState<string | null>(null);
+
+  const grid = draft.grid || defaultGrid;
+  const dirty = Boolean(draft.title || draft.description || draft.address || draft.household || draft.category);
+  useUnsaved(dirty);
+
+  const tree = categoryTree(reference.categories, draft.kind);
+  const group = tree.find((g) => g.group.code === draft.group);
+  const sectors = reference.units.filter((u) => u.kind === 'sector' && u.path.startsWith(`${grid}/`));
+
+  const update = (patch: Partial<Draft>) => {
+    setSavedId(null);
+    setDraft((d) => ({ ...d, ...patch }));
+  };
+  const input = (field: 'title' | 'description' | 'address' | 'household') => (e: Event) =>
+    update({ [field]: (e.currentTarget as HTMLInputElement).value });
+
+  function locate() {
+    if (!('geolocation' in navigator)) {
+      setLocError(t('report.locationUnavailable'));
+      return;
+    }
+    setLocating(true);
+    setLocError(null);
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        setLocating(false);
+        update({
+          location: {
+            lat: pos.coords.latitude,
+            lng: pos.coords.longitude,
+            accuracy_m: Math.round(pos.coords.accuracy * 10) / 10,
+          },
+        });
+      },
+      () => {
+        setLocating(false);
+        setLocError(t('report.locationFailed'));
+      },
+      { enableHighAccuracy: true, timeout: 20_000, maximumAge: 30_000 },
+    );
+  }
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    if (saving) return;
+    if (!draft.category || !draft.title.trim() || !grid) {
+      setError(!grid ? t('report.noUnits') : t('report.required'));
+      return;
+    }
+    setSaving(true);
+    setError(null);
+    const id = crypto.randomUUID();
+    try {
+      await store.create({
+        id,
+        kind: draft.kind,
+        grid,
+        sector: draft.sector || undefined,
+        category: draft.category,
+        title: draft.title.trim(),
+        description: draft.description,
+        address: draft.address.trim(),
+        household: draft.household.trim() || undefined,
+        location: draft.location ?? undefined,
+        reportedBy: user.id,
+        reportedAt: Date.now(),
+        urgency: draft.urgent ? 'urgent' : 'normal',
+      });
+      // Saved on the phone; keep the kind and place for the next record of a round.
+      setDraft({ ...empty(), kind: draft.kind, grid: draft.grid, sector: draft.sector, group: draft.group });
+      setSavedId(id);
+      window.scrollTo(0, 0); // the confirmation is at the top
+      if (navigator.onLine) void syncer.syncNow();
+    } catch (err) {
+      setError(t('report.saveFailed', { reason: err instanceof Error ? err.message : String(err) }));
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  return (
+    <main class="screen" data-testid="report">
+      <h1 class="screen-title">{t('report.title')}</h1>
+      {savedId && (
+        <div class="alert alert-ok" role="status" data-testid="saved">
+          <p>{t('report.saved')}</p>
+          <button type="button" class="link-btn" onClick={() => onOpen(savedId)}>
+            {t('report.view')}
+          </button>
+        </div>
+      )}
+      <form class="card form" onSubmit={submit} noValidate>
+        <fieldset class="field">
+          <legend>{t('report.kind')}</legend>
+          <div class="segmented" role="radiogroup">
+            {KINDS.map((k) => (
+              <button
+                key={k}
+                type="button"
+                role="radio"
+                aria-checked={draft.kind === k}
+                class={draft.kind === k ? 'seg seg-on' : 'seg'}
+                data-testid={`kind-${k}`}
+                onClick={() => update({ kind: k, group: '', category: '' })}
+              >
+                {t(`kind.${k}`)}
+              </button>
+            ))}
+          </div>
+        </fieldset>
+
+        <div class="field">
+          <label for="group">{t('report.category')}</label>
+          <select
+            id="group"
+            data-testid="category-group"
+            value={draft.group}
+            onChange={(e) => {
+              const code = e.currentTarget.value;
+              const g = tree.find((x) => x.group.code === code);
+              update({ group: code, category: g && g.subs.length === 0 ? code : '' });
+            }}
+          >
+            <option value="">{reference.categories.length ? t('report.choose') : t('report.noCatalogue')}</option>
+            {tree.map(({ group: g }) => (
+              <option key={g.code} value={g.code}>
+                {name(g)}
+              </option>
+            ))}
+          </select>
+          {group && group.subs.length > 0 && (
+            <select
+              aria-label={t('report.subcategory')}
+              data-testid="category"
+              class="select-sub"
+              value={draft.category}
+              onChange={(e) => update({ category: e.currentTarget.value })}
+            >
+              <option value="">{t('report.choose')}</option>
+              {group.subs.map((c) => (
+                <option key={c.code} value={c.code}>
+                  {name(c)}
+                </option>
+              ))}
+            </select>
+          )}
+        </div>
+
+        <div class="field">
+          <label for="title">{t('report.titleField')}</label>
+          <input id="title" data-testid="title" maxLength={200} value={draft.title} onInput={input('title')} />
+        </div>
+        <div class="field">
+          <label for="description">{t('report.description')}</label>
+          <textarea
+            id="description"
+            data-testid="description"
+            rows={4}
+            maxLength={20000}
+            value={draft.description}
+            onInput={input('description')}
+          />
+        </div>
+        <div class="field">
+          <label for="address">{t('report.address')}</label>
+          <input id="address" data-testid="address" maxLength={500} value={draft.address} onInput={input('address')} />
+        </div>
+        <div class="field">
+          <label for="household">{t('report.household')}</label>
+          <input
+            id="household"
+            data-testid="household"
+            maxLength={128}
+            value={draft.household}
+            onInput={input('household')}
+          />
+        </div>
+
+        <div class="field">
+          <span class="label">{t('report.urgency')}</span>
+          <div class="segmented" role="radiogroup">
+            {[false, true].map((urgent) => (
+              <button
+                key={String(urgent)}
+                type="button"
+                role="radio"
+                aria-checked={draft.urgent === urgent}
+                class={draft.urgent === urgent ? (urgent ? 'seg seg-on seg-urgent' : 'seg seg-on') : 'seg'}
+                data-testid={urgent ? 'urgency-urgent' : 'urgency-normal'}
+                onClick={() => update({ urgent })}
+              >
+                {t(urgent ? 'urgency.urgent' : 'urgency.normal')}
+              </button>
+            ))}
+          </div>
+        </div>
+
+        <div class="field">
+          <span class="label">{t('report.location')}</span>
+          {draft.location && (
+            <p class="muted" data-testid="location">
+              {t('report.locationValue', {
+                lat: draft.location.lat.toFixed(5),
+                lng: draft.location.lng.toFixed(5),
+                acc: Math.round(draft.location.accuracy_m ?? 0),
+              })}
+            </p>
+          )}
+          {locError && <p class="muted">{locError}</p>}
+          <div class="row">
+            <button type="button" class="btn btn-light" disabled={locating} data-testid="locate" onClick={locate}>
+              {locating ? t('report.locating') : draft.location ? t('report.relocate') : t('report.locate')}
+            </button>
+            {draft.location && (
+              <button type="button" class="btn btn-light" onClick={() => update({ location: null })}>
+                {t('report.clearLocation')}
+              </button>
+            )}
+          </div>
+        </div>
+
+        {grids.length > 1 && !fixedSector && (
+          <div class="field">
+            <label for="grid">{t('report.grid')}</label>
+            <select id="grid" value={grid} onChange={(e) => update({ grid: e.currentTarget.value, sector: '' })}>
+              {grids.map((g) => (
+                <option key={g.path} value={g.path}>
+                  {g.name}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
+        <div class="field">
+          <label for="sector">{t('report.sector')}</label>
+          {fixedSector ? (
+            <p class="fixed-value" data-testid="sector-fixed">
+              {reference.units.find((u) => u.path === fixedSector)?.name ?? user.unit_name}
+            </p>
+          ) : (
+            <select
+              id="sector"
+              data-testid="sector"
+              value={draft.sector}
+              onChange={(e) => update({ sector: e.currentTarget.value })}
+            >
+              <option value="">{t('report.noSector')}</option>
+              {sectors.map((s) => (
+                <option key={s.path} value={s.path}>
+                  {s.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </div>
+
+        {error && (
+          <p class="alert alert-error" role="alert" data-testid="report-error">
+            {error}
+          </p>
+        )}
+        <button type="submit" class="btn btn-primary btn-block" disabled={saving} data-testid="save">
+          {saving ? t('report.saving') : t('report.save')}
+        </button>
+      </form>
+    </main>
+  );
+}

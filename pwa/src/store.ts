@@ -1,0 +1,382 @@
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import type { Doc } from '@automerge/automerge/slim';
+import type { Category, Unit } from './api-types';
+import { automerge } from './automerge';
+import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
+import { userDbName } from './session';
+
+/**
+ * One user's field data, in the database `haitang-u<id>`:
+ *
+ * - `docs`: every record as saved Automerge bytes, with the heads the server has
+ *   confirmed (`acked`), the server's last refusal, and copies of refused text.
+ * - `summaries`: what the list shows, one small object per record, so the list
+ *   never has to load documents (or the wasm) to open.
+ * - `meta`: actor id, sync cursor and resume, last sync time, cached units and catalogue.
+ *
+ * Every write that changes a document also writes its summary in the same
+ * transaction, so the list and the waiting count never disagree with the data.
+ */
+export type SyncState = 'pending' | 'synced' | 'refused';
+
+export interface Refusal {
+  code: string;
+  message: string;
+  at: number;
+  /** The document's heads when it was refused: an edit after that makes it worth pushing again. */
+  heads: string[];
+}
+
+/** What a refused record said before it was reset to the server's version. */
+export interface KeptCopy {
+  at: number;
+  code: string;
+  message: string;
+  text: string;
+}
+
+export interface DocEntry {
+  id: string;
+  bytes: Uint8Array;
+  /** Heads the server confirmed: these and everything before them need no push. */
+  acked: string[];
+  refusal?: Refusal;
+  kept?: KeptCopy[];
+  /** Set by "reset to the server's version": the next sync asks for a snapshot and replaces the document. */
+  reset?: boolean;
+}
+
+export interface Summary {
+  id: string;
+  kind: string;
+  status: string;
+  category: string;
+  title: string;
+  address: string;
+  grid: string;
+  sector?: string;
+  reported_by: number;
+  reported_at: number;
+  urgency: string;
+  sync: SyncState;
+  /** Whether the server holds some version of the record (it confirmed or sent one). */
+  on_server: boolean;
+}
+
+type MetaKey = 'actor' | 'actors' | 'cursor' | 'resume' | 'last-sync' | 'units' | 'catalogue' | 'want';
+type MetaValue = string | string[] | number | Unit[] | Category[];
+
+interface UserDb extends DBSchema {
+  docs: { key: string; value: DocEntry };
+  summaries: { key: string; value: Summary; indexes: { sync: SyncState } };
+  meta: { key: MetaKey; value: MetaValue };
+}
+
+export type Tx = IDBPTransaction<UserDb, ('docs' | 'summaries' | 'meta')[], 'readwrite'>;
+type Am = Awaited<ReturnType<typeof automerge>>;
+
+export class Store {
+  private summaries = new Map<string, Summary>();
+  private loaded: Promise<void> | null = null;
+  private readonly listeners = new Set<() => void>();
+  /** Other tabs of the same user hear about writes and refresh their summaries. */
+  private readonly channel: BroadcastChannel;
+
+  private constructor(
+    readonly userId: number,
+    private readonly db: IDBPDatabase<UserDb>,
+  ) {
+    this.channel = new BroadcastChannel(`${userDbName(userId)}-changes`);
+    this.channel.onmessage = (e: MessageEvent<string[]>) => void this.reloadSummaries(e.data);
+  }
+
+  static async open(userId: number): Promise<Store> {
+    const db = await openDB<UserDb>(userDbName(userId), 1, {
+      upgrade(database) {
+        database.createObjectStore('docs', { keyPath: 'id' });
+        database.createObjectStore('summaries', { keyPath: 'id' }).createIndex('sync', 'sync');
+        database.createObjectStore('meta');
+      },
+    });
+    return new Store(userId, db);
+  }
+
+  close(): void {
+    this.channel.close();
+    this.db.close();
+  }
+
+  // ── summaries, for the list and the counts ───────────────────────────────────
+
+  /** Loads all summaries once; later writes keep the in-memory copy current. */
+  ready(): Promise<void> {
+    this.loaded ??= this.db.getAll('summaries').then((all) => {
+      this.summaries = new Map(all.map((s) => [s.id, s]));
+      this.emit();
+    });
+    return this.loaded;
+  }
+
+  all(): Summary[] {
+    return Array.from(this.summaries.values());
+  }
+
+  summary(id: string): Summary | undefined {
+    return this.summaries.get(id);
+  }
+
+  counts(): { pending: number; refused: number } {
+    let pending = 0;
+    let refused = 0;
+    for (const s of this.summaries.values()) {
+      if (s.sync === 'pending') pending++;
+      else if (s.sync === 'refused') refused++;
+    }
+    return { pending, refused };
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private async reloadSummaries(ids: string[]): Promise<void> {
+    const tx = this.db.transaction('summaries');
+    for (const id of ids) {
+      const s = await tx.store.get(id);
+      if (s) this.summaries.set(id, s);
+      else this.summaries.delete(id);
+    }
+    this.emit();
+  }
+
+  /** Applies the summaries a committed transaction wrote, here and in other tabs. */
+  private published(changed: Map<string, Summary | null>): void {
+    for (const [id, s] of changed) {
+      if (s) this.summaries.set(id, s);
+      else this.summaries.delete(id);
+    }
+    if (changed.size > 0) {
+      this.emit();
+      this.channel.postMessage(Array.from(changed.keys()));
+    }
+  }
+
+  // ── meta ─────────────────────────────────────────────────────────────────────
+
+  async meta<T extends MetaValue>(key: MetaKey): Promise<T | undefined> {
+    return (await this.db.get('meta', key)) as T | undefined;
+  }
+
+  async setMeta(key: MetaKey, value: MetaValue): Promise<void> {
+    await this.db.put('meta', value, key);
+  }
+
+  /**
+   * The Automerge actor id for this user's edits on this device. A new one is
+   * made at each sign-in (PROTOCOL.md, "Actor ids"); all of them are remembered
+   * so the history can name this user as the author of their older changes.
+   */
+  async actor(): Promise<string> {
+    return (await this.meta<string>('actor')) ?? this.newActor();
+  }
+
+  async newActor(): Promise<string> {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const actor = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    const tx = this.db.transaction('meta', 'readwrite');
+    const actors = ((await tx.store.get('actors')) as string[] | undefined) ?? [];
+    await tx.store.put([...actors, actor], 'actors');
+    await tx.store.put(actor, 'actor');
+    await tx.done;
+    return actor;
+  }
+
+  // ── documents ────────────────────────────────────────────────────────────────
+
+  async entry(id: string): Promise<DocEntry | undefined> {
+    return this.db.get('docs', id);
+  }
+
+  /** Loads a record for reading and editing, with this user's actor id. */
+  async load(id: string): Promise<{ A: Am; doc: Doc<unknown>; entry: DocEntry } | undefined> {
+    const [A, actor, entry] = await Promise.all([automerge(), this.actor(), this.entry(id)]);
+    if (!entry) return undefined;
+    return { A, doc: A.load(entry.bytes, { actor }), entry };
+  }
+
+  /**
+   * Creates a record and stores it as waiting to sync. Resolves only after the
+   * transaction has committed: the caller may then tell the user it is saved.
+   */
+  async create(fields: NewRecordFields): Promise<void> {
+    const [A, actor] = await Promise.all([automerge(), this.actor()]);
+    const doc = newRecord(A, actor, fields);
+    await this.write(async (_tx, put) => {
+      await put({ id: fields.id, bytes: A.save(doc), acked: [] }, doc, A);
+    });
+  }
+
+  /** Creates many records in one transaction (seeding for the performance check). */
+  async createMany(records: NewRecordFields[]): Promise<void> {
+    const [A, actor] = await Promise.all([automerge(), this.actor()]);
+    await this.write(async (_tx, put) => {
+      for (const fields of records) {
+        const doc = newRecord(A, actor, fields);
+        await put({ id: fields.id, bytes: A.save(doc), acked: [] }, doc, A);
+      }
+    });
+  }
+
+  addNote(id: string, by: number, text: string): Promise<boolean> {
+    return this.edit(id, (A, doc) => addNote(A, doc, { by, at: Date.now(), text }));
+  }
+
+  editText(id: string, field: TextField, value: string): Promise<boolean> {
+    return this.edit(id, (A, doc) => editText(A, doc, field, value, Date.now()));
+  }
+
+  /**
+   * Applies a local change in one transaction that reads the latest stored
+   * document (another tab or a sync may have written it since it was shown),
+   * so nothing written meanwhile is overwritten. False if the record is gone.
+   */
+  async edit(id: string, change: (A: Am, doc: Doc<unknown>) => Doc<unknown>): Promise<boolean> {
+    const [A, actor] = await Promise.all([automerge(), this.actor()]);
+    let found = false;
+    await this.write(async (tx, put) => {
+      const entry = await tx.objectStore('docs').get(id);
+      if (!entry) return;
+      found = true;
+      const before = A.load(entry.bytes, { actor });
+      const after = change(A, before);
+      if (A.getHeads(after).join() === A.getHeads(before).join()) return;
+      await put({ ...entry, bytes: A.save(after) }, after, A);
+    });
+    return found;
+  }
+
+  /**
+   * Asks the next sync to replace this record with the server's version. The
+   * refused text is kept with the record first, so the reset loses nothing.
+   */
+  async requestReset(id: string): Promise<void> {
+    const A = await automerge();
+    await this.write(async (tx) => {
+      const entry = await tx.objectStore('docs').get(id);
+      if (!entry) return;
+      const r = readRecord(A.load(entry.bytes));
+      const copy: KeptCopy = {
+        at: Date.now(),
+        code: entry.refusal?.code ?? '',
+        message: entry.refusal?.message ?? '',
+        text: recordText(r),
+      };
+      await tx.objectStore('docs').put({ ...entry, reset: true, kept: [...(entry.kept ?? []), copy] });
+      const want = ((await tx.objectStore('meta').get('want')) as string[] | undefined) ?? [];
+      if (!want.includes(id)) await tx.objectStore('meta').put([...want, id], 'want');
+    });
+  }
+
+  /** Ids of records whose changes should go out in the next sync. */
+  async pendingIds(): Promise<string[]> {
+    return this.db.getAllKeysFromIndex('summaries', 'sync', 'pending');
+  }
+
+  /**
+   * Runs `fn` in one read-write transaction over all stores and publishes the
+   * summaries it wrote once the transaction has committed. `fn` may only await
+   * IndexedDB requests of `tx`, or the transaction closes under it.
+   */
+  async write(
+    fn: (
+      tx: Tx,
+      put: (entry: DocEntry, doc: Doc<unknown>, A: Am) => Promise<void>,
+      remove: (id: string) => Promise<void>,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const changed = new Map<string, Summary | null>();
+    const tx = this.db.transaction(['docs', 'summaries', 'meta'], 'readwrite');
+    const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
+      const summary = summarize(A, entry, doc);
+      if (summary.sync === 'synced') delete entry.refusal;
+      await tx.objectStore('docs').put(entry);
+      await tx.objectStore('summaries').put(summary);
+      changed.set(entry.id, summary);
+    };
+    const remove = async (id: string) => {
+      await tx.objectStore('docs').delete(id);
+      await tx.objectStore('summaries').delete(id);
+      changed.set(id, null);
+    };
+    try {
+      await fn(tx, put, remove);
+    } catch (err) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      throw err;
+    }
+    await tx.done;
+    this.published(changed);
+  }
+}
+
+/** Local changes the server has not confirmed: everything after the acked heads it knows of. */
+export function unconfirmed(A: Am, doc: Doc<unknown>, acked: string[]): Uint8Array[] {
+  // Heads of changes this copy has not seen yet (another phone's, confirmed in
+  // the same push) cannot be a starting point; leaving them out only means
+  // sending a little more, which the server skips.
+  const known = acked.filter((h) => A.hasHeads(doc, [h]));
+  return A.getChangesSince(doc, known);
+}
+
+function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>): Summary {
+  const r = readRecord(doc);
+  const heads = A.getHeads(doc);
+  const waiting = unconfirmed(A, doc, entry.acked).length > 0;
+  let sync: SyncState = 'synced';
+  if (waiting) {
+    // A refused record waits for the user: it goes out again once it has been edited.
+    sync = entry.refusal && entry.refusal.heads.join() === heads.join() ? 'refused' : 'pending';
+  }
+  return {
+    id: entry.id,
+    kind: r.kind,
+    status: r.status,
+    category: r.category,
+    title: r.title,
+    address: r.address,
+    grid: r.grid,
+    sector: r.sector,
+    reported_by: r.reported_by,
+    reported_at: r.reported_at,
+    urgency: r.urgency,
+    sync,
+    on_server: entry.acked.length > 0,
+  };
+}
+
+/** The record's words as one block of text, for copying out and for the kept copy. */
+export function recordText(r: RecordData): string {
+  const lines = [r.title, r.address, r.household ?? '', r.description, ...r.notes.map((n) => n.text)];
+  return lines.filter((l) => l.trim() !== '').join('\n\n');
+}
+
+const opened = new Map<number, Promise<Store>>();
+
+/** The user's store, opened once per page and shared by every screen. */
+export function getStore(userId: number): Promise<Store> {
+  let store = opened.get(userId);
+  if (!store) {
+    store = Store.open(userId);
+    opened.set(userId, store);
+    store.catch(() => opened.delete(userId));
+  }
+  return store;
+}
+
+export type { NewRecordFields, RecordData } from './record/core.mjs';

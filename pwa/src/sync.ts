@@ -1,0 +1,325 @@
+import { Encoder } from 'cbor-x';
+import type { Doc } from '@automerge/automerge/slim';
+import { ApiError, NetworkError, postSync } from './api';
+import { automerge } from './automerge';
+import { unconfirmed, type DocEntry, type Store } from './store';
+
+// Plain CBOR the server can read (docs/PROTOCOL.md, "CBOR as the phone writes it").
+// `int64AsNumber` is honoured by the decoder but missing from cbor-x's typings.
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as ConstructorParameters<
+  typeof Encoder
+>[0]);
+
+interface PushDoc {
+  doc: string;
+  changes: Uint8Array[];
+}
+
+interface SyncRequest {
+  v: 1;
+  cursor?: number;
+  resume?: number;
+  push: PushDoc[];
+  want?: string[];
+  limit: number;
+}
+
+interface PushResult {
+  doc: string;
+  ok: boolean;
+  heads?: string[];
+  code?: string;
+  message?: string;
+}
+
+interface PullItem {
+  doc: string;
+  changes?: Uint8Array[];
+  snapshot?: Uint8Array;
+  evict?: boolean;
+}
+
+interface SyncResponse {
+  v: number;
+  results: PushResult[];
+  pull: PullItem[];
+  cursor: number;
+  more: boolean;
+  resume?: number;
+}
+
+// The protocol's limits, with room to spare for the request around the changes.
+const MAX_PUSH_DOCS = 500;
+const MAX_PUSH_BYTES = 8 * 1024 * 1024;
+const PULL_LIMIT = 200;
+/** Refusals worth retrying as they are: the next push may well succeed. */
+const RETRYABLE = new Set(['busy', 'missing_deps']);
+
+const PERIOD_MS = 3 * 60_000;
+const BACKOFF_FIRST_MS = 5_000;
+const BACKOFF_MAX_MS = 5 * 60_000;
+
+export type SyncError = 'network' | 'auth' | 'server';
+
+export interface SyncStatus {
+  running: boolean;
+  /** Documents sent and pull items applied in the sync under way (or the last one). */
+  pushed: number;
+  pulled: number;
+  error: SyncError | null;
+  /** When the next automatic attempt after a failure is due (epoch ms). */
+  retryAt: number | null;
+}
+
+type Am = Awaited<ReturnType<typeof automerge>>;
+
+interface Batch {
+  push: PushDoc[];
+  /** Each pushed document's heads, to tell later whether a refused record has been edited since. */
+  heads: Map<string, string[]>;
+  /** The protocol's limits left waiting records for another request. */
+  more: boolean;
+}
+
+/**
+ * Moves records between this device and the server: on start, when the network
+ * comes back, every few minutes while online, and on request; with exponential
+ * backoff after failures. Only one tab syncs at a time (Web Locks); the others
+ * see the results through the store.
+ */
+export class Syncer {
+  status: SyncStatus = { running: false, pushed: 0, pulled: 0, error: null, retryAt: null };
+  private readonly listeners = new Set<() => void>();
+  private failures = 0;
+  private timer: number | undefined;
+  private current: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly store: Store) {}
+
+  start(): void {
+    window.addEventListener('online', this.onOnline);
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
+    window.clearTimeout(this.timer);
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private readonly onOnline = () => {
+    this.failures = 0;
+    this.schedule(0);
+  };
+
+  private set(patch: Partial<SyncStatus>): void {
+    this.status = { ...this.status, ...patch };
+    for (const fn of this.listeners) fn();
+  }
+
+  private schedule(delay: number): void {
+    window.clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = window.setTimeout(() => void this.syncNow(), delay);
+  }
+
+  /** Syncs now unless a sync is already running here; resolves when it is over. */
+  syncNow(): Promise<void> {
+    this.current ??= this.run().finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async run(): Promise<void> {
+    window.clearTimeout(this.timer);
+    if (!navigator.onLine) {
+      // The online event starts the next attempt.
+      this.set({ error: 'network', retryAt: null });
+      return;
+    }
+    this.set({ running: true, pushed: 0, pulled: 0, error: null, retryAt: null });
+    try {
+      await navigator.locks.request('haitang-sync', { ifAvailable: true }, async (lock) => {
+        // Another tab holds the lock and is syncing the same database.
+        if (lock) await this.exchange();
+      });
+      this.failures = 0;
+      this.set({ running: false });
+      this.schedule(PERIOD_MS);
+    } catch (err) {
+      const error: SyncError =
+        err instanceof NetworkError ? 'network' : err instanceof ApiError && err.status === 401 ? 'auth' : 'server';
+      if (error === 'auth') {
+        // api.ts has sent the user to sign in; the sign-in starts a new Syncer.
+        this.set({ running: false, error, retryAt: null });
+        return;
+      }
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.failures);
+      this.failures++;
+      // Jitter, so phones that lost the network together do not return in step.
+      const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
+      this.set({ running: false, error, retryAt: Date.now() + wait });
+      this.schedule(wait);
+      if (!(err instanceof NetworkError || err instanceof ApiError)) console.error('sync failed', err);
+    }
+  }
+
+  /** Pushes every waiting record (in batches) and pulls pages until the server has no more. */
+  private async exchange(): Promise<void> {
+    const A = await automerge();
+    const actor = await this.store.actor();
+    const pushedThisRun = new Set<string>();
+    let want = (await this.store.meta<string[]>('want')) ?? [];
+    let pushesLeft = true;
+    for (;;) {
+      const [cursor, resume] = await Promise.all([
+        this.store.meta<number>('cursor'),
+        this.store.meta<number>('resume'),
+      ]);
+      const { push, heads, more }: Batch = pushesLeft
+        ? await this.batch(A, pushedThisRun)
+        : { push: [], heads: new Map<string, string[]>(), more: false };
+      pushesLeft = more;
+      const req: SyncRequest = { v: 1, cursor, resume, push, want: want.length ? want : undefined, limit: PULL_LIMIT };
+      const res = cbor.decode(await postSync(cbor.encode(req))) as SyncResponse;
+      await this.apply(A, actor, res, heads, want);
+      want = [];
+      this.set({ pushed: this.status.pushed + push.length, pulled: this.status.pulled + res.pull.length });
+      if (!res.more && !pushesLeft) return;
+    }
+  }
+
+  /** The next request's worth of waiting records; `more` when the limits left some for another. */
+  private async batch(
+    A: Am,
+    pushedThisRun: Set<string>,
+  ): Promise<Batch> {
+    const push: PushDoc[] = [];
+    const heads = new Map<string, string[]>();
+    let bytes = 0;
+    for (const id of await this.store.pendingIds()) {
+      if (pushedThisRun.has(id)) continue;
+      const entry = await this.store.entry(id);
+      // A record waiting for a reset is about to be replaced; its refused changes stay home.
+      if (!entry || entry.reset) continue;
+      const doc = A.load(entry.bytes);
+      const changes = unconfirmed(A, doc, entry.acked);
+      if (changes.length === 0) continue;
+      const size = changes.reduce((n, c) => n + c.byteLength, 0);
+      if (push.length >= MAX_PUSH_DOCS || (push.length > 0 && bytes + size > MAX_PUSH_BYTES)) {
+        return { push, heads, more: true };
+      }
+      bytes += size;
+      push.push({ doc: id, changes });
+      heads.set(id, A.getHeads(doc));
+      pushedThisRun.add(id);
+    }
+    return { push, heads, more: false };
+  }
+
+  /**
+   * Applies one response in one transaction: push results, pulled documents,
+   * and the cursor (or resume point) move together, so a browser killed at any
+   * moment either has all of it or none and simply asks again.
+   */
+  private async apply(
+    A: Am,
+    actor: string,
+    res: SyncResponse,
+    pushedHeads: Map<string, string[]>,
+    wanted: string[],
+  ): Promise<void> {
+    await this.store.write(async (tx, put, remove) => {
+      const docs = tx.objectStore('docs');
+      const touched = new Map<string, { entry: DocEntry; doc: Doc<unknown> }>();
+      const get = async (id: string) => {
+        const known = touched.get(id);
+        if (known) return known;
+        const entry = await docs.get(id);
+        if (!entry) return undefined;
+        const t = { entry, doc: A.load(entry.bytes, { actor }) };
+        touched.set(id, t);
+        return t;
+      };
+
+      for (const r of res.results ?? []) {
+        const t = await get(r.doc);
+        if (!t) continue;
+        if (r.ok) {
+          t.entry.acked = r.heads ?? [];
+        } else if (!RETRYABLE.has(r.code ?? '')) {
+          t.entry.refusal = {
+            code: r.code ?? 'unknown',
+            message: r.message ?? '',
+            at: Date.now(),
+            heads: pushedHeads.get(r.doc) ?? A.getHeads(t.doc),
+          };
+        }
+      }
+
+      for (const item of res.pull ?? []) {
+        if (item.evict) {
+          touched.delete(item.doc);
+          await remove(item.doc);
+          continue;
+        }
+        const t = await get(item.doc);
+        if (item.snapshot) {
+          const remote = A.load(item.snapshot, { actor });
+          const acked = A.getHeads(remote);
+          if (!t || t.entry.reset) {
+            // Nothing local, or the user asked for the server's version instead of theirs.
+            const entry: DocEntry = { id: item.doc, bytes: item.snapshot, acked, kept: t?.entry.kept };
+            touched.set(item.doc, { entry, doc: remote });
+          } else {
+            t.doc = A.merge(t.doc, remote);
+            t.entry.acked = acked;
+          }
+        } else if (item.changes) {
+          const base = t ?? { entry: { id: item.doc, bytes: new Uint8Array(), acked: [] }, doc: A.init({ actor }) };
+          [base.doc] = A.applyChanges(base.doc, item.changes);
+          base.entry.acked = advanceAcked(A, base.entry.acked, item.changes);
+          touched.set(item.doc, base);
+        }
+      }
+
+      // Whatever was asked for has come, or the server has no version of it for us.
+      for (const id of wanted) {
+        const t = await get(id);
+        if (t) delete t.entry.reset;
+      }
+      for (const { entry, doc } of touched.values()) {
+        await put({ ...entry, bytes: A.save(doc) }, doc, A);
+      }
+      const meta = tx.objectStore('meta');
+      if (wanted.length) await meta.delete('want');
+      if (res.more) {
+        await meta.put(res.resume ?? res.cursor, 'resume');
+      } else {
+        await meta.put(res.cursor, 'cursor');
+        await meta.delete('resume');
+        await meta.put(Date.now(), 'last-sync');
+      }
+    });
+  }
+}
+
+/**
+ * The server's heads after pulled changes: the old acked heads that no pulled
+ * change builds on, plus the pulled changes nothing else pulled builds on. Those
+ * changes came from the server, so they must not count as waiting to be pushed.
+ */
+function advanceAcked(A: Am, acked: string[], changes: Uint8Array[]): string[] {
+  const decoded = changes.map((c) => A.decodeChange(c));
+  const deps = new Set(decoded.flatMap((c) => c.deps));
+  const heads = new Set(acked.filter((h) => !deps.has(h)));
+  for (const c of decoded) if (!deps.has(c.hash)) heads.add(c.hash);
+  return Array.from(heads);
+}

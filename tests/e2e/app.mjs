@@ -1,0 +1,91 @@
+// Steps through the field app the way a user does, shared by the browser tests.
+import assert from 'node:assert/strict';
+import { screenshot, submitLogin, waitForServiceWorker } from './harness.mjs';
+
+/** Signs in on a fresh page and waits for the first sync and the service worker. */
+export async function signIn(page, url, username) {
+  await page.goto(url);
+  await page.locator('#username').waitFor();
+  const response = await submitLogin(page, username, 'demo');
+  assert.equal(response.status(), 200);
+  await page.getByTestId('home').waitFor();
+  await waitForServiceWorker(page);
+  await waitSynced(page);
+  // The catalogue and units are cached for offline use right after sign-in.
+  await page.waitForFunction(async () => {
+    const store = window.haitang?.store;
+    return Boolean(store && (await store.meta('catalogue'))?.length && (await store.meta('units'))?.length);
+  });
+}
+
+/** Waits until no sync is running and the last one ended without an error. */
+export async function waitSynced(page) {
+  await page.waitForFunction(() => {
+    const s = window.haitang?.syncer.status;
+    return s && !s.running && s.error === null && document.querySelector('[data-testid="last-sync"]') !== null;
+  });
+}
+
+/** Runs a sync from the home screen's button and waits for it to finish. */
+export async function syncFromHome(page) {
+  await page.getByTestId('nav-home').click();
+  const before = await page.getByTestId('last-sync').getAttribute('data-time');
+  await page.getByTestId('sync-now').click();
+  await page.waitForFunction(
+    (before) => {
+      const el = document.querySelector('[data-testid="last-sync"]');
+      return el && el.getAttribute('data-time') !== before && !window.haitang.syncer.status.running;
+    },
+    before,
+  );
+}
+
+export async function pendingCount(page) {
+  await page.getByTestId('nav-home').click();
+  return Number(await page.getByTestId('pending-count').textContent());
+}
+
+export async function waitPendingCount(page, n) {
+  await page.getByTestId('nav-home').click();
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid="pending-count"]')?.textContent === String(n),
+    n,
+  );
+}
+
+/**
+ * Fills in and saves a report. Resolves once the app says it is saved, which
+ * it does only after the record is in IndexedDB.
+ */
+export async function report(page, { kind = 'event', group = 'city.environment', category = 'city.garbage_exposed', title, description = '', address = '' }) {
+  await page.getByTestId('nav-report').click();
+  await page.getByTestId(`kind-${kind}`).click();
+  await page.getByTestId('category-group').selectOption(group);
+  if (category !== group) await page.getByTestId('category').selectOption(category);
+  await page.getByTestId('title').fill(title);
+  await page.getByTestId('description').fill(description);
+  await page.getByTestId('address').fill(address);
+  await page.getByTestId('save').click();
+  await page.getByTestId('saved').waitFor();
+}
+
+/** Opens a record from the list by its title. */
+export async function openRecord(page, title) {
+  await page.getByTestId('nav-records').click();
+  await page.getByTestId('search').fill(title);
+  await page.getByTestId('record-item').filter({ hasText: title }).first().click();
+  await page.getByTestId('detail').waitFor();
+}
+
+/** Titles of the records in the list (the first page). */
+export async function listTitles(page) {
+  await page.getByTestId('nav-records').click();
+  await page.getByTestId('records').waitFor();
+  return page.locator('[data-testid="record-item"] .record-title').allTextContents();
+}
+
+/** A screenshot of the screen from its top, as the user first sees it. */
+export async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  return screenshot(page, name);
+}

@@ -1,0 +1,230 @@
+// The field app end to end: recording offline, syncing when the network returns,
+// two people editing one record, and a refusal from the server.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launchBrowser, newPhone, startServer, submitLogin } from './harness.mjs';
+import { listTitles, openRecord, shot, pendingCount, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
+import { login, pullAll } from './interop/client.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ demo: true });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.cleanup();
+});
+
+async function phone(options) {
+  const context = await newPhone(browser, options);
+  return { context, page: await context.newPage() };
+}
+
+/** Titles of the records grid1 can see on the server, by id. */
+async function serverTitles() {
+  const { token } = await login(server.url, 'grid1');
+  const docs = await pullAll(server.url, token);
+  return new Map(Array.from(docs, ([id, doc]) => [id, String(doc.title)]));
+}
+
+test('three records made offline survive a reload and reach the server when back online', async () => {
+  const { context, page } = await phone({ geolocation: { latitude: 31.3265, longitude: 120.6132, accuracy: 12 }, permissions: ['geolocation'] });
+  try {
+    await signIn(page, server.url, 'lou1');
+    await shot(page, 'field-home');
+    await context.setOffline(true);
+
+    const titles = ['楼道堆放杂物', '独居老人需要助餐', '3幢门口垃圾满溢'].map((t) => `${t}-${Date.now()}`);
+    await page.getByTestId('nav-report').click();
+    await page.getByTestId('locate').click();
+    await page.getByTestId('location').waitFor();
+    assert.match(await page.getByTestId('location').textContent(), /31\.32650, 120\.61320.*12/);
+    await report(page, { title: titles[0], description: '三楼到四楼之间', address: '金筑苑3幢2单元' });
+    await report(page, { kind: 'need', group: 'need.elderly_care', category: 'need.meal_assistance', title: titles[1], address: '金筑苑3幢301' });
+    await page.getByTestId('urgency-urgent').click();
+    await report(page, { category: 'city.garbage_overflow', title: titles[2] });
+    await shot(page, 'field-report-saved');
+    assert.equal(await pendingCount(page), 3);
+
+    await page.reload();
+    await page.getByTestId('home').waitFor();
+    assert.equal(await page.getByTestId('net-status').getAttribute('data-online'), 'false');
+    await waitPendingCount(page, 3);
+    assert.deepEqual(new Set(await listTitles(page)), new Set(titles));
+    await shot(page, 'field-records-offline');
+
+    await context.setOffline(false);
+    await waitPendingCount(page, 0);
+    const onServer = await serverTitles();
+    for (const title of titles) assert.ok([...onServer.values()].includes(title), `${title} on the server`);
+    await page.getByTestId('nav-records').click();
+    assert.equal(await page.locator('[data-testid="record-item"][data-sync="synced"]').count(), 3);
+
+    await openRecord(page, titles[0]);
+    assert.equal(await page.getByTestId('detail-sync').getAttribute('data-sync'), 'synced');
+    assert.equal(await page.getByTestId('detail-description').textContent(), '三楼到四楼之间');
+    assert.equal(await page.getByTestId('history-item').count(), 1);
+    await shot(page, 'field-detail');
+  } finally {
+    await context.close();
+  }
+});
+
+test('two people of one grid edit the same record offline and both edits survive', async () => {
+  const a = await phone();
+  const b = await phone();
+  try {
+    await signIn(a.page, server.url, 'lou1');
+    await signIn(b.page, server.url, 'grid1');
+    const title = `西园弄路灯不亮-${Date.now()}`;
+    await report(a.page, { group: 'city.other', category: 'city.facility_damaged', title, description: '晚上很暗' });
+    await waitPendingCount(a.page, 0);
+    await syncFromHome(b.page);
+    assert.ok((await listTitles(b.page)).includes(title), 'grid1 has lou1’s record');
+
+    await a.context.setOffline(true);
+    await b.context.setOffline(true);
+    await openRecord(a.page, title);
+    await a.page.getByTestId('edit-description').click();
+    await a.page.getByTestId('description-input').fill('晚上很暗，老人走路不安全');
+    await a.page.getByTestId('save-description').click();
+    await a.page.getByTestId('detail-description').filter({ hasText: '老人走路不安全' }).waitFor();
+
+    await openRecord(b.page, title);
+    await b.page.getByTestId('note-input').fill('已报修，明天来人');
+    await b.page.getByTestId('add-note').click();
+    await b.page.getByTestId('note').filter({ hasText: '已报修' }).waitFor();
+
+    await a.context.setOffline(false);
+    await waitPendingCount(a.page, 0);
+    await b.context.setOffline(false);
+    await waitPendingCount(b.page, 0);
+    // lou1 synced before grid1's note was on the server; the next sync brings it.
+    await syncFromHome(a.page);
+
+    for (const { page } of [a, b]) {
+      await openRecord(page, title);
+      assert.equal(await page.getByTestId('detail-description').textContent(), '晚上很暗，老人走路不安全');
+      assert.deepEqual(await page.locator('[data-testid="note"] .prewrap').allTextContents(), ['已报修，明天来人']);
+      assert.equal(await page.getByTestId('history-item').count(), 3);
+    }
+    await shot(b.page, 'field-detail-merged');
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+test('a refused push shows the server’s reason, copies out, and resets to the server’s version', async () => {
+  const { context, page } = await phone({ permissions: ['clipboard-read', 'clipboard-write'] });
+  try {
+    await signIn(page, server.url, 'grid1');
+
+    // A record the server has: an offline edit of its text plus a category the
+    // server does not know, so the push is refused as a whole.
+    const title = `仓库门口乱堆物料-${Date.now()}`;
+    await report(page, { category: 'city.material_piled', title, description: '原来的描述' });
+    await waitPendingCount(page, 0);
+    await context.setOffline(true);
+    await openRecord(page, title);
+    await page.getByTestId('edit-description').click();
+    await page.getByTestId('description-input').fill('离线时改写的描述，不能丢');
+    await page.getByTestId('save-description').click();
+    await page.getByTestId('detail-description').filter({ hasText: '不能丢' }).waitFor();
+    const id = await page.getByTestId('detail').getAttribute('data-id');
+    await page.evaluate(
+      (id) => window.haitang.store.edit(id, (A, doc) => A.change(doc, (d) => { d.category = new A.ImmutableString('city.no_such_category'); })),
+      id,
+    );
+    await context.setOffline(false);
+    await page.getByTestId('refusal').waitFor();
+    assert.equal(await page.getByTestId('refusal-code').textContent(), 'invalid_document');
+    assert.match(await page.getByTestId('refusal-message').textContent(), /categor/);
+    assert.equal(await page.getByTestId('detail-sync').getAttribute('data-sync'), 'refused');
+    await shot(page, 'field-refused');
+
+    await page.getByTestId('copy').click();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.match(copied, /^invalid_document: /);
+    assert.match(copied, /离线时改写的描述，不能丢/);
+
+    await page.getByTestId('reset').click();
+    await page.getByTestId('refusal').waitFor({ state: 'detached' });
+    await page.getByTestId('detail-description').filter({ hasText: '原来的描述' }).waitFor();
+    assert.equal(await page.getByTestId('detail-sync').getAttribute('data-sync'), 'synced');
+    assert.match(await page.getByTestId('kept').textContent(), /离线时改写的描述，不能丢/);
+    await shot(page, 'field-reset');
+    assert.equal(await pendingCount(page), 0);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a new record the server refuses cannot be reset, and says why', async () => {
+  const { context, page } = await phone({ permissions: ['clipboard-read', 'clipboard-write'] });
+  try {
+    await signIn(page, server.url, 'grid1');
+    // The phone's cached catalogue offers a category the server no longer has.
+    await context.setOffline(true);
+    await page.evaluate(async () => {
+      const store = window.haitang.store;
+      const categories = await store.meta('catalogue');
+      const bogus = { code: 'city.retired', parent: null, name_zh: '已停用类别', name_en: 'Retired', kinds: ['event'], handling_hours: 24, field_resolvable: false };
+      await store.setMeta('catalogue', [...categories, bogus]);
+    });
+    await page.reload();
+    await page.getByTestId('home').waitFor();
+    const title = `停用类别的记录-${Date.now()}`;
+    await report(page, { group: 'city.retired', category: 'city.retired', title, description: '这段文字要能复制出来' });
+    await context.setOffline(false);
+    await page.getByTestId('nav-home').click();
+    await page.getByTestId('refused-count').waitFor();
+    assert.equal(await page.getByTestId('pending-count').textContent(), '1');
+
+    await openRecord(page, title);
+    assert.equal(await page.getByTestId('refusal-code').textContent(), 'invalid_document');
+    assert.ok(await page.getByTestId('reset').isDisabled());
+    await page.getByTestId('reset-disabled').waitFor();
+    await page.getByTestId('copy').click();
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /这段文字要能复制出来/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('when the session cannot be renewed, signing in again pushes what was recorded meanwhile', async () => {
+  const { context, page } = await phone();
+  try {
+    await signIn(page, server.url, 'xiang1');
+    await context.setOffline(true);
+    const title = `登录过期前的记录-${Date.now()}`;
+    await report(page, { title, description: '令牌失效也不能丢' });
+    // Both tokens rejected: the access token expired and the refresh token was revoked.
+    await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('haitang');
+          open.onsuccess = () => {
+            const tx = open.result.transaction('session', 'readwrite');
+            const store = tx.objectStore('session');
+            const get = store.get('current');
+            get.onsuccess = () => store.put({ ...get.result, access_token: 'expired', refresh_token: 'revoked' }, 'current');
+            tx.oncomplete = () => resolve(open.result.close());
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+    );
+    await context.setOffline(false);
+    await page.getByTestId('expired').waitFor();
+    const response = await submitLogin(page, 'xiang1', 'demo');
+    assert.equal(response.status(), 200);
+    await waitPendingCount(page, 0);
+    assert.ok([...(await serverTitles()).values()].includes(title), 'the record reached the server');
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,117 @@
+// `npm run perf`: the field app's performance figures, printed (not a timed test).
+//
+// - JS budget of the app shell (pwa/scripts/size.mjs; Automerge's wasm excluded);
+// - opening the app offline to an interactive list of 2,000 local records under
+//   4× CPU throttling (budget 1.5 s), seeded through the app's own storage code;
+// - the list with 2,000 records: searching, and frame times while scrolling all of it.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { signIn } from './app.mjs';
+import { launchBrowser, newPhone, REPO_ROOT, startServer } from './harness.mjs';
+
+const RECORDS = 2000;
+const THROTTLE = 4;
+const OPEN_BUDGET_MS = 1500;
+const RUNS = 5;
+
+const ms = (n) => `${Math.round(n)} ms`;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+console.log('── app shell JS (pwa/scripts/size.mjs) ──');
+console.log(execFileSync('node', [join(REPO_ROOT, 'pwa', 'scripts', 'size.mjs')], { encoding: 'utf8' }).trimEnd());
+
+const server = await startServer({ demo: true });
+const browser = await launchBrowser();
+let failed = false;
+try {
+  const context = await newPhone(browser);
+  const setup = await context.newPage();
+  await signIn(setup, server.url, 'lou1');
+  await context.setOffline(true);
+  const seeded = await setup.evaluate(async (n) => {
+    const store = window.haitang.store;
+    const kinds = ['event', 'need', 'visit'];
+    const categories = { event: 'city.garbage_exposed', need: 'need.meal_assistance', visit: 'need.errand_help' };
+    const started = performance.now();
+    for (let start = 0; start < n; start += 500) {
+      const batch = [];
+      for (let i = start; i < Math.min(n, start + 500); i++) {
+        const kind = kinds[i % 3];
+        batch.push({
+          id: crypto.randomUUID(),
+          kind,
+          grid: '/gusu/byw/ws1/jinzhu/g01',
+          sector: '/gusu/byw/ws1/jinzhu/g01/b1',
+          category: categories[kind],
+          title: `巡查记录 ${i + 1}：金筑苑3幢${(i % 30) + 1}号门口`,
+          description: '楼道内堆放纸箱和旧家具，影响通行，已提醒住户清理。'.repeat(2),
+          address: `金筑苑3幢${(i % 6) + 1}单元${(i % 30) + 101}室`,
+          reportedBy: 7,
+          reportedAt: Date.now() - i * 60_000,
+          urgency: i % 10 === 0 ? 'urgent' : 'normal',
+        });
+      }
+      await store.createMany(batch);
+    }
+    return { count: store.all().length, ms: performance.now() - started };
+  }, RECORDS);
+  console.log(`\n── seeded ${seeded.count} records through the app's store in ${ms(seeded.ms)} (offline) ──`);
+  await setup.close();
+
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE });
+  const opens = [];
+  for (let run = 0; run < RUNS; run++) {
+    // A blank page in between: going to the same URL with a fragment would not reload.
+    await page.goto('about:blank');
+    await page.goto(`${server.url}/#records`);
+    // Interactive: the list's first screen of rows is rendered.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="record-item"]').length >= 6, null, { polling: 'raf' });
+    opens.push(await page.evaluate(() => performance.now()));
+  }
+  const openMedian = median(opens);
+  console.log(`\n── open offline to the list, ${THROTTLE}× CPU throttling, ${RECORDS} records ──`);
+  console.log(`runs: ${opens.map(ms).join(', ')}`);
+  console.log(`median: ${ms(openMedian)} (budget ${ms(OPEN_BUDGET_MS)}) ${openMedian <= OPEN_BUDGET_MS ? 'OK' : 'OVER BUDGET'}`);
+  if (openMedian > OPEN_BUDGET_MS) failed = true;
+
+  const list = await page.evaluate(async () => {
+    const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    const items = () => document.querySelectorAll('[data-testid="record-item"]').length;
+    const search = document.querySelector('[data-testid="search"]');
+    const t0 = performance.now();
+    search.value = '1999';
+    search.dispatchEvent(new Event('input', { bubbles: true }));
+    while (items() !== 1) await frame();
+    const searchMs = performance.now() - t0;
+    search.value = '';
+    search.dispatchEvent(new Event('input', { bubbles: true }));
+    while (items() === 1) await frame();
+    const count = document.querySelector('[data-testid="records-count"]').textContent;
+    // Scroll through the whole list of 2,000 at a quick fling's pace, timing every frame.
+    const frames = [];
+    let last = performance.now();
+    const end = document.documentElement.scrollHeight - innerHeight;
+    while (scrollY < end - 1) {
+      scrollBy(0, 120);
+      await frame();
+      const now = performance.now();
+      frames.push(now - last);
+      last = now;
+    }
+    return { searchMs, frames, count, rendered: items() };
+  });
+  console.log(`\n── the list of ${RECORDS} (${list.count}; ${list.rendered} rows in the DOM at the end), ${THROTTLE}× throttling ──`);
+  console.log(`search over ${RECORDS} summaries to one result: ${ms(list.searchMs)}`);
+  const janky = list.frames.filter((f) => f > 50).length;
+  console.log(
+    `scroll: ${list.frames.length} frames, median ${ms(median(list.frames))}, p95 ${ms(percentile(list.frames, 0.95))}, max ${ms(Math.max(...list.frames))}, ${janky} over 50 ms`,
+  );
+  await context.close();
+} finally {
+  await browser.close();
+  await server.cleanup();
+}
+process.exit(failed ? 1 : 0);
