@@ -60,6 +60,12 @@ pub struct Config {
     pub login_per_minute_ip: u32,
     /// Read-only database connections.
     pub db_readers: usize,
+    /// Hours a reported record may wait for acceptance before it is escalated and urged.
+    pub escalate_after_hours: u64,
+    /// Hours past its deadline before an open record is urged.
+    pub urge_overdue_after_hours: u64,
+    /// Seconds between runs of the escalation job.
+    pub jobs_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -77,6 +83,9 @@ impl Default for Config {
             login_per_minute_user: 5,
             login_per_minute_ip: 30,
             db_readers: 4,
+            escalate_after_hours: 24,
+            urge_overdue_after_hours: 0,
+            jobs_interval_secs: 300,
         }
     }
 }
@@ -123,6 +132,15 @@ pub struct ConfigArgs {
     /// Read-only database connections [default: 4].
     #[arg(long, env = "HAITANG_DB_READERS")]
     pub db_readers: Option<usize>,
+    /// Hours a reported record waits for acceptance before it is escalated and urged [default: 24].
+    #[arg(long, env = "HAITANG_ESCALATE_AFTER_HOURS")]
+    pub escalate_after_hours: Option<u64>,
+    /// Hours past its deadline before an open record is urged [default: 0].
+    #[arg(long, env = "HAITANG_URGE_OVERDUE_AFTER_HOURS")]
+    pub urge_overdue_after_hours: Option<u64>,
+    /// Seconds between runs of the escalation job [default: 300].
+    #[arg(long, env = "HAITANG_JOBS_INTERVAL_SECS")]
+    pub jobs_interval_secs: Option<u64>,
 }
 
 impl Config {
@@ -145,7 +163,10 @@ impl Config {
             sync_body_limit,
             login_per_minute_user,
             login_per_minute_ip,
-            db_readers
+            db_readers,
+            escalate_after_hours,
+            urge_overdue_after_hours,
+            jobs_interval_secs
         );
         if args.jwt_secret.is_some() {
             config.jwt_secret = args.jwt_secret.clone();

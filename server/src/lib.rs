@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod jobs;
 pub mod org_import;
 mod routes;
 
@@ -97,6 +98,7 @@ pub async fn serve_state(
     let addr = listener.local_addr()?;
     let db = state.db.clone();
     let demo = state.config.demo;
+    let job = tokio::spawn(jobs::run(state.clone()));
     let router = app(state);
     announce(addr, demo);
     axum::serve(
@@ -105,6 +107,8 @@ pub async fn serve_state(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    job.abort();
+    let _ = job.await;
     tracing::info!("stopped taking requests; closing the database");
     db.close();
     Ok(())

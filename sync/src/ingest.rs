@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{Record, is_uuid, read_record};
 use crate::scope::{Principal, Role};
+use crate::workflow::{self, CategoryRules};
 
 /// Most changes one push may carry for one document. A phone with more (months offline,
 /// typing saved keystroke by keystroke) sends them over several syncs, oldest first.
@@ -34,7 +35,7 @@ pub struct PushContext<'a> {
     /// Owner (user id) of an actor id the server has seen before, if any.
     pub actor_owner: &'a dyn Fn(&ActorId) -> Option<i64>,
     /// Whether a category code exists in the catalogue.
-    pub category_exists: &'a dyn Fn(&str) -> bool,
+    pub category: &'a dyn Fn(&str) -> Option<CategoryRules>,
 }
 
 /// A change the push added, to store next to the document.
@@ -88,10 +89,12 @@ pub enum RefusalCode {
     ForeignActor,
     /// The push is bigger than one push may be.
     TooLarge,
+    /// A workflow action the caller's role may not take in the record's status.
+    ForbiddenTransition,
 }
 
 impl RefusalCode {
-    pub const ALL: [RefusalCode; 7] = [
+    pub const ALL: [RefusalCode; 8] = [
         RefusalCode::Malformed,
         RefusalCode::MissingDeps,
         RefusalCode::InvalidDocument,
@@ -99,6 +102,7 @@ impl RefusalCode {
         RefusalCode::Forbidden,
         RefusalCode::ForeignActor,
         RefusalCode::TooLarge,
+        RefusalCode::ForbiddenTransition,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +114,7 @@ impl RefusalCode {
             RefusalCode::Forbidden => "forbidden",
             RefusalCode::ForeignActor => "foreign_actor",
             RefusalCode::TooLarge => "too_large",
+            RefusalCode::ForbiddenTransition => "forbidden_transition",
         }
     }
 }
@@ -239,6 +244,9 @@ pub fn apply_push(
         .collect();
 
     let batch: Vec<Change> = decoded.into_iter().map(|(_, change)| change).collect();
+    // Kept to judge workflow actions change by change after the batch has been applied.
+    let for_workflow = batch.clone();
+    let timeline_before = workflow::timeline_len(&doc);
     let outcome = guarded(move || {
         // One call for the whole push: applying is the expensive part, and a batch is
         // applied far faster than the same changes one by one.
@@ -339,7 +347,7 @@ pub fn apply_push(
     let category_changed = before
         .as_ref()
         .is_none_or(|b| b.category != record.category);
-    if category_changed && !(ctx.category_exists)(&record.category) {
+    if category_changed && (ctx.category)(&record.category).is_none() {
         return refuse(
             InvalidDocument,
             format!(
@@ -347,6 +355,28 @@ pub fn apply_push(
                 record.category
             ),
         );
+    }
+
+    if workflow::touches_workflow(
+        before.as_ref().map(|b| (b, timeline_before)),
+        &record,
+        workflow::timeline_len(&doc),
+    ) {
+        let rules = ctx.category;
+        match guarded(|| workflow::check_changes(&doc, &for_workflow, ctx.principal, rules)) {
+            Some(Ok(())) => {}
+            Some(Err(denied)) => {
+                return refuse(ForbiddenTransition, format!("record {doc_id}: {denied}"));
+            }
+            None => {
+                return refuse(
+                    Malformed,
+                    format!(
+                        "record {doc_id}: the changes could not be read back for the workflow check"
+                    ),
+                );
+            }
+        }
     }
 
     Ok(Applied {
@@ -551,8 +581,11 @@ mod tests {
         None
     }
 
-    fn any_category(code: &str) -> bool {
-        crate::catalogue::find(code).is_some()
+    fn any_category(code: &str) -> Option<CategoryRules> {
+        crate::catalogue::find(code).map(|c| CategoryRules {
+            handling_hours: c.handling_hours,
+            field_resolvable: c.field_resolvable,
+        })
     }
 
     /// Pushes as `principal`, with no actor known before and the seed catalogue.
@@ -565,7 +598,7 @@ mod tests {
         let ctx = PushContext {
             principal,
             actor_owner: &no_owner,
-            category_exists: &any_category,
+            category: &any_category,
         };
         apply_push(id, current.cloned(), changes, &ctx)
     }
@@ -787,7 +820,7 @@ mod tests {
         let ctx = PushContext {
             principal: &grid_staff(USER),
             actor_owner: &no_owner,
-            category_exists: &|_| false,
+            category: &|_| None,
         };
         assert!(apply_push(ID, Some(server), &changes_since(&phone, &heads), &ctx).is_ok());
     }
@@ -862,7 +895,8 @@ mod tests {
         // A handler cannot create records, even one dispatched to their own department.
         let mut phone = new_record(ActorId::random(), &sample(ID, OTHER_USER));
         edit(&mut phone, |tx| {
-            record::dispatch(tx, "/gusu:police", OTHER_USER, 1, None).expect("dispatch")
+            tx.put(ROOT, "department", "/gusu:police")
+                .expect("department");
         });
         let (code, msg) = code_of(push(&handler, ID, None, &changes_since(&phone, &[])));
         assert_eq!(code, RefusalCode::Forbidden);
@@ -906,18 +940,48 @@ mod tests {
 
     #[test]
     fn department_handler_works_on_dispatched_records() {
-        let (mut phone, server) = stored();
-        let heads = phone.get_heads();
-        edit(&mut phone, |tx| {
-            record::dispatch(tx, "/gusu:police", USER, 1, None).expect("dispatch")
-        });
+        use crate::workflow::{Action, Facts, Params, due_at, perform};
+        let (phone, server) = stored();
+        let community = Principal {
+            user_id: 50,
+            role: Role::CommunitySupervisor,
+            unit: "/gusu/byw/ws1/jinzhu".into(),
+            department: None,
+        };
+        // Acts on a fork the way a phone would, returning the new changes.
+        let act = |doc: &Automerge, by: i64, steps: &[(Action, Params<'_>)]| {
+            let mut d = doc.fork().with_actor(ActorId::random());
+            let heads = d.get_heads();
+            for (action, params) in steps {
+                let rec = read_record(&d).expect("valid");
+                let facts = Facts::of(&d, &rec, false);
+                edit(&mut d, |tx| {
+                    perform(tx, &facts, *action, by, 10, params).expect("perform")
+                });
+            }
+            changes_since(&d, &heads)
+        };
+        drop(phone);
+        let hours = crate::catalogue::find("city.garbage_exposed").map_or(0, |c| c.handling_hours);
+        let accept = Params {
+            due_at: Some(due_at(10, hours, false)),
+            ..Params::default()
+        };
+        let dispatch = Params {
+            department: Some("/gusu:police"),
+            ..Params::default()
+        };
         let server = push(
-            &grid_staff(USER),
+            &community,
             ID,
             Some(&server),
-            &changes_since(&phone, &heads),
+            &act(
+                &server,
+                50,
+                &[(Action::Accept, accept), (Action::Dispatch, dispatch)],
+            ),
         )
-        .expect("dispatched")
+        .expect("accepted and dispatched")
         .doc;
         let handler = Principal {
             user_id: OTHER_USER,
@@ -925,18 +989,28 @@ mod tests {
             unit: "/gusu".into(),
             department: Some("/gusu:police".into()),
         };
-        let mut handler_phone = server.fork().with_actor(ActorId::random());
-        let heads = handler_phone.get_heads();
-        edit(&mut handler_phone, |tx| {
-            record::set_status(tx, Status::Resolved, OTHER_USER, 2, Some("已处置")).expect("status")
-        });
+        // Closing is not the handler's to do.
+        let close = act(&server, OTHER_USER, &[(Action::Close, Params::default())]);
+        let (code, msg) = code_of(push(&handler, ID, Some(&server), &close));
+        assert_eq!(code, RefusalCode::ForbiddenTransition, "{msg}");
+        let back = Params {
+            note: Some("已处置"),
+            ..Params::default()
+        };
         let applied = push(
             &handler,
             ID,
             Some(&server),
-            &changes_since(&handler_phone, &heads),
+            &act(
+                &server,
+                OTHER_USER,
+                &[
+                    (Action::Start, Params::default()),
+                    (Action::ReportBack, back),
+                ],
+            ),
         )
-        .expect("accepted");
+        .expect("handled");
         assert_eq!(applied.record.status, Status::Resolved);
         assert_eq!(applied.record.kind, Kind::Event);
     }
@@ -947,7 +1021,7 @@ mod tests {
         let ctx = PushContext {
             principal: &grid_staff(USER),
             actor_owner: &|_| Some(OTHER_USER),
-            category_exists: &any_category,
+            category: &any_category,
         };
         let err = apply_push(ID, None, &changes_since(&phone, &[]), &ctx).expect_err("refused");
         assert_eq!(err.code, RefusalCode::ForeignActor);
@@ -1079,7 +1153,7 @@ mod tests {
         let base = phone.get_heads();
         edit(&mut phone, |tx| {
             record::append_note(tx, USER, 1, "一条很长的备注".repeat(40).as_str()).expect("note");
-            record::set_status(tx, Status::Resolved, USER, 2, None).expect("status");
+            record::set_text(tx, "title", "改过的标题").expect("text");
         });
         let create = changes_since(&phone, &[]).remove(0);
         let update = changes_since(&phone, &base).remove(0);

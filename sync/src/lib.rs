@@ -7,3 +7,4 @@ pub mod ingest;
 pub mod protocol;
 pub mod record;
 pub mod scope;
+pub mod workflow;

@@ -110,22 +110,6 @@ named_enum!(Status {
     Withdrawn => "withdrawn",
 });
 
-impl Status {
-    /// The timeline action that moves a record into this status.
-    pub fn action(self) -> &'static str {
-        match self {
-            Status::Reported => "report",
-            Status::Accepted => "accept",
-            Status::Dispatched => "dispatch",
-            Status::InProgress => "start",
-            Status::Resolved => "resolve",
-            Status::Closed => "close",
-            Status::Returned => "return",
-            Status::Withdrawn => "withdraw",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
@@ -133,6 +117,35 @@ pub enum Urgency {
     Urgent,
 }
 named_enum!(Urgency { Normal => "normal", Urgent => "urgent" });
+
+/// Which level of the five-level tree is responsible for a record now. Records start with
+/// the community; escalation moves them up. Absent in a document means `community`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Community,
+    Workstation,
+    Street,
+    District,
+}
+named_enum!(Level {
+    Community => "community",
+    Workstation => "workstation",
+    Street => "street",
+    District => "district",
+});
+
+impl Level {
+    /// The next level up, if any.
+    pub fn up(self) -> Option<Level> {
+        match self {
+            Level::Community => Some(Level::Workstation),
+            Level::Workstation => Some(Level::Street),
+            Level::Street => Some(Level::District),
+            Level::District => None,
+        }
+    }
+}
 
 /// Where the reporter stood, from the phone's location service or a pin on the map.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -160,6 +173,18 @@ pub struct Record {
     pub urgency: Urgency,
     pub title: String,
     pub location: Option<Location>,
+    /// Who is responsible now (absent in the document: the community).
+    pub level: Level,
+    /// Grid staff member a supervisor assigned the record to.
+    pub assignee: Option<i64>,
+    /// Handling deadline, ms since the epoch, set when the record is accepted.
+    pub due_at: Option<i64>,
+    /// Marked for supervision (督办) because it was left too long.
+    pub urged: bool,
+    /// Closed as a duplicate of this record.
+    pub duplicate_of: Option<String>,
+    /// Concurrent offline actions left different statuses: a supervisor must decide.
+    pub conflict: bool,
 }
 
 impl Record {
@@ -332,6 +357,42 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
     r.notes()?;
     r.attachments()?;
 
+    let level = match r.string(root, "level", "level")? {
+        None => Level::Community,
+        Some(s) => s.parse().map_err(|_| {
+            SchemaError::new(
+                "level",
+                format!("must be one of {}, found {}", Level::names(), quote(&s)),
+            )
+        })?,
+    };
+    let assignee = r.int(root, "assignee", "assignee")?;
+    let due_at = r.int(root, "due_at", "due_at")?;
+    let urged = match r.get(root, "urged", "urged")? {
+        None => false,
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Boolean(b) => *b,
+            _ => {
+                return Err(SchemaError::wrong_type(
+                    "urged",
+                    "a boolean",
+                    &Value::Scalar(s),
+                ));
+            }
+        },
+        Some((other, _)) => return Err(SchemaError::wrong_type("urged", "a boolean", &other)),
+    };
+    let duplicate_of = r.string(root, "duplicate_of", "duplicate_of")?;
+    if let Some(d) = &duplicate_of
+        && !is_uuid(d)
+    {
+        return Err(SchemaError::new(
+            "duplicate_of",
+            format!("must be a record id, found {}", quote(d)),
+        ));
+    }
+    let conflict = status_conflict(doc);
+
     Ok(Record {
         id,
         kind,
@@ -345,7 +406,30 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
         urgency,
         title,
         location,
+        level,
+        assignee,
+        due_at,
+        urged,
+        duplicate_of,
+        conflict,
     })
+}
+
+/// Whether concurrent changes left `status` with different values: Automerge keeps one as
+/// the winner everywhere, but both actions happened and a person must decide.
+pub fn status_conflict(doc: &Automerge) -> bool {
+    let Ok(values) = doc.get_all(ROOT, "status") else {
+        return false;
+    };
+    let mut texts = values.iter().filter_map(|(v, id)| match v {
+        Value::Scalar(s) => s.as_str().map(str::to_owned),
+        Value::Object(ObjType::Text) => doc.text(id).ok(),
+        Value::Object(_) => None,
+    });
+    let Some(first) = texts.next() else {
+        return false;
+    };
+    texts.any(|t| t != first)
 }
 
 /// Field readers that turn every surprise into a [`SchemaError`] naming the field. `key` is
@@ -769,7 +853,7 @@ fn write_new_record<T: Transactable>(tx: &mut T, f: &NewRecord) -> Result<(), Au
     insert_timeline_entry(
         tx,
         &timeline,
-        Status::Reported.action(),
+        crate::workflow::Action::Report.as_str(),
         f.reported_by,
         f.reported_at,
         None,
@@ -837,30 +921,6 @@ pub fn append_note<T: Transactable>(
     tx.put(&note, "at", at)?;
     tx.put(&note, "text", text)?;
     Ok(())
-}
-
-/// Sets the status and records the matching action on the timeline.
-pub fn set_status<T: Transactable>(
-    tx: &mut T,
-    status: Status,
-    by: i64,
-    at: i64,
-    note: Option<&str>,
-) -> Result<(), EditError> {
-    tx.put(ROOT, "status", status.as_str())?;
-    append_timeline(tx, status.action(), by, at, note)
-}
-
-/// Dispatches the record to a department: sets `department` and moves it to `dispatched`.
-pub fn dispatch<T: Transactable>(
-    tx: &mut T,
-    department: &str,
-    by: i64,
-    at: i64,
-    note: Option<&str>,
-) -> Result<(), EditError> {
-    tx.put(ROOT, "department", department)?;
-    set_status(tx, Status::Dispatched, by, at, note)
 }
 
 /// Replaces the content of a Text field (`title`, `description`, `address`) by the smallest
@@ -956,8 +1016,12 @@ pub(crate) mod tests {
     fn edit_helpers_produce_valid_records() {
         let mut doc = new_record(ActorId::random(), &sample(ID, 7));
         edit(&mut doc, |tx| {
-            set_status(tx, Status::Accepted, 9, 1, None).expect("status");
-            dispatch(tx, "/gusu:police", 9, 2, Some("请派出所处理")).expect("dispatch");
+            append_timeline(tx, "accept", 9, 1, None).expect("timeline");
+            tx.put(ROOT, "status", "accepted").expect("status");
+            tx.put(ROOT, "department", "/gusu:police")
+                .expect("department");
+            tx.put(ROOT, "status", "dispatched").expect("status");
+            append_timeline(tx, "dispatch", 9, 2, Some("请派出所处理")).expect("timeline");
             append_note(tx, 9, 3, "已电话联系物业").expect("note");
             set_text(tx, "title", "金筑苑3幢门口暴露垃圾（已通知）").expect("text");
         });

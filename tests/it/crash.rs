@@ -88,6 +88,7 @@ async fn acknowledged_pushes_survive_sigkill() {
                 _ => {}
             }
             // Push until the server dies under us; each round adds a record and edits one.
+            let mut stopped = None;
             for round in 0..10_000 {
                 fields.id = crate::phone::uuid();
                 let id = phone.create(&fields);
@@ -103,21 +104,38 @@ async fn acknowledged_pushes_survive_sigkill() {
                         }
                         progress.notify_one();
                     }
-                    Err(_) => break,
+                    Err(e) => {
+                        stopped = Some(e);
+                        progress.notify_one();
+                        break;
+                    }
                 }
             }
-            phone
+            (phone, stopped)
         }));
     }
     // Let a stream build up, then pull the plug with pushes in flight.
-    while acked.lock().expect("lock").len() < 40 {
-        progress.notified().await;
-    }
+    let enough = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while acked.lock().expect("lock").len() < 40 {
+            assert!(
+                !tasks.iter().all(|t| t.is_finished()),
+                "every phone stopped before the server was killed"
+            );
+            progress.notified().await;
+        }
+    })
+    .await;
+    assert!(enough.is_ok(), "fewer than 40 acknowledgements in 120 s");
     server.child.kill().expect("SIGKILL");
     server.child.wait().expect("reap");
     let mut phones = Vec::new();
     for t in tasks {
-        phones.push(t.await.expect("phone task"));
+        let (phone, stopped) = t.await.expect("phone task");
+        assert!(
+            stopped.is_some(),
+            "a phone kept pushing after the server died"
+        );
+        phones.push(phone);
     }
     let acked = acked.lock().expect("lock").clone();
     assert!(acked.len() >= 40);

@@ -47,6 +47,13 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// A server on an existing directory's database (to test restarts).
 pub async fn spawn_in(dir: TempDir, config: Config) -> TestApp {
+    // Server logs (5xx details above all) show up with a failing test's output only.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "warn,haitang_server=info",
+        ))
+        .with_test_writer()
+        .try_init();
     let state = AppState::open(config).await.expect("open state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

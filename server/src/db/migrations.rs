@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "records",
         include_str!("../../migrations/0002_records.sql"),
     ),
+    (
+        3,
+        "workflow",
+        include_str!("../../migrations/0003_workflow.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -14,6 +14,7 @@ use haitang_sync::ingest::{Applied, PushContext, Refusal, RefusalCode, apply_pus
 use haitang_sync::protocol::PullItem;
 use haitang_sync::record::Record;
 use haitang_sync::scope::{Principal, Scope};
+use haitang_sync::workflow::{self, CategoryRules};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
@@ -34,6 +35,34 @@ pub struct Prepared {
     applied: Applied,
     state: Vec<u8>,
     old: Option<Position>,
+    times: Times,
+}
+
+/// What the projection keeps from a record's timeline.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Times {
+    accepted_at: Option<i64>,
+    closed_at: Option<i64>,
+    ever_returned: bool,
+}
+
+impl Times {
+    pub(crate) fn of(doc: &Automerge, status: haitang_sync::record::Status) -> Times {
+        let mut t = Times::default();
+        for e in workflow::timeline(doc) {
+            match e.action.as_str() {
+                "accept" if t.accepted_at.is_none() => t.accepted_at = Some(e.at),
+                "close" | "close_duplicate" => t.closed_at = Some(e.at),
+                "return" => t.ever_returned = true,
+                _ => {}
+            }
+        }
+        // A reopened record is not closed, whatever its timeline once said.
+        if status != haitang_sync::record::Status::Closed {
+            t.closed_at = None;
+        }
+        t
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,10 +121,21 @@ fn heads_text(heads: &[ChangeHash]) -> String {
         .join(",")
 }
 
-fn category_exists(c: &Connection, code: &str) -> bool {
-    c.prepare_cached("SELECT 1 FROM categories WHERE code = ?1 AND active = 1")
-        .and_then(|mut s| s.exists([code]))
-        .unwrap_or(false)
+pub(crate) fn category_rules(c: &Connection, code: &str) -> Option<CategoryRules> {
+    c.prepare_cached(
+        "SELECT handling_hours, field_resolvable FROM categories WHERE code = ?1 AND active = 1",
+    )
+    .and_then(|mut s| {
+        s.query_row([code], |r| {
+            Ok(CategoryRules {
+                handling_hours: r.get::<_, i64>(0)?.clamp(1, 24 * 365) as u32,
+                field_resolvable: r.get(1)?,
+            })
+        })
+        .optional()
+    })
+    .ok()
+    .flatten()
 }
 
 fn actor_owner(c: &Connection, actor: &ActorId) -> Option<Option<i64>> {
@@ -211,11 +251,11 @@ impl Db {
                 None => None,
             };
             let owner = |a: &ActorId| actor_owner(c, a).flatten();
-            let exists = |code: &str| category_exists(c, code);
+            let rules = |code: &str| category_rules(c, code);
             let ctx = PushContext {
                 principal: &principal,
                 actor_owner: &owner,
-                category_exists: &exists,
+                category: &rules,
             };
             let applied = match apply_push(&doc_id, current, &changes, &ctx) {
                 Ok(a) => a,
@@ -229,10 +269,13 @@ impl Db {
                     message: problem,
                 }));
             }
-            let state = if applied.new_changes.is_empty() {
-                Vec::new()
+            let (state, times) = if applied.new_changes.is_empty() {
+                (Vec::new(), Times::default())
             } else {
-                applied.doc.save()
+                (
+                    applied.doc.save(),
+                    Times::of(&applied.doc, applied.record.status),
+                )
             };
             Ok(Ok(Prepared {
                 doc_id,
@@ -240,6 +283,7 @@ impl Db {
                 applied,
                 state,
                 old,
+                times,
             }))
         })
         .await
@@ -248,7 +292,7 @@ impl Db {
     /// Writes prepared pushes in one transaction, each document atomic on its own.
     pub async fn commit_push(
         &self,
-        user_id: i64,
+        user_id: Option<i64>,
         batch: Vec<Prepared>,
     ) -> Result<Vec<Committed>, DbError> {
         self.write(move |c| {
@@ -340,6 +384,153 @@ impl Db {
     }
 }
 
+/// Why the escalation job looks at a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neglect {
+    /// Reported and not accepted for too long.
+    Unaccepted,
+    /// Past its handling deadline and not urged yet.
+    Overdue,
+}
+
+impl Db {
+    /// Records the escalation job should act on: open and unaccepted since before
+    /// `unaccepted_before`, or past their deadline before `overdue_before` and not urged.
+    pub async fn neglected(
+        &self,
+        unaccepted_before: i64,
+        overdue_before: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, Neglect)>, DbError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, status = 'reported' FROM docs \
+                 WHERE (status = 'reported' AND level != 'district' AND updated_at < ?1) \
+                    OR (status IN ('accepted', 'dispatched', 'in_progress', 'returned') \
+                        AND due_at IS NOT NULL AND due_at < ?2 AND urged = 0) \
+                 ORDER BY updated_at LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![unaccepted_before, overdue_before, limit as i64],
+                |r| {
+                    let unaccepted: bool = r.get(1)?;
+                    Ok((
+                        r.get(0)?,
+                        if unaccepted {
+                            Neglect::Unaccepted
+                        } else {
+                            Neglect::Overdue
+                        },
+                    ))
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Escalates and urges one neglected record with the server's own actor. Returns the
+    /// actions taken (none if the record moved on meanwhile).
+    pub async fn escalate(
+        &self,
+        server_actor: ActorId,
+        doc_id: String,
+        why: Neglect,
+        now: i64,
+    ) -> Result<Vec<workflow::Action>, DbError> {
+        let prepared = self
+            .read(move |c| {
+                let Some((seq, state)) = c
+                    .prepare_cached("SELECT seq, state FROM docs WHERE id = ?1")?
+                    .query_row([&doc_id], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let mut doc = Automerge::load(&state)
+                    .map_err(|e| {
+                        DbError::Corrupt(format!("stored document {doc_id} does not load: {e}"))
+                    })?
+                    .with_actor(server_actor.clone());
+                let record = haitang_sync::record::read_record(&doc).map_err(|e| {
+                    DbError::Corrupt(format!("stored record {doc_id} is invalid: {e}"))
+                })?;
+                let facts = workflow::Facts::of(&doc, &record, false);
+                let mut actions = Vec::new();
+                for action in [workflow::Action::Escalate, workflow::Action::Urge] {
+                    // Escalate whenever the rules allow it; urge once.
+                    let wanted = action != workflow::Action::Urge || !record.urged;
+                    if wanted && workflow::check(workflow::Who::Server, &facts, action).is_ok() {
+                        actions.push(action);
+                    }
+                }
+                if actions.is_empty() {
+                    return Ok(None);
+                }
+                let note = match why {
+                    Neglect::Unaccepted => {
+                        "超时未受理，系统自动升级督办 (not accepted in time: escalated and urged)"
+                    }
+                    Neglect::Overdue => {
+                        "超过处置时限，系统自动督办 (past the handling deadline: urged)"
+                    }
+                };
+                let mut tx = doc.transaction();
+                for action in &actions {
+                    // Each action sees the facts as the previous one left them.
+                    let params = workflow::Params {
+                        note: Some(note),
+                        ..Default::default()
+                    };
+                    workflow::perform(&mut tx, &facts, *action, 0, now, &params)
+                        .map_err(|e| DbError::Corrupt(format!("escalating {doc_id}: {e}")))?;
+                }
+                tx.commit();
+                let Some(change) = doc.get_last_local_change() else {
+                    return Ok(None);
+                };
+                let record = haitang_sync::record::read_record(&doc).map_err(|e| {
+                    DbError::Corrupt(format!("escalated record {doc_id} is invalid: {e}"))
+                })?;
+                let times = Times::of(&doc, record.status);
+                let applied = Applied {
+                    heads: doc.get_heads(),
+                    new_changes: vec![haitang_sync::ingest::NewChange {
+                        hash: change.hash(),
+                        bytes: change.raw_bytes().to_vec(),
+                        actor: change.actor_id().clone(),
+                    }],
+                    new_actors: Vec::new(),
+                    record,
+                    doc,
+                };
+                let state = applied.doc.save();
+                Ok(Some((
+                    Prepared {
+                        doc_id,
+                        base_seq: Some(seq),
+                        applied,
+                        state,
+                        old: None,
+                        times,
+                    },
+                    actions,
+                )))
+            })
+            .await?;
+        let Some((prepared, actions)) = prepared else {
+            return Ok(Vec::new());
+        };
+        match self.commit_push(None, vec![prepared]).await?.pop() {
+            Some(Committed::Ok { .. }) => Ok(actions),
+            // Someone acted on the record meanwhile: the next run looks again.
+            Some(Committed::Stale | Committed::Refused(_)) | None => Ok(Vec::new()),
+        }
+    }
+}
+
 /// The sans-IO check knows paths only by their shape; this one asks the org tree whether
 /// the grid, sector and department a record names exist and fit together.
 fn position_problem(c: &Connection, r: &Record) -> Result<Option<String>, DbError> {
@@ -373,7 +564,8 @@ fn position_problem(c: &Connection, r: &Record) -> Result<Option<String>, DbErro
     Ok(None)
 }
 
-fn commit_one(c: &Connection, user_id: i64, p: Prepared) -> Result<Committed, DbError> {
+/// `user_id` is the pushing user, or `None` for the server's own changes.
+fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Committed, DbError> {
     let now_seq: Option<i64> = c
         .prepare_cached("SELECT seq FROM docs WHERE id = ?1")?
         .query_row([&p.doc_id], |r| r.get(0))
@@ -394,7 +586,8 @@ fn commit_one(c: &Connection, user_id: i64, p: Prepared) -> Result<Committed, Db
         let owner: Option<i64> = c
             .prepare_cached("SELECT user_id FROM actors WHERE actor = ?1")?
             .query_row([actor], |r| r.get(0))?;
-        if owner != Some(user_id) {
+        // The server's actor is bound to no user; nobody else may ever use it.
+        if owner != user_id {
             return Ok(Committed::Refused(Refusal {
                 code: RefusalCode::ForeignActor,
                 message: format!(
@@ -430,15 +623,21 @@ fn commit_one(c: &Connection, user_id: i64, p: Prepared) -> Result<Committed, Db
     let new_count = p.applied.new_changes.len() as i64;
     c.prepare_cached(
         "INSERT INTO docs(id, seq, created_seq, moved_seq, state, heads, change_count, kind, grid, sector, department, \
-           category, status, urgency, title, reported_by, reported_at, updated_at, lat, lng, accuracy_m) \
-         VALUES (?1, ?2, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+           category, status, urgency, title, reported_by, reported_at, updated_at, lat, lng, accuracy_m, \
+           level, assignee, due_at, urged, duplicate_of, conflict, accepted_at, closed_at, ever_returned) \
+         VALUES (?1, ?2, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+           ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) \
          ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, \
            moved_seq = CASE WHEN ?20 THEN excluded.seq ELSE docs.moved_seq END, \
            state = excluded.state, heads = excluded.heads, change_count = docs.change_count + excluded.change_count, \
            grid = excluded.grid, sector = excluded.sector, department = excluded.department, \
            category = excluded.category, status = excluded.status, urgency = excluded.urgency, \
            title = excluded.title, updated_at = excluded.updated_at, lat = excluded.lat, \
-           lng = excluded.lng, accuracy_m = excluded.accuracy_m",
+           lng = excluded.lng, accuracy_m = excluded.accuracy_m, level = excluded.level, \
+           assignee = excluded.assignee, due_at = excluded.due_at, urged = excluded.urged, \
+           duplicate_of = excluded.duplicate_of, conflict = excluded.conflict, \
+           accepted_at = excluded.accepted_at, closed_at = excluded.closed_at, \
+           ever_returned = excluded.ever_returned",
     )?
     .execute(params![
         p.doc_id,
@@ -461,6 +660,15 @@ fn commit_one(c: &Connection, user_id: i64, p: Prepared) -> Result<Committed, Db
         lng,
         acc,
         moved,
+        r.level.as_str(),
+        r.assignee,
+        r.due_at,
+        r.urged,
+        r.duplicate_of,
+        r.conflict,
+        p.times.accepted_at,
+        p.times.closed_at,
+        p.times.ever_returned,
     ])?;
     if let (true, Some(old)) = (moved, &p.old) {
         c.prepare_cached(
@@ -624,4 +832,341 @@ fn pull_page(
         more,
         resume: None,
     })
+}
+
+/// Which inbox bucket to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// Everything in scope that matches the filters.
+    All,
+    /// Reported and waiting at the caller's level.
+    New,
+    /// Escalated to the caller's level and still open.
+    Escalated,
+    /// Reported back and waiting for the caller to verify.
+    AwaitingVerification,
+    /// Past the handling deadline and still open.
+    Overdue,
+    /// Concurrent actions left different statuses.
+    Conflicting,
+    /// Dispatched to the caller (handlers, assigned grid staff) and not yet reported back.
+    Mine,
+}
+
+impl Bucket {
+    pub const COUNTED: [Bucket; 6] = [
+        Bucket::New,
+        Bucket::Escalated,
+        Bucket::AwaitingVerification,
+        Bucket::Overdue,
+        Bucket::Conflicting,
+        Bucket::Mine,
+    ];
+}
+
+/// Filters of an inbox query; every one optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    pub bucket: Option<Bucket>,
+    pub level: Option<String>,
+    /// A grid path, or any unit path: records under it.
+    pub under: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub urgency: Option<String>,
+    pub kind: Option<String>,
+    /// Reported at or after (ms).
+    pub from: Option<i64>,
+    /// Reported before (ms).
+    pub to: Option<i64>,
+    /// Words in the title.
+    pub q: Option<String>,
+    /// `reported_at` (newest first, the default), `due_at` (soonest first) or `updated_at`.
+    pub sort: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub category: String,
+    pub status: String,
+    pub level: String,
+    pub urgency: String,
+    pub grid: String,
+    pub sector: Option<String>,
+    pub department: Option<String>,
+    pub assignee: Option<i64>,
+    pub reported_by: i64,
+    pub reported_at: i64,
+    pub updated_at: i64,
+    pub due_at: Option<i64>,
+    pub overdue: bool,
+    pub urged: bool,
+    pub conflict: bool,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CasePage {
+    pub total: i64,
+    pub items: Vec<CaseSummary>,
+    /// How many records each bucket holds for the caller, whatever the filters.
+    pub counts: std::collections::BTreeMap<&'static str, i64>,
+}
+
+const OPEN_SQL: &str = "status IN ('reported','accepted','dispatched','in_progress','returned')";
+
+fn bucket_sql(
+    bucket: Bucket,
+    principal: &Principal,
+    params: &mut Vec<rusqlite::types::Value>,
+) -> String {
+    use rusqlite::types::Value as V;
+    let level = workflow::role_level(principal.role)
+        .map(|l| l.as_str())
+        .unwrap_or("");
+    let mut with_level = |sql: &str| {
+        params.push(V::Text(level.to_owned()));
+        sql.replace("?L", &format!("?{}", params.len()))
+    };
+    match bucket {
+        Bucket::All => "1".into(),
+        Bucket::New => with_level("(status = 'reported' AND level = ?L)"),
+        Bucket::Escalated => with_level(&format!(
+            "(level = ?L AND level != 'community' AND {OPEN_SQL})"
+        )),
+        Bucket::AwaitingVerification => with_level("(status = 'resolved' AND level = ?L)"),
+        Bucket::Overdue => {
+            params.push(V::Integer(now_ms()));
+            format!(
+                "(due_at IS NOT NULL AND due_at < ?{} AND status IN ('accepted','dispatched','in_progress','returned'))",
+                params.len()
+            )
+        }
+        Bucket::Conflicting => "(conflict = 1)".into(),
+        Bucket::Mine => {
+            params.push(V::Integer(principal.user_id));
+            format!(
+                "(status IN ('dispatched','in_progress') AND (assignee = ?{}",
+                params.len()
+            ) + &match &principal.department {
+                Some(d) => {
+                    params.push(V::Text(d.clone()));
+                    format!(" OR department = ?{}))", params.len())
+                }
+                None => "))".into(),
+            }
+        }
+    }
+}
+
+impl Db {
+    /// One page of an inbox: records in the caller's scope in `query.bucket`, filtered,
+    /// sorted and paged in SQL over the projection, with the count of every bucket.
+    pub async fn cases(&self, principal: Principal, query: CaseQuery) -> Result<CasePage, DbError> {
+        use rusqlite::types::Value as V;
+        self.read(move |c| {
+            let scope = principal.scope();
+            let (scope_clause, scope_param) = scope_sql(&scope, "");
+            // scope_sql numbers its parameter ?1; everything else follows it.
+            let mut params: Vec<V> = vec![V::Text(scope_param)];
+            let mut filters = vec![scope_clause];
+            let push = |params: &mut Vec<V>, sql: &str, v: V| {
+                params.push(v);
+                sql.replace('?', &format!("?{}", params.len()))
+            };
+            if let Some(level) = &query.level {
+                filters.push(push(&mut params, "level = ?", V::Text(level.clone())));
+            }
+            if let Some(under) = &query.under {
+                params.push(V::Text(under.clone()));
+                let n = params.len();
+                filters.push(format!("(grid = ?{n} OR (grid >= ?{n} || '/' AND grid < ?{n} || '0'))"));
+            }
+            if let Some(v) = &query.category {
+                // A class matches its subclasses too.
+                params.push(V::Text(v.clone()));
+                let n = params.len();
+                filters.push(format!("(category = ?{n} OR category IN (SELECT code FROM categories WHERE parent = ?{n}))"));
+            }
+            for (col, v) in [("status", &query.status), ("urgency", &query.urgency), ("kind", &query.kind)] {
+                if let Some(v) = v {
+                    filters.push(push(&mut params, &format!("{col} = ?"), V::Text(v.clone())));
+                }
+            }
+            if let Some(v) = query.from {
+                filters.push(push(&mut params, "reported_at >= ?", V::Integer(v)));
+            }
+            if let Some(v) = query.to {
+                filters.push(push(&mut params, "reported_at < ?", V::Integer(v)));
+            }
+            if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                filters.push(push(&mut params, "title LIKE ? ESCAPE '\\'", V::Text(format!("%{escaped}%"))));
+            }
+            let base_where = filters.join(" AND ");
+
+            // Counts per bucket over the scope alone, so the tabs show what waits.
+            let mut counts = std::collections::BTreeMap::new();
+            for bucket in Bucket::COUNTED {
+                let mut p = vec![params[0].clone()];
+                let clause = bucket_sql(bucket, &principal, &mut p);
+                let (scope_clause, _) = scope_sql(&scope, "");
+                let n: i64 = c.query_row(
+                    &format!("SELECT count(*) FROM docs WHERE {scope_clause} AND {clause}"),
+                    rusqlite::params_from_iter(p.iter()),
+                    |r| r.get(0),
+                )?;
+                let name = match bucket {
+                    Bucket::New => "new",
+                    Bucket::Escalated => "escalated",
+                    Bucket::AwaitingVerification => "awaiting_verification",
+                    Bucket::Overdue => "overdue",
+                    Bucket::Conflicting => "conflicting",
+                    Bucket::Mine => "mine",
+                    Bucket::All => "all",
+                };
+                counts.insert(name, n);
+            }
+
+            let bucket_clause = bucket_sql(query.bucket.unwrap_or(Bucket::All), &principal, &mut params);
+            let where_sql = format!("{base_where} AND {bucket_clause}");
+            let total: i64 = c.query_row(
+                &format!("SELECT count(*) FROM docs WHERE {where_sql}"),
+                rusqlite::params_from_iter(params.iter()),
+                |r| r.get(0),
+            )?;
+            let order = match query.sort.as_deref() {
+                Some("due_at") => "due_at IS NULL, due_at ASC, reported_at DESC",
+                Some("updated_at") => "updated_at DESC",
+                _ => "reported_at DESC",
+            };
+            let limit = query.limit.unwrap_or(50).clamp(1, 500);
+            let offset = query.offset.unwrap_or(0);
+            params.push(V::Integer(now_ms()));
+            let now_n = params.len();
+            let sql = format!(
+                "SELECT id, kind, title, category, status, level, urgency, grid, sector, department, assignee, \
+                 reported_by, reported_at, updated_at, due_at, \
+                 (due_at IS NOT NULL AND due_at < ?{now_n} AND status IN ('accepted','dispatched','in_progress','returned')), \
+                 urged, conflict, lat, lng \
+                 FROM docs WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let items = stmt
+                .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                    Ok(CaseSummary {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        title: r.get(2)?,
+                        category: r.get(3)?,
+                        status: r.get(4)?,
+                        level: r.get(5)?,
+                        urgency: r.get(6)?,
+                        grid: r.get(7)?,
+                        sector: r.get(8)?,
+                        department: r.get(9)?,
+                        assignee: r.get(10)?,
+                        reported_by: r.get(11)?,
+                        reported_at: r.get(12)?,
+                        updated_at: r.get(13)?,
+                        due_at: r.get(14)?,
+                        overdue: r.get(15)?,
+                        urged: r.get(16)?,
+                        conflict: r.get(17)?,
+                        lat: r.get(18)?,
+                        lng: r.get(19)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(CasePage { total, items, counts })
+        })
+        .await
+    }
+}
+
+/// The rates the districts are judged on, for the caller's scope.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rates {
+    pub reported: i64,
+    pub open: i64,
+    pub overdue: i64,
+    pub closed: i64,
+    /// Rectified (resolved or closed, not as a duplicate) ÷ patrol events that needed it.
+    pub rectification_rate: Option<f64>,
+    /// Closed ÷ cases due to be closed (closed, or past their deadline).
+    pub closure_rate: Option<f64>,
+    /// Closed by the deadline ÷ cases due to be closed.
+    pub on_time_closure_rate: Option<f64>,
+    /// Mean hours from report to close.
+    pub average_completion_hours: Option<f64>,
+    /// Returned at least once ÷ closed.
+    pub rework_rate: Option<f64>,
+}
+
+impl Db {
+    /// Rates over records in scope reported in `[from, to)` (ms; either may be open).
+    pub async fn rates(
+        &self,
+        principal: Principal,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Rates, DbError> {
+        self.read(move |c| {
+            let (clause, param) = scope_sql(&principal.scope(), "");
+            let now = now_ms();
+            let sql = format!(
+                "SELECT count(*), \
+                   coalesce(sum({OPEN_SQL}), 0), \
+                   coalesce(sum(due_at IS NOT NULL AND due_at < ?2 AND {OPEN_SQL} AND status != 'reported'), 0), \
+                   coalesce(sum(status = 'closed'), 0), \
+                   coalesce(sum(kind = 'event' AND status NOT IN ('withdrawn') AND duplicate_of IS NULL), 0), \
+                   coalesce(sum(kind = 'event' AND status IN ('resolved','closed') AND duplicate_of IS NULL), 0), \
+                   coalesce(sum(status = 'closed' OR (due_at IS NOT NULL AND due_at < ?2 AND status NOT IN ('withdrawn'))), 0), \
+                   coalesce(sum(status = 'closed' AND (due_at IS NULL OR closed_at <= due_at)), 0), \
+                   avg(CASE WHEN status = 'closed' AND closed_at IS NOT NULL THEN (closed_at - reported_at) / 3600000.0 END), \
+                   coalesce(sum(status = 'closed' AND ever_returned = 1), 0) \
+                 FROM docs WHERE {clause} AND reported_at >= ?3 AND reported_at < ?4"
+            );
+            let row = c.query_row(
+                &sql,
+                params![param, now, from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, Option<f64>>(8)?,
+                        r.get::<_, i64>(9)?,
+                    ))
+                },
+            )?;
+            let (reported, open, overdue, closed, needing, rectified, due, on_time, avg_hours, reworked) = row;
+            let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+            Ok(Rates {
+                reported,
+                open,
+                overdue,
+                closed,
+                rectification_rate: ratio(rectified, needing),
+                closure_rate: ratio(closed, due),
+                on_time_closure_rate: ratio(on_time, due),
+                average_completion_hours: avg_hours,
+                rework_rate: ratio(reworked, closed),
+            })
+        })
+        .await
+    }
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod cases;
 pub mod catalogue;
 pub mod health;
 pub mod info;
@@ -21,6 +22,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(me::router())
         .merge(admin::router())
         .merge(catalogue::router())
+        .merge(cases::router())
         .merge(sync::router(&state))
         .merge(units::router())
         .fallback(api_not_found)

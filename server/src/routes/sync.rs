@@ -179,7 +179,10 @@ async fn push(
                 Err(refusal) => results[i] = Some(PushResult::refused(doc.clone(), &refusal)),
             }
         }
-        let committed = state.db.commit_push(principal.user_id, prepared).await?;
+        let committed = state
+            .db
+            .commit_push(Some(principal.user_id), prepared)
+            .await?;
         let mut stale = Vec::new();
         for (i, outcome) in order.into_iter().zip(committed) {
             let doc = docs[i].0.clone();

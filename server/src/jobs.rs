@@ -1,0 +1,58 @@
+//! Background jobs. The escalation job (督办): records left unaccepted too long go up a
+//! level and are marked urged; records past their handling deadline are urged (and go up
+//! when the rules allow). Its changes are made with the server's own Automerge actor, so
+//! they sync, merge and show in the timeline like anyone's.
+
+use crate::AppState;
+use crate::db::{DbError, now_ms};
+use automerge::ActorId;
+use std::time::Duration;
+
+/// How many neglected records one run handles at most; the rest wait for the next run.
+const BATCH: usize = 500;
+
+/// The server's actor id, made once and kept in the database.
+pub async fn server_actor(state: &AppState) -> Result<ActorId, DbError> {
+    let bytes = state
+        .db
+        .setting_or_insert("server_actor", ActorId::random().to_bytes().to_vec())
+        .await?;
+    Ok(ActorId::from(bytes))
+}
+
+/// One pass as of `now` (ms). Returns how many records it escalated or urged.
+pub async fn escalate_once(state: &AppState, now: i64) -> Result<usize, DbError> {
+    let actor = server_actor(state).await?;
+    let hour = 3_600_000;
+    let unaccepted_before = now - state.config.escalate_after_hours as i64 * hour;
+    let overdue_before = now - state.config.urge_overdue_after_hours as i64 * hour;
+    let mut done = 0;
+    for (id, why) in state
+        .db
+        .neglected(unaccepted_before, overdue_before, BATCH)
+        .await?
+    {
+        let actions = state
+            .db
+            .escalate(actor.clone(), id.clone(), why, now)
+            .await?;
+        if !actions.is_empty() {
+            tracing::info!(record = %id, ?why, ?actions, "escalation job acted");
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+/// Runs `escalate_once` every `jobs_interval_secs` until the task is dropped.
+pub async fn run(state: AppState) {
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(state.config.jobs_interval_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = escalate_once(&state, now_ms()).await {
+            tracing::error!(error = %e, "escalation job failed; it runs again at the next tick");
+        }
+    }
+}

@@ -1,0 +1,712 @@
+//! The closed loop (闭环): report → accept → dispatch → handle → report back → verify →
+//! close, with return for correction, escalation up the levels, withdrawal and urging.
+//!
+//! Every action is an ordinary Automerge change that sets the workflow fields and appends a
+//! timeline entry `{action, by, at, note?}`, so it works offline like any edit. This module
+//! is the one definition of who may take which action in which status; the server checks
+//! each pushed change against it, judged by the record as it was when the change was made
+//! (its dependencies), so two supervisors acting concurrently offline are both judged
+//! fairly and the merge flags the conflict instead of refusing one of them.
+
+use crate::record::{EditError, Level, Record, Status, read_record};
+use crate::scope::{Principal, Role};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// 上报: made when the record is created.
+    Report,
+    /// 自行处置: field staff fixed it there and then (categories that allow it).
+    ResolveOnSpot,
+    /// The reporter takes the report back before anyone accepted it.
+    Withdraw,
+    /// The reporter corrected a returned record and sends it again.
+    Resubmit,
+    /// 受理: the responsible supervisor takes the case; the deadline starts.
+    Accept,
+    /// 退回: back to the reporter for correction, with a reason.
+    Return,
+    /// 分派: to a grid staff member.
+    Assign,
+    /// 派遣: to a department.
+    Dispatch,
+    /// 上报升级: to the next level up.
+    Escalate,
+    /// 核查: the supervisor checked the work reported back.
+    Verify,
+    /// 结案.
+    Close,
+    /// 结案 as a duplicate of another record.
+    CloseDuplicate,
+    /// A closed case turns out not to be done.
+    Reopen,
+    /// 处置: the handler starts work.
+    Start,
+    /// 反馈: the handler reports the work done.
+    ReportBack,
+    /// Not ours: the handler gives the case back to the supervisor.
+    HandBack,
+    /// 督办: marked for supervision because it was left too long.
+    Urge,
+}
+
+impl Action {
+    pub const ALL: [Action; 17] = [
+        Action::Report,
+        Action::ResolveOnSpot,
+        Action::Withdraw,
+        Action::Resubmit,
+        Action::Accept,
+        Action::Return,
+        Action::Assign,
+        Action::Dispatch,
+        Action::Escalate,
+        Action::Verify,
+        Action::Close,
+        Action::CloseDuplicate,
+        Action::Reopen,
+        Action::Start,
+        Action::ReportBack,
+        Action::HandBack,
+        Action::Urge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Report => "report",
+            Action::ResolveOnSpot => "resolve_on_spot",
+            Action::Withdraw => "withdraw",
+            Action::Resubmit => "resubmit",
+            Action::Accept => "accept",
+            Action::Return => "return",
+            Action::Assign => "assign",
+            Action::Dispatch => "dispatch",
+            Action::Escalate => "escalate",
+            Action::Verify => "verify",
+            Action::Close => "close",
+            Action::CloseDuplicate => "close_duplicate",
+            Action::Reopen => "reopen",
+            Action::Start => "start",
+            Action::ReportBack => "report_back",
+            Action::HandBack => "hand_back",
+            Action::Urge => "urge",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = crate::scope::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| crate::scope::UnknownName(s.to_owned()))
+    }
+}
+
+/// The fields only workflow actions may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Status,
+    Level,
+    Assignee,
+    Department,
+    DueAt,
+    Urged,
+    DuplicateOf,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Status => "status",
+            Field::Level => "level",
+            Field::Assignee => "assignee",
+            Field::Department => "department",
+            Field::DueAt => "due_at",
+            Field::Urged => "urged",
+            Field::DuplicateOf => "duplicate_of",
+        }
+    }
+}
+
+/// Who takes an action: a signed-in user, or the server's own jobs.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    User(&'a Principal),
+    Server,
+}
+
+/// What the state machine needs to know about a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub status: Status,
+    /// Every status concurrent changes left (one unless the record is conflicting).
+    pub statuses: Vec<Status>,
+    pub level: Level,
+    pub reported_by: i64,
+    pub assignee: Option<i64>,
+    pub department: Option<String>,
+    pub field_resolvable: bool,
+}
+
+impl Facts {
+    pub fn of(doc: &Automerge, record: &Record, field_resolvable: bool) -> Facts {
+        let mut statuses = vec![record.status];
+        if record.conflict
+            && let Ok(values) = doc.get_all(ROOT, "status")
+        {
+            for (v, id) in values {
+                let text = match v {
+                    Value::Scalar(s) => s.as_str().map(str::to_owned),
+                    Value::Object(ObjType::Text) => doc.text(&id).ok(),
+                    Value::Object(_) => None,
+                };
+                if let Some(s) = text.and_then(|t| t.parse::<Status>().ok())
+                    && !statuses.contains(&s)
+                {
+                    statuses.push(s);
+                }
+            }
+        }
+        Facts {
+            status: record.status,
+            statuses,
+            level: record.level,
+            reported_by: record.reported_by,
+            assignee: record.assignee,
+            department: record.department.clone(),
+            field_resolvable,
+        }
+    }
+
+    pub fn conflicting(&self) -> bool {
+        self.statuses.len() > 1
+    }
+}
+
+/// What an allowed action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effect {
+    /// The status after the action; `None` leaves it.
+    pub status: Option<Status>,
+    /// The workflow fields the action may change.
+    pub fields: &'static [Field],
+    /// The action needs a note (a reason, or what was done).
+    pub needs_note: bool,
+}
+
+/// Why an action is not allowed, in words for the person who tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+/// The level a supervisor role answers for.
+pub fn role_level(role: Role) -> Option<Level> {
+    match role {
+        Role::CommunitySupervisor => Some(Level::Community),
+        Role::WorkstationSupervisor => Some(Level::Workstation),
+        Role::StreetSupervisor => Some(Level::Street),
+        Role::DistrictAdmin => Some(Level::District),
+        _ => None,
+    }
+}
+
+use Status::*;
+
+const OPEN: &[Status] = &[Reported, Accepted, Dispatched, InProgress, Returned];
+
+fn effect(status: Option<Status>, fields: &'static [Field], needs_note: bool) -> Effect {
+    Effect {
+        status,
+        fields,
+        needs_note,
+    }
+}
+
+/// May `who` take `action` on a record with these facts? The one rule table.
+pub fn check(who: Who<'_>, facts: &Facts, action: Action) -> Result<Effect, Denied> {
+    let (from, eff): (&[Status], Effect) = match action {
+        Action::Report => {
+            return Err(Denied("a record is reported once, when it is made".into()));
+        }
+        Action::ResolveOnSpot => (&[Reported], effect(Some(Resolved), &[Field::Status], false)),
+        Action::Withdraw => (
+            &[Reported],
+            effect(Some(Withdrawn), &[Field::Status], false),
+        ),
+        Action::Resubmit => (&[Returned], effect(Some(Reported), &[Field::Status], false)),
+        Action::Accept => (
+            &[Reported],
+            effect(Some(Accepted), &[Field::Status, Field::DueAt], false),
+        ),
+        Action::Return => (
+            &[Reported, Accepted, Resolved],
+            effect(Some(Returned), &[Field::Status], true),
+        ),
+        Action::Assign => (
+            &[Accepted],
+            effect(Some(Dispatched), &[Field::Status, Field::Assignee], false),
+        ),
+        Action::Dispatch => (
+            &[Accepted],
+            effect(Some(Dispatched), &[Field::Status, Field::Department], false),
+        ),
+        Action::Escalate => (
+            &[Reported, Accepted, Returned],
+            effect(None, &[Field::Level, Field::Urged], false),
+        ),
+        Action::Verify => (&[Resolved], effect(None, &[], false)),
+        Action::Close => (&[Resolved], effect(Some(Closed), &[Field::Status], false)),
+        Action::CloseDuplicate => (
+            &[Reported, Accepted, Returned],
+            effect(Some(Closed), &[Field::Status, Field::DuplicateOf], false),
+        ),
+        Action::Reopen => (&[Closed], effect(Some(Accepted), &[Field::Status], true)),
+        Action::Start => (
+            &[Dispatched],
+            effect(Some(InProgress), &[Field::Status], false),
+        ),
+        Action::ReportBack => (
+            &[Dispatched, InProgress],
+            effect(Some(Resolved), &[Field::Status], true),
+        ),
+        Action::HandBack => (
+            &[Dispatched, InProgress],
+            effect(
+                Some(Accepted),
+                &[Field::Status, Field::Department, Field::Assignee],
+                true,
+            ),
+        ),
+        Action::Urge => (OPEN, effect(None, &[Field::Urged], false)),
+    };
+
+    let supervisor = match who {
+        Who::Server => matches!(action, Action::Escalate | Action::Urge),
+        Who::User(p) => role_level(p.role) == Some(facts.level),
+    };
+    // A conflicting record waits for its supervisor, who may act from any of the statuses
+    // the concurrent actions left; everyone else sees the status every replica agrees on.
+    let status_ok = if supervisor && facts.conflicting() {
+        facts.statuses.iter().any(|s| from.contains(s))
+    } else {
+        from.contains(&facts.status)
+    };
+    let who_ok = match (who, action) {
+        (Who::Server, Action::Escalate | Action::Urge) => true,
+        (Who::Server, _) => false,
+        (Who::User(p), Action::ResolveOnSpot) => {
+            if !facts.field_resolvable {
+                return Err(Denied(
+                    "this category may not be resolved on the spot; report it for handling".into(),
+                ));
+            }
+            p.role.is_field()
+        }
+        (Who::User(p), Action::Withdraw | Action::Resubmit) => p.user_id == facts.reported_by,
+        (Who::User(p), Action::Start | Action::ReportBack) => is_handler(p, facts),
+        (Who::User(p), Action::HandBack) => is_handler(p, facts),
+        (Who::User(p), Action::Urge) => role_level(p.role).is_some_and(|l| l >= facts.level),
+        (Who::User(_), _) => supervisor,
+    };
+    if !who_ok {
+        let who_text = match who {
+            Who::Server => "the server".to_owned(),
+            Who::User(p) => p.role.as_str().to_owned(),
+        };
+        return Err(Denied(match action {
+            Action::Withdraw | Action::Resubmit => {
+                format!("only the reporter may {action} a record")
+            }
+            Action::Start | Action::ReportBack | Action::HandBack => format!(
+                "only the department or grid staff member the record was dispatched to may {action} it"
+            ),
+            _ => format!(
+                "a {who_text} may not {action} a record held at the {} level",
+                facts.level
+            ),
+        }));
+    }
+    if !status_ok {
+        return Err(Denied(format!(
+            "cannot {action} a record that is {}; allowed when it is {}",
+            facts.status,
+            from.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )));
+    }
+    if action == Action::Escalate && facts.level.up().is_none() {
+        return Err(Denied(
+            "the district level is the top; there is nowhere to escalate".into(),
+        ));
+    }
+    Ok(eff)
+}
+
+fn is_handler(p: &Principal, facts: &Facts) -> bool {
+    match p.role {
+        Role::DepartmentHandler => p.department.is_some() && p.department == facts.department,
+        Role::GridStaff => facts.assignee == Some(p.user_id),
+        _ => false,
+    }
+}
+
+/// Every action `who` may take now, for showing only those buttons.
+pub fn available(who: Who<'_>, facts: &Facts) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| check(who, facts, *a).is_ok())
+        .collect()
+}
+
+/// The handling deadline: the category's time from acceptance, halved when urgent.
+pub fn due_at(accepted_at: i64, handling_hours: u32, urgent: bool) -> i64 {
+    let hours_ms = i64::from(handling_hours) * 3_600_000;
+    accepted_at + if urgent { hours_ms / 2 } else { hours_ms }
+}
+
+/// What an action needs besides who and when.
+#[derive(Debug, Clone, Default)]
+pub struct Params<'a> {
+    pub note: Option<&'a str>,
+    pub assignee: Option<i64>,
+    pub department: Option<&'a str>,
+    pub duplicate_of: Option<&'a str>,
+    /// For `accept`: from [`due_at`].
+    pub due_at: Option<i64>,
+}
+
+/// Writes an action into a transaction: the workflow fields it sets and its timeline entry.
+/// The caller checks it first with [`check`]; the server checks it again on push.
+pub fn perform<T: Transactable>(
+    tx: &mut T,
+    facts: &Facts,
+    action: Action,
+    by: i64,
+    at: i64,
+    params: &Params<'_>,
+) -> Result<(), EditError> {
+    let status = |s: Status| ScalarValue::Str(s.as_str().into());
+    match action {
+        Action::Escalate => {
+            if let Some(up) = facts.level.up() {
+                tx.put(ROOT, "level", up.as_str())?;
+            }
+        }
+        Action::Urge => tx.put(ROOT, "urged", true)?,
+        Action::Accept => {
+            if let Some(due) = params.due_at {
+                tx.put(ROOT, "due_at", due)?;
+            }
+        }
+        Action::Assign => {
+            if let Some(a) = params.assignee {
+                tx.put(ROOT, "assignee", a)?;
+            }
+        }
+        Action::Dispatch => {
+            if let Some(d) = params.department {
+                tx.put(ROOT, "department", d)?;
+            }
+        }
+        Action::HandBack => {
+            tx.delete(ROOT, "department")?;
+            tx.delete(ROOT, "assignee")?;
+        }
+        Action::CloseDuplicate => {
+            if let Some(d) = params.duplicate_of {
+                tx.put(ROOT, "duplicate_of", d)?;
+            }
+        }
+        _ => {}
+    }
+    let next = check_effect_status(action).or(if facts.conflicting() {
+        // Writing the status again, even unchanged, overwrites every concurrent value: the
+        // supervisor's decision ends the conflict.
+        Some(facts.status)
+    } else {
+        None
+    });
+    if let Some(s) = next {
+        tx.put(ROOT, "status", status(s))?;
+    }
+    crate::record::append_timeline(tx, action.as_str(), by, at, params.note)
+}
+
+/// The status an action leads to, independent of who takes it.
+fn check_effect_status(action: Action) -> Option<Status> {
+    match action {
+        Action::ResolveOnSpot | Action::ReportBack => Some(Resolved),
+        Action::Withdraw => Some(Withdrawn),
+        Action::Resubmit => Some(Reported),
+        Action::Accept | Action::HandBack | Action::Reopen => Some(Accepted),
+        Action::Return => Some(Returned),
+        Action::Assign | Action::Dispatch => Some(Dispatched),
+        Action::Close | Action::CloseDuplicate => Some(Closed),
+        Action::Start => Some(InProgress),
+        Action::Report | Action::Escalate | Action::Verify | Action::Urge => None,
+    }
+}
+
+/// One entry of a record's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub obj: ObjId,
+    pub action: String,
+    pub by: i64,
+    pub at: i64,
+    pub note: Option<String>,
+}
+
+/// The timeline as stored (schema checked by `read_record` already).
+pub fn timeline(doc: &Automerge) -> Vec<Entry> {
+    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(ROOT, "timeline") else {
+        return Vec::new();
+    };
+    let scalar = |obj: &ObjId, key: &str| -> Option<(Value<'static>, ObjId)> {
+        doc.get(obj, key)
+            .ok()
+            .flatten()
+            .map(|(v, id)| (v.into_owned(), id))
+    };
+    let text = |v: Option<(Value<'static>, ObjId)>| -> Option<String> {
+        match v? {
+            (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
+            (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
+            _ => None,
+        }
+    };
+    let int = |v: Option<(Value<'static>, ObjId)>| -> i64 {
+        match v {
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Int(n) | ScalarValue::Timestamp(n) => *n,
+                ScalarValue::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+                ScalarValue::F64(f) => *f as i64,
+                _ => 0,
+            },
+            _ => 0,
+        }
+    };
+    (0..doc.length(&list))
+        .filter_map(|i| match doc.get(&list, i).ok().flatten() {
+            Some((Value::Object(ObjType::Map), obj)) => Some(Entry {
+                action: text(scalar(&obj, "action")).unwrap_or_default(),
+                by: int(scalar(&obj, "by")),
+                at: int(scalar(&obj, "at")),
+                note: text(scalar(&obj, "note")),
+                obj,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The workflow fields of a record, for comparing before and after a change.
+fn workflow_values(r: &Record) -> [(Field, String); 7] {
+    [
+        (Field::Status, r.status.as_str().to_owned()),
+        (Field::Level, r.level.as_str().to_owned()),
+        (Field::Assignee, format!("{:?}", r.assignee)),
+        (Field::Department, format!("{:?}", r.department)),
+        (Field::DueAt, format!("{:?}", r.due_at)),
+        (Field::Urged, r.urged.to_string()),
+        (Field::DuplicateOf, format!("{:?}", r.duplicate_of)),
+    ]
+}
+
+/// Category facts the workflow needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CategoryRules {
+    pub handling_hours: u32,
+    pub field_resolvable: bool,
+}
+
+/// Checks every workflow action in a push. `after` is the document with the push applied
+/// and `changes` the push's new changes in causal order. Each change is judged by the
+/// record as it stood at the change's own dependencies, which is what its author saw.
+pub fn check_changes(
+    after: &Automerge,
+    changes: &[Change],
+    principal: &Principal,
+    rules: &dyn Fn(&str) -> Option<CategoryRules>,
+) -> Result<(), Denied> {
+    // A push may pass through states that are not valid records (a record built over
+    // several changes); such a state is judged by the last valid one before it, so an
+    // invalid middle step cannot be used to slip an action past the rules.
+    let mut last_valid: Option<(Record, Facts)> = None;
+    for change in changes {
+        let deps = change.deps();
+        let mut base = if deps.is_empty() {
+            Automerge::new()
+        } else {
+            after
+                .fork_at(deps)
+                .map_err(|e| Denied(format!("cannot read the record at this change's base: {e}")))?
+        };
+        let old = match read_record(&base) {
+            Ok(r) => {
+                let resolvable = rules(&r.category).is_some_and(|c| c.field_resolvable);
+                let facts = Facts::of(&base, &r, resolvable);
+                Some((r, facts))
+            }
+            Err(_) => last_valid.clone(),
+        };
+        let old_entries: HashSet<ObjId> = timeline(&base).into_iter().map(|e| e.obj).collect();
+        base.apply_changes([change.clone()])
+            .map_err(|e| Denied(format!("change does not apply: {e}")))?;
+        // The schema itself is checked once, on the final document, by ingest; here only
+        // the workflow matters, so a state that is not yet a valid record is passed over.
+        if let Ok(new) = read_record(&base) {
+            let entries: Vec<Entry> = timeline(&base)
+                .into_iter()
+                .filter(|e| !old_entries.contains(&e.obj))
+                .collect();
+            check_one(old.as_ref(), &new, &entries, principal, rules)?;
+            let resolvable = rules(&new.category).is_some_and(|c| c.field_resolvable);
+            let facts = Facts::of(&base, &new, resolvable);
+            last_valid = Some((new, facts));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a push touched anything the workflow governs, so pushes that only edit text or
+/// add notes skip the per-change check.
+pub fn touches_workflow(
+    before: Option<(&Record, usize)>,
+    after: &Record,
+    after_timeline: usize,
+) -> bool {
+    match before {
+        None => true,
+        Some((b, len)) => len != after_timeline || workflow_values(b) != workflow_values(after),
+    }
+}
+
+/// Number of entries in the timeline, cheaply.
+pub fn timeline_len(doc: &Automerge) -> usize {
+    match doc.get(ROOT, "timeline") {
+        Ok(Some((Value::Object(ObjType::List), list))) => doc.length(&list),
+        _ => 0,
+    }
+}
+
+fn check_one(
+    old: Option<&(Record, Facts)>,
+    new: &Record,
+    entries: &[Entry],
+    principal: &Principal,
+    rules: &dyn Fn(&str) -> Option<CategoryRules>,
+) -> Result<(), Denied> {
+    let Some((old, facts)) = old else {
+        // Creation: the record starts reported, at the community, with nothing set by
+        // later steps, and its only timeline entry is the report itself.
+        if new.status != Reported
+            || new.level != Level::Community
+            || new.assignee.is_some()
+            || new.due_at.is_some()
+            || new.department.is_some()
+            || new.duplicate_of.is_some()
+            || new.urged
+        {
+            return Err(Denied(
+                "a new record starts as reported, at the community level, with no deadline, assignee, department or duplicate".into(),
+            ));
+        }
+        if entries
+            .iter()
+            .any(|e| e.action != "report" || e.by != principal.user_id)
+        {
+            return Err(Denied(
+                "a new record's timeline may only hold its report, by the reporter".into(),
+            ));
+        }
+        return Ok(());
+    };
+    let cat = rules(&new.category);
+    let mut facts = facts.clone();
+    let mut allowed: HashSet<Field> = HashSet::new();
+    for e in entries {
+        let action: Action = e
+            .action
+            .parse()
+            .map_err(|_| Denied(format!("unknown timeline action `{}`", e.action)))?;
+        if e.by != principal.user_id {
+            return Err(Denied(format!(
+                "a timeline entry must be signed by its author (you are user {}, the entry says {})",
+                principal.user_id, e.by
+            )));
+        }
+        let eff = check(Who::User(principal), &facts, action)?;
+        if eff.needs_note && e.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            return Err(Denied(format!(
+                "{action} needs a note saying why or what was done"
+            )));
+        }
+        match action {
+            Action::Assign if new.assignee.is_none() => {
+                return Err(Denied("assign needs the assignee".into()));
+            }
+            Action::Dispatch if new.department.is_none() => {
+                return Err(Denied("dispatch needs the department".into()));
+            }
+            Action::CloseDuplicate if new.duplicate_of.as_deref().is_none_or(|d| d == new.id) => {
+                return Err(Denied(
+                    "close as duplicate needs the other record's id".into(),
+                ));
+            }
+            Action::Accept => {
+                let hours = cat.map_or(72, |c| c.handling_hours);
+                let want = due_at(e.at, hours, new.urgency == crate::record::Urgency::Urgent);
+                if new.due_at != Some(want) {
+                    return Err(Denied(format!(
+                        "accept sets the deadline from the category: due_at must be {want}, found {:?}",
+                        new.due_at
+                    )));
+                }
+            }
+            _ => {}
+        }
+        if let Some(s) = eff.status {
+            facts.status = s;
+            facts.statuses = vec![s];
+        }
+        if action == Action::Escalate {
+            facts.level = facts.level.up().unwrap_or(facts.level);
+        }
+        allowed.extend(eff.fields.iter().copied());
+    }
+    for ((field, was), (_, now)) in workflow_values(old).iter().zip(workflow_values(new).iter()) {
+        if was != now && !allowed.contains(field) {
+            return Err(Denied(format!(
+                "`{}` changes only through a workflow action that sets it (it went from {was} to {now})",
+                field.as_str()
+            )));
+        }
+    }
+    if !entries.is_empty() && new.status != facts.status && !new.conflict {
+        return Err(Denied(format!(
+            "the actions lead to {}, but the change sets the status to {}",
+            facts.status, new.status
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

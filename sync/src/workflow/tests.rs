@@ -1,0 +1,316 @@
+//! The whole role × status × action matrix, written out as the rules read in the issue,
+//! then checked against `check` for every combination.
+
+use super::*;
+use crate::record::{NewRecord, Urgency, new_record};
+use crate::scope::Principal;
+use automerge::ActorId;
+use std::collections::BTreeSet;
+
+const REPORTER: i64 = 1;
+const ASSIGNEE: i64 = 2;
+const POLICE: &str = "/gusu:police";
+
+fn principal(user_id: i64, role: Role, department: Option<&str>) -> Principal {
+    Principal {
+        user_id,
+        role,
+        unit: "/gusu".into(),
+        department: department.map(Into::into),
+    }
+}
+
+fn cast() -> Vec<(&'static str, Principal)> {
+    vec![
+        ("reporter (leader)", principal(REPORTER, Role::Leader, None)),
+        (
+            "assignee (grid staff)",
+            principal(ASSIGNEE, Role::GridStaff, None),
+        ),
+        ("other leader", principal(3, Role::Leader, None)),
+        ("community", principal(4, Role::CommunitySupervisor, None)),
+        (
+            "workstation",
+            principal(5, Role::WorkstationSupervisor, None),
+        ),
+        ("street", principal(6, Role::StreetSupervisor, None)),
+        ("district", principal(7, Role::DistrictAdmin, None)),
+        (
+            "police",
+            principal(8, Role::DepartmentHandler, Some(POLICE)),
+        ),
+        (
+            "fire",
+            principal(9, Role::DepartmentHandler, Some("/gusu:fire")),
+        ),
+    ]
+}
+
+fn facts(status: Status, level: Level) -> Facts {
+    Facts {
+        status,
+        statuses: vec![status],
+        level,
+        reported_by: REPORTER,
+        assignee: Some(ASSIGNEE),
+        department: Some(POLICE.into()),
+        field_resolvable: true,
+    }
+}
+
+const ALL_STATUSES: [Status; 8] = [
+    Status::Reported,
+    Status::Accepted,
+    Status::Dispatched,
+    Status::InProgress,
+    Status::Resolved,
+    Status::Closed,
+    Status::Returned,
+    Status::Withdrawn,
+];
+
+/// What the issue says each role may do, as (action, statuses) pairs, for a record held at
+/// `level`, reported by REPORTER, assigned to ASSIGNEE and dispatched to the police.
+fn spec(who: &str, level: Level) -> Vec<(Action, Vec<Status>)> {
+    use Action as A;
+    use Status::*;
+    let open = vec![Reported, Accepted, Dispatched, InProgress, Returned];
+    let supervisor = vec![
+        (A::Accept, vec![Reported]),
+        (A::Return, vec![Reported, Accepted, Resolved]),
+        (A::Assign, vec![Accepted]),
+        (A::Dispatch, vec![Accepted]),
+        (A::Escalate, vec![Reported, Accepted, Returned]),
+        (A::Verify, vec![Resolved]),
+        (A::Close, vec![Resolved]),
+        (A::CloseDuplicate, vec![Reported, Accepted, Returned]),
+        (A::Reopen, vec![Closed]),
+        (A::Urge, open.clone()),
+    ];
+    let handler = vec![
+        (A::Start, vec![Dispatched]),
+        (A::ReportBack, vec![Dispatched, InProgress]),
+        (A::HandBack, vec![Dispatched, InProgress]),
+    ];
+    let my_level = match who {
+        "community" => Some(Level::Community),
+        "workstation" => Some(Level::Workstation),
+        "street" => Some(Level::Street),
+        "district" => Some(Level::District),
+        _ => None,
+    };
+    match (who, my_level) {
+        ("reporter (leader)", _) => vec![
+            (A::ResolveOnSpot, vec![Reported]),
+            (A::Withdraw, vec![Reported]),
+            (A::Resubmit, vec![Returned]),
+        ],
+        ("assignee (grid staff)", _) => {
+            let mut v = vec![(A::ResolveOnSpot, vec![Reported])];
+            v.extend(handler);
+            v
+        }
+        ("other leader", _) => vec![(A::ResolveOnSpot, vec![Reported])],
+        ("police", _) => handler,
+        (_, Some(l)) if l == level => {
+            let mut v = supervisor;
+            if level == Level::District {
+                v.retain(|(a, _)| *a != A::Escalate);
+            }
+            v
+        }
+        (_, Some(l)) if l > level => vec![(A::Urge, open)],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn every_role_status_and_action_at_every_level() {
+    let mut checked = 0;
+    for level in [
+        Level::Community,
+        Level::Workstation,
+        Level::Street,
+        Level::District,
+    ] {
+        for (name, p) in cast() {
+            let allowed: BTreeSet<(&str, &str)> = spec(name, level)
+                .into_iter()
+                .flat_map(|(a, ss)| ss.into_iter().map(move |s| (a.as_str(), s.as_str())))
+                .collect();
+            for status in ALL_STATUSES {
+                for action in Action::ALL {
+                    let got = check(Who::User(&p), &facts(status, level), action);
+                    let want = allowed.contains(&(action.as_str(), status.as_str()));
+                    assert_eq!(
+                        got.is_ok(),
+                        want,
+                        "{name} {action} on {status} at {level}: {got:?}"
+                    );
+                    if let Err(Denied(why)) = got {
+                        assert!(!why.is_empty());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 4 * 9 * 8 * 17);
+}
+
+#[test]
+fn the_server_only_escalates_and_urges() {
+    for status in ALL_STATUSES {
+        for action in Action::ALL {
+            let ok = check(Who::Server, &facts(status, Level::Community), action).is_ok();
+            let want = match action {
+                Action::Escalate => matches!(
+                    status,
+                    Status::Reported | Status::Accepted | Status::Returned
+                ),
+                Action::Urge => OPEN.contains(&status),
+                _ => false,
+            };
+            assert_eq!(ok, want, "server {action} on {status}");
+        }
+    }
+}
+
+#[test]
+fn on_the_spot_needs_a_category_that_allows_it() {
+    let leader = principal(REPORTER, Role::Leader, None);
+    let mut f = facts(Status::Reported, Level::Community);
+    f.field_resolvable = false;
+    let err = check(Who::User(&leader), &f, Action::ResolveOnSpot).expect_err("denied");
+    assert!(err.0.contains("on the spot"));
+}
+
+#[test]
+fn a_conflicting_record_lets_its_supervisor_act_from_either_status() {
+    let sup = principal(4, Role::CommunitySupervisor, None);
+    let leader = principal(REPORTER, Role::Leader, None);
+    let mut f = facts(Status::Closed, Level::Community);
+    f.statuses = vec![Status::Closed, Status::Returned];
+    // Close needs `resolved`: neither; reopen is allowed from `closed`; escalate from `returned`.
+    assert!(check(Who::User(&sup), &f, Action::Close).is_err());
+    assert!(check(Who::User(&sup), &f, Action::Reopen).is_ok());
+    assert!(check(Who::User(&sup), &f, Action::Escalate).is_ok());
+    // The reporter sees only the status every replica agrees on.
+    assert!(check(Who::User(&leader), &f, Action::Resubmit).is_err());
+}
+
+#[test]
+fn deadlines() {
+    assert_eq!(due_at(1_000, 24, false), 1_000 + 24 * 3_600_000);
+    assert_eq!(due_at(1_000, 24, true), 1_000 + 12 * 3_600_000);
+}
+
+fn sample(reported_by: i64) -> NewRecord {
+    NewRecord {
+        id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+        kind: crate::record::Kind::Event,
+        grid: "/gusu/byw/ws1/jinzhu/g01".into(),
+        sector: Some("/gusu/byw/ws1/jinzhu/g01/b1".into()),
+        category: "city.garbage_exposed".into(),
+        title: "暴露垃圾".into(),
+        description: "门口".into(),
+        address: "3幢".into(),
+        location: None,
+        household: None,
+        reported_by,
+        reported_at: 1_700_000_000_000,
+        urgency: Urgency::Normal,
+    }
+}
+
+fn rules(_: &str) -> Option<CategoryRules> {
+    Some(CategoryRules {
+        handling_hours: 24,
+        field_resolvable: true,
+    })
+}
+
+fn act(doc: &mut Automerge, action: Action, by: i64, at: i64, params: &Params<'_>) -> Change {
+    let record = read_record(doc).expect("valid");
+    let f = Facts::of(doc, &record, true);
+    let mut tx = doc.transaction();
+    perform(&mut tx, &f, action, by, at, params).expect("perform");
+    tx.commit();
+    doc.get_last_local_change().expect("change").clone()
+}
+
+#[test]
+fn pushed_actions_are_judged_at_their_own_base() {
+    let sup = principal(4, Role::CommunitySupervisor, None);
+    let community = Principal {
+        unit: "/gusu/byw/ws1/jinzhu".into(),
+        ..sup.clone()
+    };
+    let leader = principal(REPORTER, Role::Leader, None);
+    let mut doc = new_record(ActorId::random(), &sample(REPORTER));
+    let stored = doc.clone();
+
+    // The supervisor accepts with the right deadline: fine.
+    let mut tablet = doc.fork().with_actor(ActorId::random());
+    let at = 1_700_000_100_000;
+    let accept = act(
+        &mut tablet,
+        Action::Accept,
+        4,
+        at,
+        &Params {
+            due_at: Some(due_at(at, 24, false)),
+            ..Params::default()
+        },
+    );
+    assert_eq!(
+        check_changes(&tablet, std::slice::from_ref(&accept), &community, &rules),
+        Ok(())
+    );
+
+    // The same action by the reporter is refused, and so is a wrong deadline.
+    let mut phone = doc.fork().with_actor(ActorId::random());
+    let by_leader = act(
+        &mut phone,
+        Action::Accept,
+        REPORTER,
+        at,
+        &Params {
+            due_at: Some(due_at(at, 24, false)),
+            ..Params::default()
+        },
+    );
+    assert!(check_changes(&phone, &[by_leader], &leader, &rules).is_err());
+    let mut tablet2 = doc.fork().with_actor(ActorId::random());
+    let bad_due = act(
+        &mut tablet2,
+        Action::Accept,
+        4,
+        at,
+        &Params {
+            due_at: Some(at + 1),
+            ..Params::default()
+        },
+    );
+    assert!(check_changes(&tablet2, &[bad_due], &community, &rules).is_err());
+
+    // A status set without an action is refused.
+    let mut sneaky = doc.fork().with_actor(ActorId::random());
+    {
+        let mut tx = sneaky.transaction();
+        tx.put(ROOT, "status", "closed").expect("put");
+        tx.commit();
+    }
+    let change = sneaky.get_last_local_change().expect("change").clone();
+    let err = check_changes(&sneaky, &[change], &community, &rules).expect_err("refused");
+    assert!(err.0.contains("status"), "{err}");
+
+    // Withdraw by the reporter, judged at its base even if the server has moved on.
+    let withdraw = act(&mut doc, Action::Withdraw, REPORTER, at, &Params::default());
+    let mut server = stored.clone();
+    server.apply_changes([accept]).expect("apply");
+    server.apply_changes([withdraw.clone()]).expect("merge");
+    assert_eq!(check_changes(&server, &[withdraw], &leader, &rules), Ok(()));
+    let merged = read_record(&server).expect("valid");
+    assert!(merged.conflict, "accept and withdraw concurrently: flagged");
+}
