@@ -66,6 +66,14 @@ pub struct Config {
     pub urge_overdue_after_hours: u64,
     /// Seconds between runs of the escalation job.
     pub jobs_interval_secs: u64,
+    /// Where photos are kept; by default `blobs/` beside the database file.
+    pub blobs_dir: Option<PathBuf>,
+    /// Largest photo, in bytes.
+    pub max_blob_bytes: u64,
+    /// Photo bytes one user may upload per day.
+    pub blob_quota_bytes_per_day: u64,
+    /// Hours an unreferenced photo or an abandoned upload is kept before it is removed.
+    pub blob_grace_hours: u64,
 }
 
 impl Default for Config {
@@ -86,6 +94,10 @@ impl Default for Config {
             escalate_after_hours: 24,
             urge_overdue_after_hours: 0,
             jobs_interval_secs: 300,
+            blobs_dir: None,
+            max_blob_bytes: 8 * 1024 * 1024,
+            blob_quota_bytes_per_day: 256 * 1024 * 1024,
+            blob_grace_hours: 7 * 24,
         }
     }
 }
@@ -141,6 +153,18 @@ pub struct ConfigArgs {
     /// Seconds between runs of the escalation job [default: 300].
     #[arg(long, env = "HAITANG_JOBS_INTERVAL_SECS")]
     pub jobs_interval_secs: Option<u64>,
+    /// Directory for photos [default: blobs/ beside the database].
+    #[arg(long, env = "HAITANG_BLOBS_DIR")]
+    pub blobs_dir: Option<PathBuf>,
+    /// Largest photo in bytes [default: 8388608].
+    #[arg(long, env = "HAITANG_MAX_BLOB_BYTES")]
+    pub max_blob_bytes: Option<u64>,
+    /// Photo bytes one user may upload per day [default: 268435456].
+    #[arg(long, env = "HAITANG_BLOB_QUOTA_BYTES_PER_DAY")]
+    pub blob_quota_bytes_per_day: Option<u64>,
+    /// Hours before unreferenced photos and abandoned uploads are removed [default: 168].
+    #[arg(long, env = "HAITANG_BLOB_GRACE_HOURS")]
+    pub blob_grace_hours: Option<u64>,
 }
 
 impl Config {
@@ -166,8 +190,14 @@ impl Config {
             db_readers,
             escalate_after_hours,
             urge_overdue_after_hours,
-            jobs_interval_secs
+            jobs_interval_secs,
+            max_blob_bytes,
+            blob_quota_bytes_per_day,
+            blob_grace_hours
         );
+        if args.blobs_dir.is_some() {
+            config.blobs_dir = args.blobs_dir.clone();
+        }
         if args.jwt_secret.is_some() {
             config.jwt_secret = args.jwt_secret.clone();
         }
@@ -182,6 +212,17 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
         toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("bad config file {}: {e}", path.display()))
+    }
+
+    /// Where photos live: the configured directory, or `blobs/` beside the database.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.blobs_dir.clone().unwrap_or_else(|| {
+            self.db
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join("blobs")
+        })
     }
 
     fn validate(&self) -> anyhow::Result<()> {

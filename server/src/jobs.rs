@@ -44,7 +44,40 @@ pub async fn escalate_once(state: &AppState, now: i64) -> Result<usize, DbError>
     Ok(done)
 }
 
-/// Runs `escalate_once` every `jobs_interval_secs` until the task is dropped.
+/// Removes photos no record references and uploads abandoned half-way, once they are
+/// older than the grace period (a phone may still be about to push the record that
+/// references a photo it uploaded first). Returns how many photos it removed.
+pub async fn collect_blobs_once(state: &AppState, now: i64) -> Result<usize, DbError> {
+    let grace = state.config.blob_grace_hours;
+    let mut removed = 0;
+    for sha in state
+        .db
+        .orphan_blobs(now - grace as i64 * 3_600_000, BATCH)
+        .await?
+    {
+        // The row goes first: a blob without a row is invisible and re-uploadable, while a
+        // row without its file would be served as missing.
+        if state.db.forget_orphan(sha.clone()).await? {
+            let store = state.blobs.clone();
+            let s = sha.clone();
+            let gone = tokio::task::spawn_blocking(move || store.remove(&s)).await;
+            if !matches!(gone, Ok(Ok(()))) {
+                tracing::warn!(blob = %sha, "could not remove an orphan photo file");
+            }
+            removed += 1;
+        }
+    }
+    let store = state.blobs.clone();
+    let age = Duration::from_secs(grace * 3600);
+    if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.sweep_partials(age)).await
+        && n > 0
+    {
+        tracing::info!(uploads = n, "removed abandoned partial uploads");
+    }
+    Ok(removed)
+}
+
+/// Runs the jobs every `jobs_interval_secs` until the task is dropped.
 pub async fn run(state: AppState) {
     let mut tick =
         tokio::time::interval(Duration::from_secs(state.config.jobs_interval_secs.max(1)));
@@ -53,6 +86,9 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         if let Err(e) = escalate_once(&state, now_ms()).await {
             tracing::error!(error = %e, "escalation job failed; it runs again at the next tick");
+        }
+        if let Err(e) = collect_blobs_once(&state, now_ms()).await {
+            tracing::error!(error = %e, "photo collection failed; it runs again at the next tick");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! SQLite file. `app` builds the router from a state; `serve` runs it until shutdown.
 
 pub mod auth;
+pub mod blobstore;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -30,13 +31,17 @@ pub struct AppState {
     pub keys: Arc<AuthKeys>,
     pub config: Arc<Config>,
     pub login_limiter: Arc<LoginLimiter>,
+    pub blobs: Arc<blobstore::BlobStore>,
+    pub uploads: Arc<blobstore::InFlight>,
 }
 
 impl AppState {
-    pub fn new(db: Db, keys: AuthKeys, config: Config) -> AppState {
+    pub fn new(db: Db, keys: AuthKeys, blobs: blobstore::BlobStore, config: Config) -> AppState {
         AppState {
             db,
             keys: Arc::new(keys),
+            blobs: Arc::new(blobs),
+            uploads: Arc::default(),
             login_limiter: Arc::new(LoginLimiter::new(
                 config.login_per_minute_user,
                 config.login_per_minute_ip,
@@ -60,7 +65,18 @@ impl AppState {
         if config.demo {
             demo::seed(&db).await?;
         }
-        Ok(AppState::new(db, AuthKeys::from_secret(&secret), config))
+        let blobs = blobstore::BlobStore::open(&config.blobs_dir()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the photo store {}: {e}",
+                config.blobs_dir().display()
+            )
+        })?;
+        Ok(AppState::new(
+            db,
+            AuthKeys::from_secret(&secret),
+            blobs,
+            config,
+        ))
     }
 }
 

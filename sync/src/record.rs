@@ -185,6 +185,8 @@ pub struct Record {
     pub duplicate_of: Option<String>,
     /// Concurrent offline actions left different statuses: a supervisor must decide.
     pub conflict: bool,
+    /// SHA-256 of each attached photo, in list order.
+    pub attachments: Vec<String>,
 }
 
 impl Record {
@@ -355,7 +357,7 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
 
     r.timeline()?;
     r.notes()?;
-    r.attachments()?;
+    let attachments = r.attachments()?;
 
     let level = match r.string(root, "level", "level")? {
         None => Level::Community,
@@ -412,6 +414,7 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
         urged,
         duplicate_of,
         conflict,
+        attachments,
     })
 }
 
@@ -676,7 +679,9 @@ impl Reader<'_> {
     }
 
     /// Photos are stored outside the document by content hash; the document only lists them.
-    fn attachments(&self) -> Result<(), SchemaError> {
+    /// Checks the attachments and returns the SHA-256 of each, in list order.
+    fn attachments(&self) -> Result<Vec<String>, SchemaError> {
+        let mut shas = Vec::new();
         for (att, path) in self.list_of_maps("attachments")? {
             let field = |k: &str| format!("{path}.{k}");
             let sha = self
@@ -718,8 +723,9 @@ impl Reader<'_> {
                 }
             }
             self.int(&att, "taken_at", &field("taken_at"))?;
+            shas.push(sha);
         }
-        Ok(())
+        Ok(shas)
     }
 }
 

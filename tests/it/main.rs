@@ -4,6 +4,7 @@
 mod admin;
 mod assets;
 mod auth;
+mod blobs;
 mod crash;
 mod helpers;
 mod lifecycle;

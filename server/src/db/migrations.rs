@@ -7,22 +7,12 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// (version, name, SQL). Versions start at 1 and have no gaps; a test checks that.
+#[rustfmt::skip]
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../../migrations/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "records",
-        include_str!("../../migrations/0002_records.sql"),
-    ),
-    (
-        3,
-        "workflow",
-        include_str!("../../migrations/0003_workflow.sql"),
-    ),
+    (1, "foundation", include_str!("../../migrations/0001_foundation.sql")),
+    (2, "records", include_str!("../../migrations/0002_records.sql")),
+    (3, "workflow", include_str!("../../migrations/0003_workflow.sql")),
+    (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -8,6 +8,7 @@
 //! told "done" before its data is durable. Readers use a small pool of read-only
 //! connections on blocking threads; WAL lets them run beside the writer.
 
+pub mod blobs;
 mod migrations;
 pub mod org;
 pub mod records;

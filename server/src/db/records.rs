@@ -670,6 +670,15 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
         p.times.closed_at,
         p.times.ever_returned,
     ])?;
+    // The photo references of the record's current state; a blob may not be uploaded yet.
+    c.prepare_cached("DELETE FROM blob_refs WHERE doc_id = ?1")?
+        .execute([&p.doc_id])?;
+    for sha in &r.attachments {
+        c.prepare_cached(
+            "INSERT INTO blob_refs(sha256, doc_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![sha, p.doc_id])?;
+    }
     if let (true, Some(old)) = (moved, &p.old) {
         c.prepare_cached(
             "INSERT INTO doc_moves(seq, doc_id, old_grid, old_sector, old_department) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod blobs;
 pub mod cases;
 pub mod catalogue;
 pub mod health;
@@ -24,6 +25,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(catalogue::router())
         .merge(cases::router())
         .merge(sync::router(&state))
+        .merge(blobs::router(&state))
         .merge(units::router())
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
