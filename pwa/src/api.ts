@@ -234,3 +234,42 @@ export function postSync(body: Uint8Array, signal?: AbortSignal): Promise<Uint8A
     headers: { 'Content-Type': 'application/cbor', Accept: 'application/cbor' },
   }));
 }
+
+/**
+ * A request with the access token (refreshed once on 401, like every other call)
+ * whose answer the caller reads itself: status, headers and body. For photo blobs,
+ * where 404 and 202 carry meaning and the body is an image.
+ */
+export async function authedFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  let session = await loadSession();
+  if (!session) {
+    emitAuthLost();
+    throw new ApiError(401, 'no_session', 'not signed in');
+  }
+  const attempt = (s: Session) => {
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', `Bearer ${s.access_token}`);
+    return send(path, { ...init, headers });
+  };
+  let res = await attempt(session);
+  if (res.status === 401) {
+    try {
+      session = await refreshOnce(session);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) emitAuthLost();
+      throw err;
+    }
+    res = await attempt(session);
+  }
+  return res;
+}
+
+/** Reads an error answer (`{code, message}`) the caller of `authedFetch` got. */
+export function errorOf(res: Response): Promise<ApiError> {
+  return toApiError(res);
+}
+
+/** `GET` of a JSON resource with the access token (the supervisor console's inbox, rates, …). */
+export function getAuthed<T>(path: string): Promise<T> {
+  return authed<T>(path);
+}

@@ -9,6 +9,40 @@ import { Login } from './screens/Login';
 import { loadServerInfo, loadSession, type Session } from './session';
 import { getStore } from './store';
 import { Workspace } from './screens/Workspace';
+import type { User } from './api';
+
+/** Supervisors and department handlers get the console; leaders and grid staff the field app. */
+export const CONSOLE_ROLES: User['role'][] = [
+  'community_supervisor',
+  'workstation_supervisor',
+  'street_supervisor',
+  'district_admin',
+  'department_handler',
+];
+
+type ConsoleComponent = typeof import('./console/Console').default;
+let consoleModule: Promise<ConsoleComponent> | null = null;
+
+/** The console's code loads on first use, so the field app's phones never download it. */
+function ConsoleLoader(props: { user: User; online: boolean; onLogout: () => Promise<void> }) {
+  const [Console, setConsole] = useState<ConsoleComponent | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    consoleModule ??= import('./console/Console').then((m) => m.default);
+    consoleModule.then((c) => setConsole(() => c)).catch(() => {
+      consoleModule = null;
+      setFailed(true);
+    });
+  }, []);
+  if (!Console) {
+    return (
+      <main class="screen" aria-busy={!failed}>
+        <p class="boot">{failed ? t('error.network') : t('app.loading')}</p>
+      </main>
+    );
+  }
+  return <Console {...props} />;
+}
 
 /**
  * Which screen is showing. Plain state rather than URLs: the app is opened
@@ -88,9 +122,12 @@ export function App() {
           }}
         />
       )}
-      {route.name === 'home' && (
-        <Workspace key={route.session.user.id} user={route.session.user} online={online} onLogout={handleLogout} />
-      )}
+      {route.name === 'home' &&
+        (CONSOLE_ROLES.includes(route.session.user.role) ? (
+          <ConsoleLoader key={route.session.user.id} user={route.session.user} online={online} onLogout={handleLogout} />
+        ) : (
+          <Workspace key={route.session.user.id} user={route.session.user} online={online} onLogout={handleLogout} />
+        ))}
       <UpdateBar />
     </div>
   );

@@ -213,9 +213,11 @@ export class Store {
    * Creates a record and stores it as waiting to sync. Resolves only after the
    * transaction has committed: the caller may then tell the user it is saved.
    */
-  async create(fields: NewRecordFields): Promise<void> {
+  async create(fields: NewRecordFields, then?: (A: Am, doc: Doc<unknown>) => Doc<unknown>): Promise<void> {
     const [A, actor] = await Promise.all([automerge(), this.actor()]);
-    const doc = newRecord(A, actor, fields);
+    let doc: Doc<unknown> = newRecord(A, actor, fields);
+    // A further change saved with the record in the same transaction (its photos).
+    if (then) doc = then(A, doc);
     await this.write(async (_tx, put) => {
       await put({ id: fields.id, bytes: A.save(doc), acked: [] }, doc, A);
     });

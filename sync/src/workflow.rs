@@ -8,7 +8,7 @@
 //! (its dependencies), so two supervisors acting concurrently offline are both judged
 //! fairly and the merge flags the conflict instead of refusing one of them.
 
-use crate::record::{EditError, Level, Record, Status, read_record};
+use crate::record::{EditError, Level, Record, Status};
 use crate::scope::{Principal, Role};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
@@ -516,7 +516,7 @@ pub fn timeline(doc: &Automerge) -> Vec<Entry> {
         .collect()
 }
 
-/// The workflow fields of a record, for comparing before and after a change.
+/// The workflow fields of a record, for comparing before and after a push.
 fn workflow_values(r: &Record) -> [(Field, String); 7] {
     [
         (Field::Status, r.status.as_str().to_owned()),
@@ -536,53 +536,200 @@ pub struct CategoryRules {
     pub field_resolvable: bool,
 }
 
-/// Checks every workflow action in a push. `after` is the document with the push applied
-/// and `changes` the push's new changes in causal order. Each change is judged by the
-/// record as it stood at the change's own dependencies, which is what its author saw.
+/// Just what the rules read from a record, read without validating the whole schema:
+/// the check runs after every change of a push, so it must be cheap. The schema itself
+/// is checked once, on the push's result.
+#[derive(Debug, Clone, PartialEq)]
+struct View {
+    id: String,
+    category: String,
+    urgent: bool,
+    reported_by: i64,
+    /// Every value concurrent changes left, the winner first.
+    statuses: Vec<Status>,
+    level: Level,
+    assignee: Option<i64>,
+    department: Option<String>,
+    due_at: Option<i64>,
+    urged: bool,
+    duplicate_of: Option<String>,
+    timeline: Vec<ObjId>,
+}
+
+impl View {
+    /// `None` while the document is not yet a record (a record built over several
+    /// changes, or an empty document).
+    fn read(doc: &Automerge) -> Option<View> {
+        let text = |key: &str| -> Option<String> {
+            match doc.get(ROOT, key).ok().flatten()? {
+                (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
+                (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
+                _ => None,
+            }
+        };
+        let int = |key: &str| -> Option<i64> {
+            match doc.get(ROOT, key).ok().flatten()? {
+                (Value::Scalar(s), _) => match s.as_ref() {
+                    ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(*n),
+                    ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+                    ScalarValue::F64(f) if f.fract() == 0.0 => Some(*f as i64),
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        let mut statuses = Vec::new();
+        for (v, id) in doc.get_all(ROOT, "status").ok()? {
+            let t = match v {
+                Value::Scalar(s) => s.as_str().map(str::to_owned),
+                Value::Object(ObjType::Text) => doc.text(&id).ok(),
+                Value::Object(_) => None,
+            };
+            if let Some(s) = t.and_then(|t| t.parse::<Status>().ok())
+                && !statuses.contains(&s)
+            {
+                statuses.push(s);
+            }
+        }
+        // get_all lists values in an order every replica agrees on; `get` names the
+        // winner, which goes first.
+        let winner: Status = text("status")?.parse().ok()?;
+        statuses.retain(|s| *s != winner);
+        statuses.insert(0, winner);
+        let timeline = match doc.get(ROOT, "timeline").ok().flatten()? {
+            (Value::Object(ObjType::List), list) => (0..doc.length(&list))
+                .filter_map(|i| doc.get(&list, i).ok().flatten().map(|(_, id)| id))
+                .collect(),
+            _ => return None,
+        };
+        Some(View {
+            id: text("id")?,
+            category: text("category")?,
+            urgent: text("urgency").as_deref() == Some("urgent"),
+            reported_by: int("reported_by")?,
+            statuses,
+            level: text("level")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(Level::Community),
+            assignee: int("assignee"),
+            department: text("department"),
+            due_at: int("due_at"),
+            urged: matches!(doc.get(ROOT, "urged"), Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))),
+            duplicate_of: text("duplicate_of"),
+            timeline,
+        })
+    }
+
+    fn status(&self) -> Status {
+        self.statuses[0]
+    }
+
+    fn facts(&self, rules: &dyn Fn(&str) -> Option<CategoryRules>) -> Facts {
+        Facts {
+            status: self.status(),
+            statuses: self.statuses.clone(),
+            level: self.level,
+            reported_by: self.reported_by,
+            assignee: self.assignee,
+            department: self.department.clone(),
+            field_resolvable: rules(&self.category).is_some_and(|c| c.field_resolvable),
+        }
+    }
+
+    fn workflow_values(&self) -> [(Field, String); 7] {
+        [
+            (Field::Status, self.status().as_str().to_owned()),
+            (Field::Level, self.level.as_str().to_owned()),
+            (Field::Assignee, format!("{:?}", self.assignee)),
+            (Field::Department, format!("{:?}", self.department)),
+            (Field::DueAt, format!("{:?}", self.due_at)),
+            (Field::Urged, self.urged.to_string()),
+            (Field::DuplicateOf, format!("{:?}", self.duplicate_of)),
+        ]
+    }
+}
+
+/// Checks every workflow action in a push. `before` is the stored document (`None` for a
+/// new record), `after` the document with the push applied, and `changes` the push's new
+/// changes in causal order. Each change is judged by the record as it stood at the
+/// change's own dependencies, which is what its author saw: a phone's changes form a
+/// chain and are applied one after another to one copy; a change from a concurrent
+/// branch is judged on a fork at its dependencies.
 pub fn check_changes(
+    before: Option<&Automerge>,
     after: &Automerge,
     changes: &[Change],
     principal: &Principal,
     rules: &dyn Fn(&str) -> Option<CategoryRules>,
 ) -> Result<(), Denied> {
-    // A push may pass through states that are not valid records (a record built over
-    // several changes); such a state is judged by the last valid one before it, so an
-    // invalid middle step cannot be used to slip an action past the rules.
-    let mut last_valid: Option<(Record, Facts)> = None;
+    let mut work = before.cloned().unwrap_or_default();
+    let mut view = View::read(&work);
+    // A state that is not yet a record is judged by the last one that was, so an invalid
+    // middle step cannot be used to slip an action past the rules.
+    let mut last_valid = view.clone();
     for change in changes {
-        let deps = change.deps();
-        let mut base = if deps.is_empty() {
-            Automerge::new()
-        } else {
-            after
-                .fork_at(deps)
-                .map_err(|e| Denied(format!("cannot read the record at this change's base: {e}")))?
-        };
-        let old = match read_record(&base) {
-            Ok(r) => {
-                let resolvable = rules(&r.category).is_some_and(|c| c.field_resolvable);
-                let facts = Facts::of(&base, &r, resolvable);
-                Some((r, facts))
-            }
-            Err(_) => last_valid.clone(),
-        };
-        let old_entries: HashSet<ObjId> = timeline(&base).into_iter().map(|e| e.obj).collect();
-        base.apply_changes([change.clone()])
-            .map_err(|e| Denied(format!("change does not apply: {e}")))?;
-        // The schema itself is checked once, on the final document, by ingest; here only
-        // the workflow matters, so a state that is not yet a valid record is passed over.
-        if let Ok(new) = read_record(&base) {
-            let entries: Vec<Entry> = timeline(&base)
-                .into_iter()
-                .filter(|e| !old_entries.contains(&e.obj))
-                .collect();
-            check_one(old.as_ref(), &new, &entries, principal, rules)?;
-            let resolvable = rules(&new.category).is_some_and(|c| c.field_resolvable);
-            let facts = Facts::of(&base, &new, resolvable);
-            last_valid = Some((new, facts));
+        let mut deps = change.deps().to_vec();
+        let mut heads = work.get_heads();
+        deps.sort();
+        heads.sort();
+        if deps != heads {
+            work = if deps.is_empty() {
+                Automerge::new()
+            } else {
+                after.fork_at(&deps).map_err(|e| {
+                    Denied(format!("cannot read the record at this change's base: {e}"))
+                })?
+            };
+            view = View::read(&work);
         }
+        work.apply_changes([change.clone()])
+            .map_err(|e| Denied(format!("change does not apply: {e}")))?;
+        let old = view.clone().or_else(|| last_valid.clone());
+        view = View::read(&work);
+        let Some(new) = &view else {
+            continue;
+        };
+        let unchanged = old.as_ref().is_some_and(|o| {
+            o.timeline == new.timeline && o.workflow_values() == new.workflow_values()
+        });
+        if !unchanged {
+            let known: HashSet<&ObjId> = old.iter().flat_map(|o| o.timeline.iter()).collect();
+            let entries: Vec<Entry> = new
+                .timeline
+                .iter()
+                .filter(|id| !known.contains(id))
+                .map(|id| entry(&work, id))
+                .collect();
+            check_one(old.as_ref(), new, &entries, principal, rules)?;
+        }
+        last_valid = view.clone();
     }
     Ok(())
+}
+
+fn entry(doc: &Automerge, obj: &ObjId) -> Entry {
+    let get = |key: &str| doc.get(obj, key).ok().flatten();
+    let text = |key: &str| match get(key) {
+        Some((Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
+        Some((Value::Object(ObjType::Text), id)) => doc.text(&id).ok(),
+        _ => None,
+    };
+    let int = |key: &str| match get(key) {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(n) | ScalarValue::Timestamp(n) => *n,
+            ScalarValue::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+            ScalarValue::F64(f) => *f as i64,
+            _ => i64::MIN,
+        },
+        _ => i64::MIN,
+    };
+    Entry {
+        obj: obj.clone(),
+        action: text("action").unwrap_or_default(),
+        by: int("by"),
+        at: int("at"),
+        note: text("note"),
+    }
 }
 
 /// Whether a push touched anything the workflow governs, so pushes that only edit text or
@@ -607,16 +754,17 @@ pub fn timeline_len(doc: &Automerge) -> usize {
 }
 
 fn check_one(
-    old: Option<&(Record, Facts)>,
-    new: &Record,
+    old: Option<&View>,
+    new: &View,
     entries: &[Entry],
     principal: &Principal,
     rules: &dyn Fn(&str) -> Option<CategoryRules>,
 ) -> Result<(), Denied> {
-    let Some((old, facts)) = old else {
+    let Some(old) = old else {
         // Creation: the record starts reported, at the community, with nothing set by
         // later steps, and its only timeline entry is the report itself.
-        if new.status != Reported
+        if new.status() != Reported
+            || new.statuses.len() > 1
             || new.level != Level::Community
             || new.assignee.is_some()
             || new.due_at.is_some()
@@ -639,7 +787,7 @@ fn check_one(
         return Ok(());
     };
     let cat = rules(&new.category);
-    let mut facts = facts.clone();
+    let mut facts = old.facts(rules);
     let mut allowed: HashSet<Field> = HashSet::new();
     for e in entries {
         let action: Action = e
@@ -672,7 +820,7 @@ fn check_one(
             }
             Action::Accept => {
                 let hours = cat.map_or(72, |c| c.handling_hours);
-                let want = due_at(e.at, hours, new.urgency == crate::record::Urgency::Urgent);
+                let want = due_at(e.at, hours, new.urgent);
                 if new.due_at != Some(want) {
                     return Err(Denied(format!(
                         "accept sets the deadline from the category: due_at must be {want}, found {:?}",
@@ -691,7 +839,11 @@ fn check_one(
         }
         allowed.extend(eff.fields.iter().copied());
     }
-    for ((field, was), (_, now)) in workflow_values(old).iter().zip(workflow_values(new).iter()) {
+    for ((field, was), (_, now)) in old
+        .workflow_values()
+        .iter()
+        .zip(new.workflow_values().iter())
+    {
         if was != now && !allowed.contains(field) {
             return Err(Denied(format!(
                 "`{}` changes only through a workflow action that sets it (it went from {was} to {now})",
@@ -699,10 +851,11 @@ fn check_one(
             )));
         }
     }
-    if !entries.is_empty() && new.status != facts.status && !new.conflict {
+    if !entries.is_empty() && new.status() != facts.status && new.statuses.len() == 1 {
         return Err(Denied(format!(
             "the actions lead to {}, but the change sets the status to {}",
-            facts.status, new.status
+            facts.status,
+            new.status()
         )));
     }
     Ok(())

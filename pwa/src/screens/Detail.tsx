@@ -8,6 +8,11 @@ import type { Reference } from '../reference';
 import { recordText, type DocEntry, type Store } from '../store';
 import type { Syncer } from '../sync';
 import { useUnsaved } from '../unsaved';
+import { FieldWorkflow } from '../console/FieldWorkflow';
+import { addAttachments, PHOTO_MESSAGE, readAttachments } from '../photos/attachments';
+import { toAttachment, type Attachment } from '../photos/db';
+import { PhotoPicker } from '../photos/PhotoPicker';
+import { PhotoStrip } from '../photos/PhotoStrip';
 
 interface Props {
   id: string;
@@ -29,9 +34,11 @@ interface Loaded {
   record: RecordData;
   entry: DocEntry;
   history: HistoryItem[];
+  attachments: Attachment[];
 }
 
-const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.edit'> = {
+const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.edit' | 'history.photo'> = {
+  [PHOTO_MESSAGE]: 'history.photo',
   [MESSAGES.report]: 'history.report',
   [MESSAGES.note]: 'history.note',
   [MESSAGES.edit]: 'history.edit',
@@ -71,7 +78,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
           what: m.message && MESSAGE_KEYS[m.message] ? t(MESSAGE_KEYS[m.message]) : (m.message ?? t('history.change')),
         }))
         .sort((a, b) => a.time - b.time);
-      if (!cancelled) setLoaded({ record, entry, history });
+      if (!cancelled) setLoaded({ record, entry, history, attachments: readAttachments(doc) });
     })();
     return () => {
       cancelled = true;
@@ -96,7 +103,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
     );
   }
 
-  const { record: r, entry, history } = loaded;
+  const { record: r, entry, history, attachments } = loaded;
   const summary = store.summary(id);
   const refusal = summary?.sync === 'refused' ? entry.refusal : undefined;
   const person = (uid: number) => (uid === user.id ? user.name : t('history.user', { id: uid }));
@@ -120,6 +127,11 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
     await store.editText(id, 'description', description);
     setDescription(null);
     setBusy(false);
+    afterEdit();
+  }
+
+  async function addPhotos(photos: Attachment[]) {
+    await store.edit(id, (A, doc) => addAttachments(A, doc, photos.map(toAttachment)));
     afterEdit();
   }
 
@@ -153,6 +165,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
       <h1 class="screen-title" data-testid="detail-title">
         {r.title || t('records.untitled')}
       </h1>
+      <FieldWorkflow id={id} user={user} store={store} syncer={syncer} reference={reference} />
 
       {refusal && (
         <section class="alert alert-error refusal" role="alert" data-testid="refusal">
@@ -238,6 +251,12 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
             </div>
           </>
         )}
+      </section>
+
+      <section class="card" data-testid="detail-photos">
+        <h2 class="section-title">{t('photos.title')}</h2>
+        <PhotoStrip userId={user.id} attachments={attachments} version={version} />
+        <PhotoPicker userId={user.id} state="pending" onAdded={addPhotos} />
       </section>
 
       <section class="card">

@@ -6,6 +6,10 @@ import type { Location } from '../record/core.mjs';
 import type { Store } from '../store';
 import type { Syncer } from '../sync';
 import { useUnsaved } from '../unsaved';
+import { Duplicates } from '../console/Duplicates';
+import { addAttachments } from '../photos/attachments';
+import { getPhotos, toAttachment, type Photo } from '../photos/db';
+import { DraftPhotos, PhotoPicker } from '../photos/PhotoPicker';
 
 interface Props {
   user: User;
@@ -70,9 +74,10 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
   const [error, setError] = useState<string | null>(null);
   const [locating, setLocating] = useState(false);
   const [locError, setLocError] = useState<string | null>(null);
+  const [photos, setPhotos] = useState<Photo[]>([]);
 
   const grid = draft.grid || defaultGrid;
-  const dirty = Boolean(draft.title || draft.description || draft.address || draft.household || draft.category);
+  const dirty = Boolean(draft.title || draft.description || draft.address || draft.household || draft.category || photos.length);
   useUnsaved(dirty);
 
   const tree = categoryTree(reference.categories, draft.kind);
@@ -122,7 +127,10 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
     setSaving(true);
     setError(null);
     const id = crypto.randomUUID();
+    const shas = photos.map((p) => p.sha256);
     try {
+      // Waiting before the record refers to them, so no saved record points at a draft.
+      if (shas.length) await (await getPhotos(user.id)).setState(shas, 'pending');
       await store.create({
         id,
         kind: draft.kind,
@@ -137,7 +145,8 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
         reportedBy: user.id,
         reportedAt: Date.now(),
         urgency: draft.urgent ? 'urgent' : 'normal',
-      });
+      }, photos.length ? (A, doc) => addAttachments(A, doc, photos.map(toAttachment)) : undefined);
+      setPhotos([]);
       // Saved on the phone; keep the kind and place for the next record of a round.
       setDraft({ ...empty(), kind: draft.kind, grid: draft.grid, sector: draft.sector, group: draft.group });
       setSavedId(id);
@@ -290,6 +299,7 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
             )}
           </div>
         </div>
+        <Duplicates store={store} category={draft.category} location={draft.location} onOpen={onOpen} />
 
         {grids.length > 1 && !fixedSector && (
           <div class="field">
@@ -324,6 +334,20 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
               ))}
             </select>
           )}
+        </div>
+
+        <div class="field">
+          <span class="label">{t('photos.title')}</span>
+          <DraftPhotos photos={photos} onRemove={(sha) => setPhotos((ps) => ps.filter((p) => p.sha256 !== sha))} />
+          <PhotoPicker
+            userId={user.id}
+            state="draft"
+            disabled={saving}
+            onAdded={(added) => {
+              setSavedId(null);
+              setPhotos((ps) => [...ps, ...added.filter((a) => !ps.some((p) => p.sha256 === a.sha256))]);
+            }}
+          />
         </div>
 
         {error && (

@@ -5,6 +5,7 @@ import { t } from '../i18n';
 import { loadReference, refreshReference, type Reference } from '../reference';
 import { getStore, type Store } from '../store';
 import { Syncer } from '../sync';
+import { startUploads, type Uploader } from '../photos/upload';
 import { Detail } from './Detail';
 import { Home } from './Home';
 import { Records } from './Records';
@@ -39,6 +40,7 @@ export function Workspace({ user, online, onLogout }: Props) {
 
   useEffect(() => {
     let syncer: Syncer | null = null;
+    let uploader: Uploader | null = null;
     let cancelled = false;
     // Without this the browser may clear IndexedDB under storage pressure,
     // taking records that never reached the server with it.
@@ -54,10 +56,14 @@ export function Workspace({ user, online, onLogout }: Props) {
       // The browser tests and `npm run perf` drive the app's own storage and sync
       // code through this handle (seeding thousands of records, tampering with one).
       window.haitang = { store: s, syncer };
+      // Photos go up apart from the records: after each sync, when the network returns.
+      uploader = await startUploads(user.id, syncer);
+      if (cancelled) uploader.stop();
     });
     return () => {
       cancelled = true;
       syncer?.stop();
+      uploader?.stop();
     };
   }, [user.id]);
 

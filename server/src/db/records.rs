@@ -32,10 +32,46 @@ pub struct Prepared {
     pub doc_id: String,
     /// The `seq` of the stored document the work started from; `None` for a new one.
     base_seq: Option<i64>,
-    applied: Applied,
+    /// The push's result without its Automerge document: a live document costs many
+    /// times its saved size, and a request may hold dozens while it waits for the writer.
+    applied: Outcome,
     state: Vec<u8>,
     old: Option<Position>,
     times: Times,
+}
+
+/// What the writer needs of an accepted push.
+struct Outcome {
+    record: Record,
+    new_changes: Vec<haitang_sync::ingest::NewChange>,
+    heads: Vec<ChangeHash>,
+}
+
+impl Outcome {
+    /// Saves the document and lets it go.
+    fn of(applied: Applied) -> (Outcome, Vec<u8>, Times) {
+        let Applied {
+            doc,
+            record,
+            new_changes,
+            heads,
+            ..
+        } = applied;
+        let (state, times) = if new_changes.is_empty() {
+            (Vec::new(), Times::default())
+        } else {
+            (doc.save(), Times::of(&doc, record.status))
+        };
+        (
+            Outcome {
+                record,
+                new_changes,
+                heads,
+            },
+            state,
+            times,
+        )
+    }
 }
 
 /// What the projection keeps from a record's timeline.
@@ -269,14 +305,7 @@ impl Db {
                     message: problem,
                 }));
             }
-            let (state, times) = if applied.new_changes.is_empty() {
-                (Vec::new(), Times::default())
-            } else {
-                (
-                    applied.doc.save(),
-                    Times::of(&applied.doc, applied.record.status),
-                )
-            };
+            let (applied, state, times) = Outcome::of(applied);
             Ok(Ok(Prepared {
                 doc_id,
                 base_seq,
@@ -494,8 +523,7 @@ impl Db {
                 let record = haitang_sync::record::read_record(&doc).map_err(|e| {
                     DbError::Corrupt(format!("escalated record {doc_id} is invalid: {e}"))
                 })?;
-                let times = Times::of(&doc, record.status);
-                let applied = Applied {
+                let (applied, state, times) = Outcome::of(Applied {
                     heads: doc.get_heads(),
                     new_changes: vec![haitang_sync::ingest::NewChange {
                         hash: change.hash(),
@@ -505,8 +533,7 @@ impl Db {
                     new_actors: Vec::new(),
                     record,
                     doc,
-                };
-                let state = applied.doc.save();
+                });
                 Ok(Some((
                     Prepared {
                         doc_id,

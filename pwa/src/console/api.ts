@@ -1,0 +1,89 @@
+import { getAuthed, type User } from '../api';
+
+export type Bucket = 'new' | 'escalated' | 'awaiting_verification' | 'overdue' | 'conflicting' | 'mine' | 'all';
+
+export interface CaseItem {
+  id: string;
+  kind: string;
+  title: string;
+  category: string;
+  status: string;
+  level: string;
+  urgency: string;
+  grid: string;
+  sector: string | null;
+  department: string | null;
+  assignee: number | null;
+  reported_by: number;
+  reported_at: number;
+  updated_at: number;
+  due_at: number | null;
+  overdue: boolean;
+  urged: boolean;
+  conflict: boolean;
+  lat: number | null;
+  lng: number | null;
+}
+
+export interface CasePage {
+  total: number;
+  items: CaseItem[];
+  counts: Partial<Record<Exclude<Bucket, 'all'>, number>>;
+}
+
+export interface CaseQuery {
+  bucket?: Bucket;
+  level?: string;
+  under?: string;
+  category?: string;
+  status?: string;
+  urgency?: string;
+  kind?: string;
+  from?: number;
+  to?: number;
+  q?: string;
+  sort?: 'reported_at' | 'due_at' | 'updated_at';
+  limit?: number;
+  offset?: number;
+}
+
+export interface Rates {
+  reported: number;
+  open: number;
+  overdue: number;
+  closed: number;
+  rectification_rate: number | null;
+  closure_rate: number | null;
+  on_time_closure_rate: number | null;
+  average_completion_hours: number | null;
+  rework_rate: number | null;
+}
+
+function qs(params: object): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    p.set(k, String(v));
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** One page of an inbox bucket, filtered and sorted on the server. */
+export function listCases(query: CaseQuery): Promise<CasePage> {
+  return getAuthed<CasePage>(`/cases${qs(query)}`);
+}
+
+export function getRates(from?: number, to?: number): Promise<Rates> {
+  return getAuthed<Rates>(`/cases/rates${qs({ from, to })}`);
+}
+
+/**
+ * People the console can name and assign. Only the district admin may list users
+ * (GET /api/v1/admin/users); everyone else gets an empty list and types a user id.
+ */
+export async function listPeople(user: User): Promise<User[]> {
+  if (user.role !== 'district_admin') return [];
+  const body = await getAuthed<{ users: (User & { user?: User })[] }>('/admin/users');
+  return body.users.map((u) => u.user ?? u);
+}

@@ -1,0 +1,94 @@
+import type * as Automerge from '@automerge/automerge/slim';
+
+type Am = typeof Automerge;
+
+export type Action =
+  | 'report'
+  | 'resolve_on_spot'
+  | 'withdraw'
+  | 'resubmit'
+  | 'accept'
+  | 'return'
+  | 'assign'
+  | 'dispatch'
+  | 'escalate'
+  | 'verify'
+  | 'close'
+  | 'close_duplicate'
+  | 'reopen'
+  | 'start'
+  | 'report_back'
+  | 'hand_back'
+  | 'urge';
+export type Status = 'reported' | 'accepted' | 'dispatched' | 'in_progress' | 'resolved' | 'closed' | 'returned' | 'withdrawn';
+export type Level = 'community' | 'workstation' | 'street' | 'district';
+export type Field = 'status' | 'level' | 'assignee' | 'department' | 'due_at' | 'urged' | 'duplicate_of';
+
+export interface Who {
+  user_id: number;
+  role: string;
+  department?: string | null;
+}
+
+export interface Facts {
+  status: string;
+  statuses: string[];
+  level: string;
+  reported_by: number | undefined;
+  assignee: number | undefined;
+  department: string | undefined;
+  field_resolvable: boolean;
+}
+
+export interface Effect {
+  status: Status | undefined;
+  fields: Field[];
+  needsNote: boolean;
+}
+
+export type Checked = { ok: true; effect: Effect } | { ok: false; reason: string };
+
+export interface Workflow {
+  status: string;
+  statuses: string[];
+  conflict: boolean;
+  level: string;
+  reported_by: number | undefined;
+  assignee: number | undefined;
+  department: string | undefined;
+  due_at: number | undefined;
+  urged: boolean;
+  duplicate_of: string | undefined;
+  urgency: string;
+  category: string;
+}
+
+export interface Params {
+  note?: string;
+  assignee?: number;
+  department?: string;
+  duplicate_of?: string;
+  due_at?: number;
+}
+
+export declare const ACTIONS: Action[];
+export declare const STATUSES: Status[];
+export declare const LEVELS: Level[];
+export declare const ACTION_MESSAGE_PREFIX: string;
+export declare function roleLevel(role: string): Level | undefined;
+export declare function levelUp(level: string): Level | undefined;
+export declare function check(who: Who | 'server', facts: Facts, action: Action): Checked;
+export declare function available(who: Who | 'server', facts: Facts): Action[];
+export declare function dueAt(acceptedAt: number, handlingHours: number, urgent: boolean): number;
+export declare function statusesOf(A: Am, doc: Automerge.Doc<unknown>): string[];
+export declare function readWorkflow(A: Am, doc: Automerge.Doc<unknown>): Workflow;
+export declare function factsOf(w: Workflow, fieldResolvable: boolean | undefined): Facts;
+export declare function perform<T>(
+  A: Am,
+  doc: Automerge.Doc<T>,
+  facts: Facts,
+  action: Action,
+  by: number,
+  at: number,
+  params?: Params,
+): Automerge.Doc<T>;

@@ -1,0 +1,160 @@
+// The app's copy of the workflow rules (pwa/src/console/workflow.mjs) against the same
+// role × status × action matrix as sync/src/workflow/tests.rs, plus `perform` writing
+// what the Rust reader expects (checked end to end by console.test.mjs).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as A from '@automerge/automerge';
+import { ACTIONS, STATUSES, LEVELS, available, check, dueAt, factsOf, perform, readWorkflow } from '../../pwa/src/console/workflow.mjs';
+import { newRecord } from '../../pwa/src/record/core.mjs';
+
+const REPORTER = 1;
+const ASSIGNEE = 2;
+const POLICE = '/gusu:police';
+
+const cast = [
+  ['reporter (leader)', { user_id: REPORTER, role: 'leader' }],
+  ['assignee (grid staff)', { user_id: ASSIGNEE, role: 'grid_staff' }],
+  ['other leader', { user_id: 3, role: 'leader' }],
+  ['community', { user_id: 4, role: 'community_supervisor' }],
+  ['workstation', { user_id: 5, role: 'workstation_supervisor' }],
+  ['street', { user_id: 6, role: 'street_supervisor' }],
+  ['district', { user_id: 7, role: 'district_admin' }],
+  ['police', { user_id: 8, role: 'department_handler', department: POLICE }],
+  ['fire', { user_id: 9, role: 'department_handler', department: '/gusu:fire' }],
+];
+
+const facts = (status, level) => ({
+  status,
+  statuses: [status],
+  level,
+  reported_by: REPORTER,
+  assignee: ASSIGNEE,
+  department: POLICE,
+  field_resolvable: true,
+});
+
+function spec(who, level) {
+  const open = ['reported', 'accepted', 'dispatched', 'in_progress', 'returned'];
+  const supervisor = [
+    ['accept', ['reported']],
+    ['return', ['reported', 'accepted', 'resolved']],
+    ['assign', ['accepted']],
+    ['dispatch', ['accepted']],
+    ['escalate', ['reported', 'accepted', 'returned']],
+    ['verify', ['resolved']],
+    ['close', ['resolved']],
+    ['close_duplicate', ['reported', 'accepted', 'returned']],
+    ['reopen', ['closed']],
+    ['urge', open],
+  ];
+  const handler = [
+    ['start', ['dispatched']],
+    ['report_back', ['dispatched', 'in_progress']],
+    ['hand_back', ['dispatched', 'in_progress']],
+  ];
+  const myLevel = { community: 'community', workstation: 'workstation', street: 'street', district: 'district' }[who];
+  if (who === 'reporter (leader)') return [['resolve_on_spot', ['reported']], ['withdraw', ['reported']], ['resubmit', ['returned']]];
+  if (who === 'assignee (grid staff)') return [['resolve_on_spot', ['reported']], ...handler];
+  if (who === 'other leader') return [['resolve_on_spot', ['reported']]];
+  if (who === 'police') return handler;
+  if (myLevel === level) return level === 'district' ? supervisor.filter(([a]) => a !== 'escalate') : supervisor;
+  if (myLevel && LEVELS.indexOf(myLevel) > LEVELS.indexOf(level)) return [['urge', open]];
+  return [];
+}
+
+test('every role, status and action at every level, as in sync/src/workflow/tests.rs', () => {
+  let checked = 0;
+  for (const level of LEVELS) {
+    for (const [name, who] of cast) {
+      const allowed = new Set(spec(name, level).flatMap(([a, ss]) => ss.map((s) => `${a}/${s}`)));
+      for (const status of STATUSES) {
+        for (const action of ACTIONS) {
+          const got = check(who, facts(status, level), action);
+          assert.equal(got.ok, allowed.has(`${action}/${status}`), `${name} ${action} on ${status} at ${level}: ${got.reason}`);
+          if (!got.ok) assert.ok(got.reason.length > 0);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.equal(checked, 4 * 9 * 8 * 17);
+});
+
+test('the server only escalates and urges', () => {
+  const open = ['reported', 'accepted', 'dispatched', 'in_progress', 'returned'];
+  for (const status of STATUSES) {
+    for (const action of ACTIONS) {
+      const want =
+        action === 'escalate' ? ['reported', 'accepted', 'returned'].includes(status) : action === 'urge' ? open.includes(status) : false;
+      assert.equal(check('server', facts(status, 'community'), action).ok, want, `server ${action} on ${status}`);
+    }
+  }
+});
+
+test('on the spot needs a category that allows it', () => {
+  const f = { ...facts('reported', 'community'), field_resolvable: false };
+  const got = check({ user_id: REPORTER, role: 'leader' }, f, 'resolve_on_spot');
+  assert.equal(got.ok, false);
+  assert.match(got.reason, /on the spot/);
+});
+
+test('a conflicting record lets its supervisor act from either status', () => {
+  const sup = { user_id: 4, role: 'community_supervisor' };
+  const f = { ...facts('closed', 'community'), statuses: ['closed', 'returned'] };
+  assert.equal(check(sup, f, 'close').ok, false);
+  assert.equal(check(sup, f, 'reopen').ok, true);
+  assert.equal(check(sup, f, 'escalate').ok, true);
+  assert.equal(check({ user_id: REPORTER, role: 'leader' }, f, 'resubmit').ok, false);
+});
+
+test('deadlines', () => {
+  assert.equal(dueAt(1000, 24, false), 1000 + 24 * 3_600_000);
+  assert.equal(dueAt(1000, 24, true), 1000 + 12 * 3_600_000);
+});
+
+function sample() {
+  return newRecord(A, 'aa'.repeat(16), {
+    id: '0f8fad5b-d9cb-469f-a165-70867728950e',
+    kind: 'event',
+    grid: '/gusu/byw/ws1/jinzhu/g01',
+    category: 'city.garbage_exposed',
+    title: '暴露垃圾',
+    description: '',
+    address: '3幢',
+    reportedBy: REPORTER,
+    reportedAt: 1_700_000_000_000,
+    urgency: 'normal',
+  });
+}
+
+test('perform writes the fields and the timeline entry; a supervisor action settles a conflict', () => {
+  const sup = { user_id: 4, role: 'community_supervisor' };
+  let doc = sample();
+  const at = 1_700_000_100_000;
+  const f = () => factsOf(readWorkflow(A, doc), true);
+  doc = perform(A, doc, f(), 'accept', 4, at, { due_at: dueAt(at, 24, false) });
+  doc = perform(A, doc, f(), 'dispatch', 4, at + 1, { department: POLICE, note: '请协助' });
+  let w = readWorkflow(A, doc);
+  assert.deepEqual([w.status, w.department, w.due_at], ['dispatched', POLICE, at + 24 * 3_600_000]);
+  assert.ok(doc.status instanceof A.ImmutableString, 'status is an ImmutableString like the field app writes');
+  assert.deepEqual(
+    doc.timeline.map((e) => [String(e.action), e.by, e.note === undefined ? null : String(e.note)]),
+    [['report', 1, null], ['accept', 4, null], ['dispatch', 4, '请协助']],
+  );
+  doc = perform(A, doc, f(), 'report_back', 8, at + 2, { note: '已处置' });
+  // Two copies of the supervisor, offline: one closes, the other returns.
+  let a = A.clone(doc, { actor: 'bb'.repeat(16) });
+  let b = A.clone(doc, { actor: 'cc'.repeat(16) });
+  a = perform(A, a, factsOf(readWorkflow(A, a), true), 'close', 4, at + 3);
+  b = perform(A, b, factsOf(readWorkflow(A, b), true), 'return', 4, at + 3, { note: '整改不到位' });
+  let merged = A.merge(a, b);
+  w = readWorkflow(A, merged);
+  assert.equal(w.conflict, true);
+  assert.deepEqual(new Set(w.statuses), new Set(['closed', 'returned']));
+  const offered = available(sup, factsOf(w, true));
+  assert.ok(offered.includes('reopen') && offered.includes('escalate') && !offered.includes('close'), offered.join());
+  merged = perform(A, merged, factsOf(w, true), 'escalate', 4, at + 4);
+  w = readWorkflow(A, merged);
+  assert.equal(w.conflict, false);
+  assert.equal(w.level, 'workstation');
+});
