@@ -61,7 +61,10 @@ impl Api {
         }
         let v: Value = serde_json::from_str(&text)?;
         Ok(Login {
-            token: v["access_token"].as_str().context("no access_token")?.to_owned(),
+            token: v["access_token"]
+                .as_str()
+                .context("no access_token")?
+                .to_owned(),
             user_id: v["user"]["id"].as_i64().context("no user.id")?,
         })
     }
@@ -76,7 +79,11 @@ impl Api {
             .await?;
         let status = res.status();
         if !status.is_success() {
-            bail!("adding user {}: {status} {}", body["username"], res.text().await?);
+            bail!(
+                "adding user {}: {status} {}",
+                body["username"],
+                res.text().await?
+            );
         }
         Ok(())
     }
@@ -135,9 +142,14 @@ impl Api {
         })
     }
 
-    pub async fn sync(&self, token: &str, req: &SyncRequest) -> anyhow::Result<(Exchange, SyncResponse)> {
+    pub async fn sync(
+        &self,
+        token: &str,
+        req: &SyncRequest,
+    ) -> anyhow::Result<(Exchange, SyncResponse)> {
         let ex = self.sync_raw(token, self.encode(req)?).await?;
-        let res: SyncResponse = ciborium::from_reader(&ex.body[..]).context("decoding a sync response")?;
+        let res: SyncResponse =
+            ciborium::from_reader(&ex.body[..]).context("decoding a sync response")?;
         Ok((ex, res))
     }
 }

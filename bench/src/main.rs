@@ -114,7 +114,9 @@ fn parse_count(s: &str) -> Result<usize, String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Sync(args) => rt.block_on(sync_bench(args)),
     }
@@ -183,7 +185,10 @@ async fn sync_bench(mut args: SyncArgs) -> anyhow::Result<()> {
     let bin = server::find_binary(args.server_bin.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let setup_conc = args.setup_concurrency.unwrap_or(cores).max(1);
-    let per_request = args.docs_per_request.unwrap_or(args.records_per_phone).clamp(1, 500);
+    let per_request = args
+        .docs_per_request
+        .unwrap_or(args.records_per_phone)
+        .clamp(1, 500);
 
     println!(
         "Haitang sync bench: {} phones × {} records × 4 changes, {} docs per push request, {} requests in flight",
@@ -213,8 +218,12 @@ async fn scenario(
     per_request: usize,
 ) -> anyhow::Result<Figures> {
     let dir = match &args.dir {
-        Some(d) => tempfile::Builder::new().prefix("haitang-bench-").tempdir_in(d)?,
-        None => tempfile::Builder::new().prefix("haitang-bench-").tempdir()?,
+        Some(d) => tempfile::Builder::new()
+            .prefix("haitang-bench-")
+            .tempdir_in(d)?,
+        None => tempfile::Builder::new()
+            .prefix("haitang-bench-")
+            .tempdir()?,
     };
     let db_path = dir.path().join("bench.db");
     let mut f = Figures {
@@ -248,7 +257,10 @@ async fn scenario(
     let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
     f.db_bytes = size(db_path.clone());
     f.wal_bytes = size(dir.path().join("bench.db-wal"));
-    let conn = rusqlite::Connection::open_with_flags(&db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = rusqlite::Connection::open_with_flags(
+        &db_path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
     (f.docs_in_db, f.changes_in_db) = conn.query_row(
         "SELECT (SELECT count(*) FROM docs), (SELECT count(*) FROM changes)",
         [],
@@ -306,11 +318,18 @@ async fn workload(
         let (i, login, cursor) = done??;
         phones[i] = Some((login, cursor));
     }
-    let phones: Vec<(Login, u64)> = phones.into_iter().map(|p| p.context("a phone is missing")).collect::<Result<_, _>>()?;
+    let phones: Vec<(Login, u64)> = phones
+        .into_iter()
+        .map(|p| p.context("a phone is missing"))
+        .collect::<Result<_, _>>()?;
     let street = api.login("street1", "demo").await?;
     let grid1 = api.login("grid1", "demo").await?;
     f.setup_time = setup.elapsed();
-    eprintln!("  setup: {} users signed up and in, {:.1} s", args.phones, f.setup_time.as_secs_f64());
+    eprintln!(
+        "  setup: {} users signed up and in, {:.1} s",
+        args.phones,
+        f.setup_time.as_secs_f64()
+    );
 
     // Offline work on the phones, before the clock starts: the records and the encoded
     // push requests.
@@ -381,8 +400,14 @@ async fn workload(
     }
     f.push_wall = last_ack;
     let cpu_after = (server::cpu_time(Some(srv.pid())), server::cpu_time(None));
-    f.push_server_cpu = cpu_before.0.zip(cpu_after.0).map(|(a, b)| b.saturating_sub(a));
-    f.push_bench_cpu = cpu_before.1.zip(cpu_after.1).map(|(a, b)| b.saturating_sub(a));
+    f.push_server_cpu = cpu_before
+        .0
+        .zip(cpu_after.0)
+        .map(|(a, b)| b.saturating_sub(a));
+    f.push_bench_cpu = cpu_before
+        .1
+        .zip(cpu_after.1)
+        .map(|(a, b)| b.saturating_sub(a));
     f.push_requests = latencies.len();
     latencies.sort();
     f.push_p50 = percentile(&latencies, 0.50);
@@ -390,7 +415,8 @@ async fn workload(
     f.push_max = latencies.last().copied().unwrap_or_default();
     let mut accepted = 0;
     for body in &responses {
-        let res: SyncResponse = ciborium::from_reader(&body[..]).context("decoding a push response")?;
+        let res: SyncResponse =
+            ciborium::from_reader(&body[..]).context("decoding a push response")?;
         for r in &res.results {
             if r.ok {
                 accepted += 1;
@@ -403,7 +429,11 @@ async fn workload(
         }
     }
     if accepted + f.refused != f.records {
-        bail!("{} push results for {} records", accepted + f.refused, f.records);
+        bail!(
+            "{} push results for {} records",
+            accepted + f.refused,
+            f.records
+        );
     }
     eprintln!(
         "  pushed {} records in {:.2} s ({} refused)",
@@ -424,7 +454,11 @@ async fn workload(
     f.pull_identity = pull_all(&identity, &street.token, None, args.pull_limit, false).await?;
     for p in [&f.pull_apply, &f.pull_decode, &f.pull_identity] {
         if p.items != f.records {
-            bail!("street1 pulled {} items; it should see exactly the {} workload records", p.items, f.records);
+            bail!(
+                "street1 pulled {} items; it should see exactly the {} workload records",
+                p.items,
+                f.records
+            );
         }
     }
 
@@ -463,6 +497,7 @@ async fn pull_all(
         let req = SyncRequest {
             cursor,
             resume,
+            pull: true,
             limit: Some(limit),
             ..SyncRequest::new(None)
         };
@@ -507,7 +542,11 @@ async fn pull_all(
     }
     stats.elapsed = started.elapsed();
     if apply && docs.len() != stats.items {
-        bail!("applied {} documents from {} pull items", docs.len(), stats.items);
+        bail!(
+            "applied {} documents from {} pull items",
+            docs.len(),
+            stats.items
+        );
     }
     Ok(stats)
 }
@@ -533,14 +572,20 @@ fn print_table(args: &SyncArgs, all: &[Figures]) {
     let mut row = |label: &str, target: &'static str, cell: &dyn Fn(&Figures) -> String| {
         rows.push((label.to_owned(), all.iter().map(cell).collect(), target));
     };
-    row("records in the database before the workload", "", &|f| int(f.preload as u64));
-    row("records in the database after", "", &|f| int(f.docs_in_db as u64));
+    row("records in the database before the workload", "", &|f| {
+        int(f.preload as u64)
+    });
+    row("records in the database after", "", &|f| {
+        int(f.docs_in_db as u64)
+    });
     row("", "", &|_| String::new());
     row("PUSH  records pushed (4 changes each)", "", &|f| {
         format!("{} ({} refused)", int(f.records as u64), f.refused)
     });
     row("      requests", "", &|f| int(f.push_requests as u64));
-    row("      wall time, first push to last ack", "", &|f| secs(f.push_wall));
+    row("      wall time, first push to last ack", "", &|f| {
+        secs(f.push_wall)
+    });
     row("      records/s ingested end to end", "≥ 1,500", &|f| {
         int(rate(f.records, f.push_wall) as u64)
     });
@@ -552,48 +597,98 @@ fn print_table(args: &SyncArgs, all: &[Figures]) {
             format!("{} ({} in all)", ms(c / f.records.max(1) as u32), secs(c))
         })
     });
-    row("      phones' CPU time in the phase (this process)", "", &|f| {
-        f.push_bench_cpu.map_or("n/a".into(), secs)
-    });
+    row(
+        "      phones' CPU time in the phase (this process)",
+        "",
+        &|f| f.push_bench_cpu.map_or("n/a".into(), secs),
+    );
     row("      request latency p50", "", &|f| ms(f.push_p50));
     row("      request latency p99", "", &|f| ms(f.push_p99));
     row("      request latency max", "", &|f| ms(f.push_max));
-    row("      bytes on the wire per record (req + resp)", "", &|f| {
-        format!(
-            "{} ({} + {})",
-            int(per(f.push_sent + f.push_received, f.records)),
-            int(per(f.push_sent, f.records)),
-            int(per(f.push_received, f.records))
-        )
-    });
+    row(
+        "      bytes on the wire per record (req + resp)",
+        "",
+        &|f| {
+            format!(
+                "{} ({} + {})",
+                int(per(f.push_sent + f.push_received, f.records)),
+                int(per(f.push_sent, f.records)),
+                int(per(f.push_received, f.records))
+            )
+        },
+    );
     row("", "", &|_| String::new());
     row("PULL  street1's first pull: records", "", &|f| {
-        format!("{} in {} pages", int(f.pull_apply.items as u64), f.pull_apply.pages)
+        format!(
+            "{} in {} pages",
+            int(f.pull_apply.items as u64),
+            f.pull_apply.pages
+        )
     });
-    row("      time, applied to local Automerge docs", "≤ 1 s", &|f| secs(f.pull_apply.elapsed));
-    row("      time, received and decoded only", "", &|f| secs(f.pull_decode.elapsed));
-    row("      time, decoded only, no gzip", "", &|f| secs(f.pull_identity.elapsed));
+    row(
+        "      time, applied to local Automerge docs",
+        "≤ 1 s",
+        &|f| secs(f.pull_apply.elapsed),
+    );
+    row("      time, received and decoded only", "", &|f| {
+        secs(f.pull_decode.elapsed)
+    });
+    row("      time, decoded only, no gzip", "", &|f| {
+        secs(f.pull_identity.elapsed)
+    });
     row("      bytes on the wire per record (gzip)", "", &|f| {
-        int(per(f.pull_apply.sent + f.pull_apply.received, f.pull_apply.items))
+        int(per(
+            f.pull_apply.sent + f.pull_apply.received,
+            f.pull_apply.items,
+        ))
     });
     row("      bytes on the wire per record (no gzip)", "", &|f| {
-        int(per(f.pull_identity.sent + f.pull_identity.received, f.pull_identity.items))
+        int(per(
+            f.pull_identity.sent + f.pull_identity.received,
+            f.pull_identity.items,
+        ))
     });
     row("SCOPED grid1's first pull (applied)", "flat", &|f| {
-        format!("{} for {}", secs(f.grid1_first.elapsed), int(f.grid1_first.items as u64))
+        format!(
+            "{} for {}",
+            secs(f.grid1_first.elapsed),
+            int(f.grid1_first.items as u64)
+        )
     });
-    row("      grid1 pull with nothing new (median)", "flat", &|f| ms(f.grid1_noop));
-    row("      street1 pull with nothing new (median)", "flat", &|f| ms(f.street_noop));
+    row("      grid1 pull with nothing new (median)", "flat", &|f| {
+        ms(f.grid1_noop)
+    });
+    row(
+        "      street1 pull with nothing new (median)",
+        "flat",
+        &|f| ms(f.street_noop),
+    );
     row("", "", &|_| String::new());
     row("SERVER peak RSS, push + pull (VmHWM)", "≤ 150 MB", &|f| {
         let hwm = f.hwm_kib.map_or("n/a".into(), mib);
-        if f.hwm_reset { hwm } else { format!("{hwm} (incl. setup)") }
+        if f.hwm_reset {
+            hwm
+        } else {
+            format!("{hwm} (incl. setup)")
+        }
     });
-    row("      peak RSS in the push phase (sampled / 10 ms)", "", &|f| mib(f.push_peak_kib));
-    row("      RSS after the push phase", "", &|f| f.push_end_kib.map_or("n/a".into(), mib));
-    row("      peak RSS in the pulls (sampled / 10 ms)", "", &|f| mib(f.pull_peak_kib));
-    row("      RSS at the end (VmRSS)", "", &|f| f.rss_end_kib.map_or("n/a".into(), mib));
-    row("      RSS when started, before any request", "", &|f| f.rss_idle_kib.map_or("n/a".into(), mib));
+    row(
+        "      peak RSS in the push phase (sampled / 10 ms)",
+        "",
+        &|f| mib(f.push_peak_kib),
+    );
+    row("      RSS after the push phase", "", &|f| {
+        f.push_end_kib.map_or("n/a".into(), mib)
+    });
+    row("      peak RSS in the pulls (sampled / 10 ms)", "", &|f| {
+        mib(f.pull_peak_kib)
+    });
+    row("      RSS at the end (VmRSS)", "", &|f| {
+        f.rss_end_kib.map_or("n/a".into(), mib)
+    });
+    row("      RSS when started, before any request", "", &|f| {
+        f.rss_idle_kib.map_or("n/a".into(), mib)
+    });
     row("      peak RSS during setup (argon2 sign-ins)", "", &|f| {
         f.hwm_setup_kib.map_or("n/a".into(), mib)
     });
@@ -608,14 +703,28 @@ fn print_table(args: &SyncArgs, all: &[Figures]) {
         int(per(f.db_bytes as usize, f.docs_in_db.max(0) as usize))
     });
     row("", "", &|_| String::new());
-    row(if args.preload_real { "BENCH preload time (ingest in process)" } else { "BENCH preload time (600 ingested, rest copied)" }, "", &|f| {
-        f.preload_time.map_or("-".into(), |t| {
-            format!("{} ({}/s)", secs(t), int(rate(f.preload, t) as u64))
-        })
+    row(
+        if args.preload_real {
+            "BENCH preload time (ingest in process)"
+        } else {
+            "BENCH preload time (600 ingested, rest copied)"
+        },
+        "",
+        &|f| {
+            f.preload_time.map_or("-".into(), |t| {
+                format!("{} ({}/s)", secs(t), int(rate(f.preload, t) as u64))
+            })
+        },
+    );
+    row("      setup: users signed up and in", "", &|f| {
+        secs(f.setup_time)
     });
-    row("      setup: users signed up and in", "", &|f| secs(f.setup_time));
-    row("      records made offline (not timed above)", "", &|f| secs(f.build_time));
-    row("      changes stored in the database", "", &|f| int(f.changes_in_db as u64));
+    row("      records made offline (not timed above)", "", &|f| {
+        secs(f.build_time)
+    });
+    row("      changes stored in the database", "", &|f| {
+        int(f.changes_in_db as u64)
+    });
 
     let headers: Vec<String> = all
         .iter()
@@ -674,14 +783,22 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 fn per(bytes: usize, n: usize) -> u64 {
-    if n == 0 { 0 } else { (bytes as f64 / n as f64).round() as u64 }
+    if n == 0 {
+        0
+    } else {
+        (bytes as f64 / n as f64).round() as u64
+    }
 }
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
 }
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)

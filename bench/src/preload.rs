@@ -180,7 +180,8 @@ async fn ingest(
         written += done??;
     }
     for h in handles {
-        h.join().map_err(|_| anyhow::anyhow!("a preload thread panicked"))?;
+        h.join()
+            .map_err(|_| anyhow::anyhow!("a preload thread panicked"))?;
     }
     Ok(written)
 }
@@ -189,7 +190,9 @@ async fn ingest(
 async fn copy(db: &Db, n: usize, started: Instant) -> anyhow::Result<usize> {
     let templates: Vec<String> = db
         .read(|c| {
-            let mut stmt = c.prepare("SELECT id FROM docs WHERE grid >= '/gusu/pj/' AND grid < '/gusu/pj0' ORDER BY seq")?;
+            let mut stmt = c.prepare(
+                "SELECT id FROM docs WHERE grid >= '/gusu/pj/' AND grid < '/gusu/pj0' ORDER BY seq",
+            )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<String>, _>>()?)
         })

@@ -47,7 +47,9 @@ pub fn fields(id: String, grid: &str, reported_by: i64, n: usize) -> NewRecord {
     let kind = [Kind::Event, Kind::Need, Kind::Visit][n % 3];
     // The fourth change resolves the record on the spot, which the workflow allows only
     // for categories field staff may resolve themselves.
-    let mut categories: Vec<_> = catalogue::for_kind(kind).filter(|c| c.field_resolvable).collect();
+    let mut categories: Vec<_> = catalogue::for_kind(kind)
+        .filter(|c| c.field_resolvable)
+        .collect();
     if categories.is_empty() {
         categories = catalogue::for_kind(kind).collect();
     }
@@ -75,7 +77,11 @@ pub fn fields(id: String, grid: &str, reported_by: i64, n: usize) -> NewRecord {
         household: None,
         reported_by,
         reported_at: 1_763_800_000_000 + n as i64 * 1000,
-        urgency: if n.is_multiple_of(10) { Urgency::Urgent } else { Urgency::Normal },
+        urgency: if n.is_multiple_of(10) {
+            Urgency::Urgent
+        } else {
+            Urgency::Normal
+        },
     }
 }
 
@@ -85,20 +91,43 @@ pub fn make_record(actor: &ActorId, f: &NewRecord) -> Automerge {
     let by = f.reported_by;
     let at = f.reported_at;
     let mut tx = doc.transaction();
-    record::set_text(&mut tx, "description", &format!("{}（已复核，补充：现场有三处）", f.description))
-        .expect("a new record has a description");
+    record::set_text(
+        &mut tx,
+        "description",
+        &format!("{}（已复核，补充：现场有三处）", f.description),
+    )
+    .expect("a new record has a description");
     tx.commit();
     let mut tx = doc.transaction();
-    record::append_note(&mut tx, by, at + 60_000, "已电话联系居民，约定明天上午再去现场查看。")
-        .expect("a new record has notes");
+    record::append_note(
+        &mut tx,
+        by,
+        at + 60_000,
+        "已电话联系居民，约定明天上午再去现场查看。",
+    )
+    .expect("a new record has notes");
     tx.commit();
     let rec = record::read_record(&doc).expect("a valid record");
     let resolvable = catalogue::find(&rec.category).is_some_and(|c| c.field_resolvable);
     let facts = workflow::Facts::of(&doc, &rec, resolvable);
-    let action = if resolvable { workflow::Action::ResolveOnSpot } else { workflow::Action::Withdraw };
+    let action = if resolvable {
+        workflow::Action::ResolveOnSpot
+    } else {
+        workflow::Action::Withdraw
+    };
     let mut tx = doc.transaction();
-    workflow::perform(&mut tx, &facts, action, by, at + 120_000, &workflow::Params { note: Some("网格员已现场处置"), ..Default::default() })
-        .expect("a new record has a timeline");
+    workflow::perform(
+        &mut tx,
+        &facts,
+        action,
+        by,
+        at + 120_000,
+        &workflow::Params {
+            note: Some("网格员已现场处置"),
+            ..Default::default()
+        },
+    )
+    .expect("a new record has a timeline");
     tx.commit();
     doc
 }
@@ -124,7 +153,14 @@ mod tests {
             let r = record::read_record(&doc).expect("valid");
             assert_eq!(r.id, id);
             // Resolved on the spot, or withdrawn where the category does not allow that.
-            assert!(matches!(r.status, record::Status::Resolved | record::Status::Withdrawn), "{:?}", r.status);
+            assert!(
+                matches!(
+                    r.status,
+                    record::Status::Resolved | record::Status::Withdrawn
+                ),
+                "{:?}",
+                r.status
+            );
             assert!(catalogue::find(&r.category).is_some());
             assert_eq!(all_changes(&doc).len(), 4);
         }

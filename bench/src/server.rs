@@ -60,7 +60,12 @@ impl Server {
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             // Many phones sign in from one address in a few seconds.
-            .args(["--login-per-minute-ip", "100000", "--login-per-minute-user", "1000"])
+            .args([
+                "--login-per-minute-ip",
+                "100000",
+                "--login-per-minute-user",
+                "1000",
+            ])
             // A slow 1M run must not see its tokens expire half-way.
             .args(["--access-ttl-secs", "86400"])
             .stdin(Stdio::null())
@@ -121,7 +126,10 @@ impl Server {
 
     /// (VmHWM, VmRSS) in KiB.
     pub fn memory(&self) -> (Option<u64>, Option<u64>) {
-        (status_kib(self.pid(), "VmHWM:"), status_kib(self.pid(), "VmRSS:"))
+        (
+            status_kib(self.pid(), "VmHWM:"),
+            status_kib(self.pid(), "VmRSS:"),
+        )
     }
 
     /// Resets the kernel's peak-RSS mark (Linux 4.0+) and the sampled peak, so that what

@@ -18,6 +18,14 @@ use crate::ingest::Refusal;
 /// The protocol version this crate speaks, sent as `v` both ways.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 /// One sync round trip from a phone: push local changes, pull what changed in scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRequest {
@@ -42,6 +50,10 @@ pub struct SyncRequest {
     /// search result, a record that scrolled out of the phone's cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub want: Option<Vec<String>>,
+    /// `false` to push and fetch `want` without pulling the scope: a supervisor opening
+    /// records on demand. The response's cursor is then the request's, unchanged.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub pull: bool,
     /// Most pull items the phone wants in this response; the server may send fewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -55,6 +67,7 @@ impl SyncRequest {
             v: PROTOCOL_VERSION,
             cursor,
             resume: None,
+            pull: true,
             push: Vec::new(),
             want: None,
             limit: None,
@@ -205,6 +218,7 @@ mod tests {
             v: PROTOCOL_VERSION,
             cursor: Some(42),
             resume: Some(50),
+            pull: false,
             push: vec![PushDoc {
                 doc: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
                 changes: vec![

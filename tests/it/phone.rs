@@ -125,6 +125,7 @@ impl Phone {
                 v: 1,
                 cursor: self.cursor,
                 resume,
+                pull: true,
                 push: std::mem::take(&mut push),
                 want: None,
                 limit,

@@ -32,23 +32,78 @@ fn act(p: &mut Phone, id: &str, by: i64, action: Action, mut params: Params<'_>)
     });
 }
 
-/// Fetches records by id (`want`), as a supervisor opening them from the inbox.
+/// Fetches records by id (`want`) without pulling the scope, as a supervisor opening them
+/// from the inbox.
 async fn open(p: &mut Phone, ids: &[&str]) {
     let req = SyncRequest {
         v: 1,
         cursor: p.cursor,
         resume: None,
+        pull: false,
         push: vec![],
         want: Some(ids.iter().map(|s| (*s).to_owned()).collect()),
-        limit: Some(1),
+        limit: None,
     };
     let (status, body) = p.send(&req).await;
     assert_eq!(status, StatusCode::OK);
-    let res = ciborium::from_reader(&body[..]).expect("decode");
-    // Only take the wanted snapshots; the cursor belongs to full pulls.
-    let cursor = p.cursor;
+    let res: haitang_sync::protocol::SyncResponse =
+        ciborium::from_reader(&body[..]).expect("decode");
+    assert_eq!(
+        res.cursor,
+        p.cursor.unwrap_or(0),
+        "no pull: the cursor stays"
+    );
+    assert!(
+        res.pull.iter().all(|i| ids.contains(&i.doc())),
+        "only what was wanted"
+    );
     p.absorb(&res);
-    p.cursor = cursor;
+}
+
+#[tokio::test]
+async fn people_and_departments_of_the_district() {
+    let app = spawn_app().await;
+    let token = app.login("community1").await.access;
+    let (status, body) = app.get("/api/v1/people", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    let people = body["people"].as_array().expect("people");
+    assert_eq!(people.len(), 10);
+    assert!(
+        people
+            .iter()
+            .any(|p| p["name"] == "赵警官" && p["department"] == "/gusu:police")
+    );
+    assert!(
+        people
+            .iter()
+            .all(|p| p.get("password_hash").is_none() && p.get("active").is_none())
+    );
+    let (_, body) = app.get("/api/v1/departments", &token).await;
+    let keys: Vec<&str> = body["departments"]
+        .as_array()
+        .expect("departments")
+        .iter()
+        .filter_map(|d| d["key"].as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "/gusu:emergency",
+            "/gusu:environment",
+            "/gusu:fire",
+            "/gusu:police",
+            "/gusu:urban"
+        ]
+    );
+    assert_eq!(
+        app.client
+            .get(app.at("/api/v1/people"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 fn status(p: &Phone, id: &str) -> Status {

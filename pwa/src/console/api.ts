@@ -79,11 +79,10 @@ export function getRates(from?: number, to?: number): Promise<Rates> {
 }
 
 /**
- * People the console can name and assign. Only the district admin may list users
- * (GET /api/v1/admin/users); everyone else gets an empty list and types a user id.
+ * People the console can name and assign: everyone in the caller's district
+ * (GET /api/v1/people gives names, roles and units, nothing private).
  */
-export async function listPeople(user: User): Promise<User[]> {
-  if (user.role !== 'district_admin') return [];
-  const body = await getAuthed<{ users: (User & { user?: User })[] }>('/admin/users');
-  return body.users.map((u) => u.user ?? u);
+export async function listPeople(_user: User): Promise<User[]> {
+  const body = await getAuthed<{ people: Omit<User, 'username' | 'scope'>[] }>('/people');
+  return body.people.map((p) => ({ ...p, username: '', scope: { kind: 'subtree', path: p.unit } }) as User);
 }

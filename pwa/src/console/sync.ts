@@ -11,16 +11,13 @@ import type { SyncError, SyncStatus } from '../sync';
 // field app's edits until they are confirmed. The inbox itself comes from
 // GET /api/v1/cases.
 //
-// The protocol has no "push only" switch; a cursor beyond every change on the server
-// pulls nothing (docs/PROTOCOL.md: "what changed in the phone's scope after cursor"),
-// so the wanted snapshots are all that comes back. The cursor is never stored.
+// Requests say `pull: false`, so the wanted snapshots and the push results are all that
+// comes back; the console keeps no cursor.
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as ConstructorParameters<
   typeof Encoder
 >[0]);
 
-// A BigInt, so cbor-x writes a CBOR integer (a Number this large would go out as a float).
-const BEYOND_EVERYTHING = BigInt(2 ** 52);
 const MAX_WANT = 200;
 const MAX_PUSH_DOCS = 500;
 const RETRYABLE = new Set(['busy', 'missing_deps']);
@@ -167,7 +164,7 @@ export class ConsoleSyncer {
     const resets = (await this.store.meta<string[]>('want')) ?? [];
     // What was asked for, what was reset, what was pushed (to see the merged result), then the rest held.
     const want = Array.from(new Set([...ids, ...resets, ...push.map((p) => p.doc), ...this.held])).slice(0, MAX_WANT);
-    const req = { v: 1, cursor: BEYOND_EVERYTHING, push, want: want.length ? want : undefined, limit: 1 };
+    const req = { v: 1, pull: false, push, want: want.length ? want : undefined };
     const res = cbor.decode(await postSync(cbor.encode(req))) as SyncResponse;
     await this.apply(A, actor, res, heads, want);
     this.set({ pushed: push.length, pulled: res.pull?.length ?? 0 });

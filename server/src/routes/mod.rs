@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod health;
 pub mod info;
 pub mod me;
+pub mod people;
 pub mod sync;
 pub mod units;
 
@@ -21,6 +22,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(info::router())
         .merge(auth::router())
         .merge(me::router())
+        .merge(people::router())
         .merge(admin::router())
         .merge(catalogue::router())
         .merge(cases::router())

@@ -108,10 +108,19 @@ async fn sync(
             "`resume` comes from a response to a request with the same `cursor`; it cannot be before it",
         ));
     }
-    let page = state
-        .db
-        .pull(principal, req.cursor, req.resume, limit)
-        .await?;
+    let page = if req.pull {
+        state
+            .db
+            .pull(principal, req.cursor, req.resume, limit)
+            .await?
+    } else {
+        crate::db::records::PullPage {
+            items: Vec::new(),
+            cursor: req.cursor.unwrap_or(0),
+            more: false,
+            resume: None,
+        }
+    };
     pull.extend(page.items);
 
     let response = SyncResponse {
