@@ -52,7 +52,13 @@ export async function takeAction(page, action, { note, department, assignee, dup
   const form = page.locator(`[data-testid="action-form"][data-action="${action}"]`);
   await form.waitFor();
   if (department) await form.getByTestId('param-department').selectOption(department);
-  if (assignee !== undefined) await form.getByTestId('param-assignee').fill(String(assignee));
+  if (assignee !== undefined) {
+    // A picker when the console knows the grid's staff, a number field otherwise.
+    const field = form.getByTestId('param-assignee');
+    const tag = await field.evaluate((el) => el.tagName);
+    if (tag === 'SELECT') await field.selectOption(String(assignee));
+    else await field.fill(String(assignee));
+  }
   if (duplicateOf) await form.getByTestId('param-duplicate').fill(duplicateOf);
   if (note) await form.getByTestId('param-note').fill(note);
   await form.getByTestId('action-confirm').click();

@@ -5,7 +5,8 @@ import { hasKey, t } from '../i18n';
 import { loadReference, refreshReference, type Reference } from '../reference';
 import { getStore, type Store } from '../store';
 import type { Syncer } from '../sync';
-import { getRates, listCases, listPeople, type Bucket, type CasePage, type Rates } from './api';
+import { getRates, listCases, listDepartments, listPeople, type Bucket, type CasePage, type Rates } from './api';
+import { setDepartments } from './record';
 import { ct, type CKey } from './i18n';
 import { bucketsFor, Inbox } from './Inbox';
 import { RecordPane } from './RecordPane';
@@ -63,7 +64,11 @@ export default function Console({ user, online, onLogout }: Props) {
   useEffect(() => {
     if (!store || !online) return;
     void refreshReference(store).then(setReference);
-    listPeople(user)
+    // Departments first: the re-render that people cause then shows both.
+    listDepartments()
+      .then(setDepartments)
+      .catch(() => undefined)
+      .then(() => listPeople(user))
       .then(setPeople)
       .catch(() => setPeople([]));
   }, [store, online, user]);

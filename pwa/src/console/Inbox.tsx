@@ -7,7 +7,7 @@ import type { Store } from '../store';
 import { act } from './actions';
 import { listCases, type Bucket, type CaseItem, type CasePage, type CaseQuery } from './api';
 import { ct, type CKey } from './i18n';
-import { DEPARTMENTS, districtOf } from './record';
+import { DEPARTMENTS } from './record';
 import { actionVerb } from './RecordPane';
 import type { ConsoleSyncer } from './sync';
 import { LEVELS, STATUSES, type Action } from './workflow.mjs';
@@ -462,7 +462,7 @@ function BulkBar({
         <select value={department} data-testid="bulk-department" onChange={(e) => setDepartment(e.currentTarget.value)}>
           <option value="">{ct('actions.choose')}</option>
           {DEPARTMENTS.map((d) => (
-            <option key={d.code} value={`${districtOf(user.unit)}:${d.code}`}>
+            <option key={d.key} value={d.key}>
               {getLang() === 'en' ? d.en : d.zh}
             </option>
           ))}

@@ -1,13 +1,16 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { User } from '../api';
 import { useStoreVersion } from '../hooks';
-import { getLang } from '../i18n';
+import { getLang, t } from '../i18n';
 import { categoryName, formatTime, label, unitName } from '../labels';
+import { readAttachments } from '../photos/attachments';
+import type { Attachment } from '../photos/db';
+import { PhotoStrip } from '../photos/PhotoStrip';
 import type { Reference } from '../reference';
 import type { DocEntry, Store } from '../store';
 import { act, categoryOf, whoOf } from './actions';
 import { ct, type CKey } from './i18n';
-import { DEPARTMENTS, districtOf, personName, viewOf, type RecordView } from './record';
+import { DEPARTMENTS, personName, viewOf, type RecordView } from './record';
 import type { ConsoleSyncer } from './sync';
 import { available, check, factsOf, type Action } from './workflow.mjs';
 
@@ -23,7 +26,7 @@ interface Props {
   onBack: () => void;
 }
 
-type Loaded = { view: RecordView; entry: DocEntry } | null | undefined;
+type Loaded = { view: RecordView; entry: DocEntry; attachments: Attachment[] } | null | undefined;
 
 /** One record: every field, notes, timeline, change history, and the actions allowed now. */
 export function RecordPane({ id, user, store, syncer, reference, people, nonce, onBack }: Props) {
@@ -51,7 +54,11 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
       const got = await store.load(id);
       const mine = new Set((await store.meta<string[]>('actors')) ?? []);
       if (cancelled) return;
-      setLoaded(got ? { view: viewOf(got.A, got.doc, mine, user.id), entry: got.entry } : null);
+      setLoaded(
+        got
+          ? { view: viewOf(got.A, got.doc, mine, user.id), entry: got.entry, attachments: readAttachments(got.doc) }
+          : null,
+      );
     })();
     return () => {
       cancelled = true;
@@ -81,7 +88,7 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
     );
   }
 
-  const { view, entry } = loaded;
+  const { view, entry, attachments } = loaded;
   const { record: r, workflow: w, history } = view;
   const summary = store.summary(id);
   const refusal = summary?.sync === 'refused' ? entry.refusal : undefined;
@@ -204,6 +211,13 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
         <p class="prewrap">{r.description || '—'}</p>
       </section>
 
+      {attachments.length > 0 && (
+        <section class="card" data-testid="record-photos">
+          <h3 class="section-title">{t('photos.title')}</h3>
+          <PhotoStrip userId={user.id} attachments={attachments} version={version} />
+        </section>
+      )}
+
       <section class="card">
         <h3 class="section-title">{ct('record.timeline')}</h3>
         <ol class="timeline" data-testid="record-timeline">
@@ -258,8 +272,7 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
 }
 
 export function departmentName(key: string): string {
-  const code = key.slice(key.indexOf(':') + 1);
-  const d = DEPARTMENTS.find((x) => x.code === code);
+  const d = DEPARTMENTS.find((x) => x.key === key);
   return d ? (getLang() === 'en' ? d.en : d.zh) : key;
 }
 
@@ -290,7 +303,7 @@ const NEEDS_NOTE: Action[] = ['return', 'reopen', 'report_back', 'hand_back'];
 const TAKES_NOTE: Action[] = [...NEEDS_NOTE, 'escalate', 'verify', 'dispatch', 'assign', 'accept', 'close', 'close_duplicate', 'start'];
 
 /** Buttons for the actions allowed now; each opens the fields it needs, then confirms. */
-export function ActionPanel({ actions, user, people, grid, handlingHours, urgent, onAct, explain }: PanelProps) {
+export function ActionPanel({ actions, people, grid, handlingHours, urgent, onAct, explain }: PanelProps) {
   const [open, setOpen] = useState<Action | null>(null);
   const [note, setNote] = useState('');
   const [assignee, setAssignee] = useState('');
@@ -300,7 +313,6 @@ export function ActionPanel({ actions, user, people, grid, handlingHours, urgent
   const [message, setMessage] = useState('');
 
   const staff = people.filter((p) => p.role === 'grid_staff' && (p.unit === grid || grid.startsWith(`${p.unit}/`) || p.unit.startsWith(`${grid}/`)));
-  const district = districtOf(user.unit);
   const needsNote = open !== null && NEEDS_NOTE.includes(open);
   const ready =
     open !== null &&
@@ -379,7 +391,7 @@ export function ActionPanel({ actions, user, people, grid, handlingHours, urgent
               <select data-testid="param-department" value={department} onChange={(e) => setDepartment(e.currentTarget.value)}>
                 <option value="">{ct('actions.choose')}</option>
                 {DEPARTMENTS.map((d) => (
-                  <option key={d.code} value={`${district}:${d.code}`}>
+                  <option key={d.key} value={d.key}>
                     {getLang() === 'en' ? d.en : d.zh}
                   </option>
                 ))}

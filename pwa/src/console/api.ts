@@ -86,3 +86,9 @@ export async function listPeople(_user: User): Promise<User[]> {
   const body = await getAuthed<{ people: Omit<User, 'username' | 'scope'>[] }>('/people');
   return body.people.map((p) => ({ ...p, username: '', scope: { kind: 'subtree', path: p.unit } }) as User);
 }
+
+/** The departments of the caller's district. */
+export async function listDepartments(): Promise<{ key: string; code: string; name: string }[]> {
+  const body = await getAuthed<{ departments: { key: string; code: string; name: string }[] }>('/departments');
+  return body.departments;
+}

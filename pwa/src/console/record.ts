@@ -68,16 +68,32 @@ export function personName(id: number | undefined, me: User, people: User[]): st
   return p ? p.name : ct('person.user', { id });
 }
 
-/** The five professional departments of the demo district, keyed `<district>:<code>`. */
-export const DEPARTMENTS: { code: string; zh: string; en: string }[] = [
-  { code: 'police', zh: '公安姑苏分局', en: 'Police' },
-  { code: 'urban', zh: '城市管理局', en: 'Urban management' },
-  { code: 'emergency', zh: '应急管理局', en: 'Emergency management' },
-  { code: 'environment', zh: '生态环境局', en: 'Environment' },
-  { code: 'fire', zh: '消防救援大队', en: 'Fire and rescue' },
-];
+/** English names for the usual department codes; the server's Chinese name is the data. */
+const DEPARTMENT_EN: Record<string, string> = {
+  police: 'Police',
+  urban: 'Urban management',
+  emergency: 'Emergency management',
+  environment: 'Environment',
+  fire: 'Fire and rescue',
+};
 
-export function districtOf(unit: string): string {
-  const first = unit.split('/')[1];
-  return first ? `/${first}` : '/';
+export interface Department {
+  key: string;
+  code: string;
+  zh: string;
+  en: string;
+}
+
+/**
+ * The departments of the user's district, filled from GET /api/v1/departments when the
+ * console starts (and kept for offline use by the page for as long as it is open).
+ */
+export const DEPARTMENTS: Department[] = [];
+
+export function setDepartments(list: { key: string; code: string; name: string }[]): void {
+  DEPARTMENTS.splice(
+    0,
+    DEPARTMENTS.length,
+    ...list.map((d) => ({ key: d.key, code: d.code, zh: d.name, en: DEPARTMENT_EN[d.code] ?? d.name })),
+  );
 }
