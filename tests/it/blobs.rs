@@ -2,14 +2,12 @@
 //! a server killed mid-upload, and collection of photos nobody references.
 
 use crate::helpers::{TestApp, spawn_app, spawn_with};
-use crate::lifecycle::haitang_bin;
+use crate::helpers::{login_at, start_binary};
 use crate::phone::{Phone, record};
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 /// A small but real JPEG-looking payload (JPEG magic, then noise), unique per `seed`.
 fn jpeg(seed: u8, len: usize) -> (String, Vec<u8>) {
@@ -314,41 +312,9 @@ async fn chunked_uploads_resume_from_the_servers_offset() {
 async fn a_server_killed_mid_upload_never_serves_a_partial_photo() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("blobs.db");
-    let start = || {
-        let mut child = Command::new(haitang_bin())
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let url = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("Haitang listening on ").map(str::to_owned))
-            .expect("listening line");
-        std::thread::spawn(move || for _ in lines {});
-        (child, url)
-    };
-    let login = |url: String, who: &'static str| async move {
-        let v: serde_json::Value = reqwest::Client::new()
-            .post(format!("{url}/api/v1/auth/login"))
-            .json(&serde_json::json!({"username": who, "password": "demo"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        (
-            v["access_token"].as_str().expect("token").to_owned(),
-            v["user"]["id"].as_i64().expect("id"),
-        )
-    };
-
-    let (mut child, url) = start();
-    let (token, lou_id) = login(url.clone(), "lou1").await;
+    let mut server = start_binary(&db);
+    let url = server.url.clone();
+    let (token, lou_id) = login_at(&url, "lou1").await;
     let (sha, bytes) = jpeg(10, 400_000);
     let total = bytes.len();
     let mut phone = Phone::new(&url, &token);
@@ -379,13 +345,13 @@ async fn a_server_killed_mid_upload_never_serves_a_partial_photo() {
             .await
         })
     };
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    server.kill();
     let _ = inflight.await;
 
-    let (mut child, url) = start();
-    let (token, _) = login(url.clone(), "lou1").await;
-    let (community, _) = login(url.clone(), "community1").await;
+    let mut server = start_binary(&db);
+    let url = server.url.clone();
+    let (token, _) = login_at(&url, "lou1").await;
+    let (community, _) = login_at(&url, "community1").await;
     let res = reqwest::Client::new()
         .get(format!("{url}/api/v1/blobs/{sha}"))
         .bearer_auth(&community)
@@ -421,10 +387,7 @@ async fn a_server_killed_mid_upload_never_serves_a_partial_photo() {
         .await
         .expect("bytes");
     assert_eq!(got.to_vec(), bytes);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    assert!(server.terminate().success());
 }
 
 #[tokio::test]

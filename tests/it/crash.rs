@@ -1,64 +1,12 @@
 //! `kill -9` in the middle of a stream of pushes: everything the server acknowledged is
 //! there after a restart, and the phones converge with it.
 
-use crate::lifecycle::haitang_bin;
+use crate::helpers::{login_at as login, start_binary as start};
 use crate::phone::{Phone, record};
 use automerge::ChangeHash;
 use haitang_sync::record::set_text;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-fn start(db: &Path) -> Server {
-    let mut child = Command::new(haitang_bin())
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--login-per-minute-ip",
-            "10000",
-            "--db",
-        ])
-        .arg(db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("Haitang listening on ").map(str::to_owned))
-        .expect("listening line");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
-}
-
-async fn login(url: &str, username: &str) -> (String, i64) {
-    let res: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": username, "password": "demo"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    (
-        res["access_token"].as_str().expect("token").to_owned(),
-        res["user"]["id"].as_i64().expect("id"),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_pushes_survive_sigkill() {
@@ -126,8 +74,7 @@ async fn acknowledged_pushes_survive_sigkill() {
     })
     .await;
     assert!(enough.is_ok(), "fewer than 40 acknowledgements in 120 s");
-    server.child.kill().expect("SIGKILL");
-    server.child.wait().expect("reap");
+    server.kill();
     let mut phones = Vec::new();
     for t in tasks {
         let (phone, stopped) = t.await.expect("phone task");
@@ -179,8 +126,5 @@ async fn acknowledged_pushes_survive_sigkill() {
     }
     assert!(total >= acked.len());
     let mut server = server;
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status();
-    let _ = server.child.wait();
+    assert!(server.terminate().success());
 }

@@ -165,3 +165,86 @@ pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
         got.1
     );
 }
+
+/// The real `haitang` binary, found beside this test binary (cargo builds it with the
+/// workspace).
+pub fn haitang_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    let bin = dir.join("haitang");
+    assert!(
+        bin.exists(),
+        "build the server first: cargo build -p haitang-server ({})",
+        bin.display()
+    );
+    bin
+}
+
+/// The real binary serving the demo district on `db`, for tests that kill it.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+pub fn start_binary(db: &Path) -> Binary {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(haitang_bin())
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--login-per-minute-ip",
+            "10000",
+            "--db",
+        ])
+        .arg(db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("Haitang listening on ").map(str::to_owned))
+        .expect("listening line");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Binary { child, url }
+}
+
+impl Binary {
+    /// `kill -9`, as a crash.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, as an orderly stop; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        self.child.wait().expect("wait")
+    }
+}
+
+/// Signs in over HTTP as a demo user: (access token, user id).
+pub async fn login_at(url: &str, username: &str) -> (String, i64) {
+    let v: Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": "demo"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    (
+        v["access_token"].as_str().expect("token").to_owned(),
+        v["user"]["id"].as_i64().expect("id"),
+    )
+}

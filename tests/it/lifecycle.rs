@@ -5,8 +5,6 @@ use crate::helpers::{spawn_app, spawn_in, test_config};
 use haitang_server::AppState;
 use haitang_server::db::{Db, latest_version};
 use reqwest::StatusCode;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -155,52 +153,16 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     );
 }
 
-/// The real `haitang` binary, found beside this test binary (cargo builds it with the
-/// workspace).
-pub fn haitang_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
-    let bin = dir.join("haitang");
-    assert!(
-        bin.exists(),
-        "build the server first: cargo build -p haitang-server ({})",
-        bin.display()
-    );
-    bin
-}
-
 #[tokio::test]
 async fn the_binary_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("h.db");
-    let mut child = Command::new(haitang_bin())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let url = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("Haitang listening on ").map(str::to_owned))
-    })
-    .await
-    .expect("join")
-    .expect("listening line");
-    let res = reqwest::get(format!("{url}/readyz")).await.expect("ready");
-    assert_eq!(res.status(), StatusCode::OK);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
+    let mut server = crate::helpers::start_binary(&db);
+    let res = reqwest::get(format!("{}/readyz", server.url))
         .await
-        .expect("join")
-        .expect("wait");
+        .expect("ready");
+    assert_eq!(res.status(), StatusCode::OK);
+    let exit = server.terminate();
     assert!(exit.success(), "exit status {exit}");
     let wal = db.with_extension("db-wal");
     assert!(
