@@ -150,8 +150,17 @@ interface AuthedOptions {
 async function authed<T>(
   path: string,
   build: (session: Session) => RequestInit = () => ({}),
-  { notifyAuthLost = true }: AuthedOptions = {},
+  options: AuthedOptions = {},
 ): Promise<T> {
+  return parse<T>(await authedResponse(path, build, options));
+}
+
+/** `authed`, but the caller reads the answer itself. */
+async function authedResponse(
+  path: string,
+  build: (session: Session) => RequestInit,
+  { notifyAuthLost = true }: AuthedOptions = {},
+): Promise<Response> {
   let session = await loadSession();
   if (!session) {
     if (notifyAuthLost) emitAuthLost();
@@ -174,7 +183,7 @@ async function authed<T>(
     }
     res = await attempt(session);
   }
-  return parse<T>(res);
+  return res;
 }
 
 export async function getInfo(): Promise<ServerInfo> {
@@ -240,28 +249,8 @@ export function postSync(body: Uint8Array, signal?: AbortSignal): Promise<Uint8A
  * whose answer the caller reads itself: status, headers and body. For photo blobs,
  * where 404 and 202 carry meaning and the body is an image.
  */
-export async function authedFetch(path: string, init: RequestInit = {}): Promise<Response> {
-  let session = await loadSession();
-  if (!session) {
-    emitAuthLost();
-    throw new ApiError(401, 'no_session', 'not signed in');
-  }
-  const attempt = (s: Session) => {
-    const headers = new Headers(init.headers);
-    headers.set('Authorization', `Bearer ${s.access_token}`);
-    return send(path, { ...init, headers });
-  };
-  let res = await attempt(session);
-  if (res.status === 401) {
-    try {
-      session = await refreshOnce(session);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) emitAuthLost();
-      throw err;
-    }
-    res = await attempt(session);
-  }
-  return res;
+export function authedFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  return authedResponse(path, () => init);
 }
 
 /** Reads an error answer (`{code, message}`) the caller of `authedFetch` got. */
