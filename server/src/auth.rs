@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Signing and checking keys for access tokens. Held in the app state so tests can bring
 /// their own.
@@ -96,11 +98,63 @@ pub fn password_policy(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Runs `hash_password` on a blocking thread.
-pub async fn hash_password_blocking(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
+/// Argon2id off the async workers, a few hashes at a time. Each hash holds 19 MiB and one
+/// core for tens of milliseconds, so running more at once than there are cores only queues
+/// the same work and multiplies the memory: a shift of phones signing in at once would
+/// otherwise ask for gigabytes.
+#[derive(Clone)]
+pub struct Passwords {
+    slots: Arc<Semaphore>,
+}
+
+impl Passwords {
+    pub fn new(at_once: usize) -> Passwords {
+        Passwords {
+            slots: Arc::new(Semaphore::new(at_once.max(1))),
+        }
+    }
+
+    /// As many hashes at once as this machine has cores.
+    pub fn per_core() -> Passwords {
+        Passwords::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal("the password slots are closed".into()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::Internal(format!("password task: {e}")))
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.run(move || hash_password(&password)).await?
+    }
+
+    /// Whether `password` matches `hash`. Without a hash (an unknown username) it checks a
+    /// decoy, so that a wrong username takes as long as a wrong password and does not
+    /// reveal which accounts exist.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        self.run(move || match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                verify_password(&password, decoy_hash());
+                false
+            }
+        })
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+    }
+}
+
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password("haitang-decoy").unwrap_or_default())
 }
 
 /// A fresh refresh token and the SHA-256 the database keeps instead of it.
@@ -216,6 +270,55 @@ mod tests {
         assert!(verify_password("demo", &h));
         assert!(!verify_password("Demo", &h));
         assert!(!verify_password("demo", "not a hash"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn password_work_waits_for_a_slot() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let passwords = Passwords::new(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (passwords, running, most) = (passwords.clone(), running.clone(), most.clone());
+            tasks.spawn(async move {
+                passwords
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(30));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("joined").expect("ran");
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+
+        let hash = passwords
+            .hash("a good password".into())
+            .await
+            .expect("hash");
+        assert!(
+            passwords
+                .verify("a good password".into(), Some(hash.clone()))
+                .await
+                .expect("ran")
+        );
+        assert!(
+            !passwords
+                .verify("wrong".into(), Some(hash))
+                .await
+                .expect("ran")
+        );
+        assert!(
+            !passwords
+                .verify("a good password".into(), None)
+                .await
+                .expect("ran")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The administrator's command line (`haitang org ...`, `haitang user ...`): the same
 //! operations as the admin API, run straight against the database file.
 
-use crate::auth::{hash_password_blocking, password_policy};
+use crate::auth::{Passwords, password_policy};
 use crate::db::Db;
 use crate::db::org::ImportError;
 use crate::db::users::NewUser;
@@ -59,7 +59,7 @@ pub struct AddUser {
 
 pub async fn user_add(db: &Db, a: AddUser) -> anyhow::Result<()> {
     password_policy(&a.password).map_err(anyhow::Error::msg)?;
-    let password_hash = hash_password_blocking(a.password).await?;
+    let password_hash = Passwords::new(1).hash(a.password).await?;
     let user = db
         .add_user(NewUser {
             username: a.username,
@@ -94,7 +94,7 @@ pub async fn user_reset_password(
     password: String,
 ) -> anyhow::Result<()> {
     password_policy(&password).map_err(anyhow::Error::msg)?;
-    let hash = hash_password_blocking(password).await?;
+    let hash = Passwords::new(1).hash(password).await?;
     let user = db.set_password(username, hash).await?;
     println!("password of {} reset; every session revoked", user.username);
     Ok(())

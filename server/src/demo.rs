@@ -3,7 +3,7 @@
 //! community, a building, a lane and a courtyard in every grid, the five departments, and
 //! one account per role. Seeding is idempotent, so a second start changes nothing.
 
-use crate::auth::hash_password_blocking;
+use crate::auth::Passwords;
 use crate::db::Db;
 use crate::db::users::NewUser;
 use crate::org_import::{OrgRow, RowKind, SectorKind};
@@ -233,7 +233,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         let password_hash = match &hash {
             Some(h) => String::clone(h),
             None => {
-                let h = hash_password_blocking(PASSWORD.into()).await?;
+                let h = Passwords::new(1).hash(PASSWORD.into()).await?;
                 hash = Some(h.clone());
                 h
             }

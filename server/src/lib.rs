@@ -12,7 +12,7 @@ pub mod jobs;
 pub mod org_import;
 mod routes;
 
-use crate::auth::{AuthKeys, LoginLimiter};
+use crate::auth::{AuthKeys, LoginLimiter, Passwords};
 use crate::config::Config;
 use crate::db::Db;
 use axum::Router;
@@ -31,6 +31,7 @@ pub struct AppState {
     pub keys: Arc<AuthKeys>,
     pub config: Arc<Config>,
     pub login_limiter: Arc<LoginLimiter>,
+    pub passwords: Passwords,
     pub blobs: Arc<blobstore::BlobStore>,
     pub uploads: Arc<blobstore::InFlight>,
 }
@@ -42,6 +43,7 @@ impl AppState {
             keys: Arc::new(keys),
             blobs: Arc::new(blobs),
             uploads: Arc::default(),
+            passwords: Passwords::per_core(),
             login_limiter: Arc::new(LoginLimiter::new(
                 config.login_per_minute_user,
                 config.login_per_minute_ip,
@@ -151,8 +153,11 @@ fn announce(addr: SocketAddr, demo: bool) {
 /// Readable logs by default, JSON lines when asked; `RUST_LOG` overrides the level.
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
+    // Automerge instruments its decoding at INFO level: a span per change parsed and per
+    // document loaded, a tenth of the server's CPU under load, and an ERROR event for every
+    // malformed change a client sends, which the push refusal already reports.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,automerge=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

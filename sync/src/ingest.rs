@@ -244,11 +244,9 @@ pub fn apply_push(
         .collect();
 
     let batch: Vec<Change> = decoded.into_iter().map(|(_, change)| change).collect();
-    // Kept to judge workflow actions change by change after the batch has been applied:
-    // cloning the stored document is far cheaper than rebuilding it from the history.
+    // Kept to judge workflow actions change by change, in the applied document's history.
     let for_workflow = batch.clone();
     let timeline_before = workflow::timeline_len(&doc);
-    let stored = before.is_some().then(|| doc.clone());
     let outcome = guarded(move || {
         // One call for the whole push: applying is the expensive part, and a batch is
         // applied far faster than the same changes one by one.
@@ -365,9 +363,8 @@ pub fn apply_push(
         workflow::timeline_len(&doc),
     ) {
         let rules = ctx.category;
-        let checked = guarded(|| {
-            workflow::check_changes(stored.as_ref(), &doc, &for_workflow, ctx.principal, rules)
-        });
+        let checked =
+            guarded(|| workflow::check_changes(&doc, &for_workflow, ctx.principal, rules));
         match checked {
             Some(Ok(())) => {}
             Some(Err(denied)) => {

@@ -10,12 +10,15 @@
 //! Later schemas may add fields, never rename or retype one: unknown fields are ignored
 //! everywhere, at the root and inside nested maps.
 
+use automerge::iter::MapRangeItem;
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
-    ActorId, Automerge, AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef,
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue,
+    Value, ValueRef,
 };
 use serde::{Deserialize, Serialize};
 
@@ -262,7 +265,7 @@ pub fn is_department_key(s: &str) -> bool {
 
 /// Reads and checks a record document against schema 1.
 pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
-    let r = Reader { doc };
+    let r = Reader::new(doc);
     let root = &ROOT;
 
     match r.int(root, "schema", "schema")? {
@@ -370,7 +373,7 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
     };
     let assignee = r.int(root, "assignee", "assignee")?;
     let due_at = r.int(root, "due_at", "due_at")?;
-    let urged = match r.get(root, "urged", "urged")? {
+    let urged = match r.get(root, "urged") {
         None => false,
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Boolean(b) => *b,
@@ -393,7 +396,7 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
             format!("must be a record id, found {}", quote(d)),
         ));
     }
-    let conflict = status_conflict(doc);
+    let conflict = r.has_conflict(root, "status") && status_conflict(&r);
 
     Ok(Record {
         id,
@@ -420,46 +423,131 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
 
 /// Whether concurrent changes left `status` with different values: Automerge keeps one as
 /// the winner everywhere, but both actions happened and a person must decide.
-pub fn status_conflict(doc: &Automerge) -> bool {
-    let Ok(values) = doc.get_all(ROOT, "status") else {
-        return false;
-    };
-    let mut texts = values.iter().filter_map(|(v, id)| match v {
-        Value::Scalar(s) => s.as_str().map(str::to_owned),
-        Value::Object(ObjType::Text) => doc.text(id).ok(),
-        Value::Object(_) => None,
-    });
-    let Some(first) = texts.next() else {
-        return false;
-    };
-    texts.any(|t| t != first)
+pub(crate) fn status_conflict(r: &Reader<'_>) -> bool {
+    let texts = r.all_strings(&ROOT, "status");
+    texts.iter().any(|t| *t != texts[0])
 }
 
 /// Field readers that turn every surprise into a [`SchemaError`] naming the field. `key` is
 /// the map key, `field` the path shown to people.
-struct Reader<'a> {
+///
+/// Each map is read whole the first time one of its keys is asked for: in Automerge 0.12 a
+/// single-key `get` costs about half of a pass over a whole record's root map, and a record
+/// reads most of its keys. A reader made with [`Reader::at`] reads the document as it stood
+/// at earlier heads, from the history, without a copy of the document.
+pub(crate) struct Reader<'a> {
     doc: &'a Automerge,
+    heads: Option<&'a [ChangeHash]>,
+    maps: RefCell<Vec<(ObjId, Vec<MapRangeItem<'a>>)>>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    pub(crate) fn new(doc: &'a Automerge) -> Reader<'a> {
+        Reader {
+            doc,
+            heads: None,
+            maps: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn at(doc: &'a Automerge, heads: &'a [ChangeHash]) -> Reader<'a> {
+        Reader {
+            heads: Some(heads),
+            ..Reader::new(doc)
+        }
+    }
+
+    /// The winning value at `key` of the map `obj`, with its id.
+    fn lookup(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId)> {
+        let mut maps = self.maps.borrow_mut();
+        let i = match maps.iter().position(|(id, _)| id == obj) {
+            Some(i) => i,
+            None => {
+                let items = match self.heads {
+                    None => self.doc.map_range(obj, ..).collect(),
+                    Some(heads) => self.doc.map_range_at(obj, .., heads).collect(),
+                };
+                maps.push((obj.clone(), items));
+                maps.len() - 1
+            }
+        };
+        let items = &maps[i].1;
+        // map_range yields keys in order.
+        let at = items.binary_search_by(|item| (*item.key).cmp(key)).ok()?;
+        let item = &items[at];
+        Some((Value::from(item.value.clone()), item.id()))
+    }
+
+    /// Every value concurrent changes left at `key`, as strings where they are strings or
+    /// Text; the winner is among them but not necessarily first.
+    pub(crate) fn all_strings(&self, obj: &ObjId, key: &str) -> Vec<String> {
+        let all = match self.heads {
+            None => self.doc.get_all(obj, key),
+            Some(heads) => self.doc.get_all_at(obj, key, heads),
+        };
+        all.unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, id)| match v {
+                Value::Scalar(s) => s.as_str().map(str::to_owned),
+                Value::Object(ObjType::Text) => self.text_of(&id).ok(),
+                Value::Object(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether `key` has values left by concurrent changes (the map pass says so for free).
+    pub(crate) fn has_conflict(&self, obj: &ObjId, key: &str) -> bool {
+        self.lookup(obj, key).is_some()
+            && self.maps.borrow().iter().any(|(id, items)| {
+                id == obj && items.iter().any(|item| item.conflict && *item.key == *key)
+            })
+    }
+
+    fn text_of(&self, id: &ObjId) -> Result<String, AutomergeError> {
+        match self.heads {
+            None => self.doc.text(id),
+            Some(heads) => self.doc.text_at(id, heads),
+        }
+    }
+
+    fn length(&self, id: &ObjId) -> usize {
+        match self.heads {
+            None => self.doc.length(id),
+            Some(heads) => self.doc.length_at(id, heads),
+        }
+    }
+
+    /// The items of the list `id`: each item's index, value and id.
+    pub(crate) fn list(&self, id: &ObjId) -> Vec<(usize, ValueRef<'a>, ObjId)> {
+        let range = match self.heads {
+            None => self.doc.list_range(id, ..),
+            Some(heads) => self.doc.list_range_at(id, .., heads),
+        };
+        range
+            .map(|item| {
+                let id = item.id();
+                (item.index, item.value, id)
+            })
+            .collect()
+    }
+
     /// The value at `key`, treating an explicit `null` like an absent field: Automerge JS
     /// stores `null` when an optional field is cleared by assignment rather than `delete`.
-    fn get(
-        &self,
-        obj: &ObjId,
-        key: &str,
-        field: &str,
-    ) -> Result<Option<(Value<'_>, ObjId)>, SchemaError> {
-        match self.doc.get(obj, key) {
-            Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Null) => Ok(None),
-            Ok(found) => Ok(found),
-            Err(e) => Err(SchemaError::new(field, format!("could not be read: {e}"))),
+    pub(crate) fn get(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId)> {
+        match self.lookup(obj, key) {
+            Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Null) => None,
+            found => found,
         }
     }
 
     /// A string stored either as a scalar string or as a Text object.
-    fn string(&self, obj: &ObjId, key: &str, field: &str) -> Result<Option<String>, SchemaError> {
-        match self.get(obj, key, field)? {
+    pub(crate) fn string(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<String>, SchemaError> {
+        match self.get(obj, key) {
             None => Ok(None),
             Some((Value::Scalar(s), _)) if s.is_str() => Ok(s.as_str().map(str::to_owned)),
             Some((Value::Object(ObjType::Text), id)) => self.read_text(&id, field).map(Some),
@@ -488,9 +576,14 @@ impl Reader<'_> {
 
     /// A whole number: `int`, `uint` or a JS timestamp, or an `f64` with no fraction (a JS
     /// number that went through arithmetic may be stored that way).
-    fn int(&self, obj: &ObjId, key: &str, field: &str) -> Result<Option<i64>, SchemaError> {
+    pub(crate) fn int(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<i64>, SchemaError> {
         const MAX_SAFE: f64 = 9_007_199_254_740_991.0; // 2^53 - 1, JS's largest exact integer
-        let Some((value, _)) = self.get(obj, key, field)? else {
+        let Some((value, _)) = self.get(obj, key) else {
             return Ok(None);
         };
         let n = match &value {
@@ -513,7 +606,7 @@ impl Reader<'_> {
 
     /// Any finite number; JS stores `31` as `int` and `31.3` as `f64`.
     fn number(&self, obj: &ObjId, key: &str, field: &str) -> Result<Option<f64>, SchemaError> {
-        let Some((value, _)) = self.get(obj, key, field)? else {
+        let Some((value, _)) = self.get(obj, key) else {
             return Ok(None);
         };
         let n = match &value {
@@ -536,7 +629,7 @@ impl Reader<'_> {
         field: &str,
         want: ObjType,
     ) -> Result<Option<ObjId>, SchemaError> {
-        match self.get(obj, key, field)? {
+        match self.get(obj, key) {
             None => Ok(None),
             Some((Value::Object(t), id))
                 if t == want || (want == ObjType::Map && t == ObjType::Table) =>
@@ -550,7 +643,7 @@ impl Reader<'_> {
     /// The root-level Text object at `key`, checked for length but not read: reading a
     /// long description only to validate it would be wasted work.
     fn text(&self, key: &str, max: usize) -> Result<ObjId, SchemaError> {
-        let id = match self.get(&ROOT, key, key)? {
+        let id = match self.get(&ROOT, key) {
             None => return Err(SchemaError::missing(key)),
             Some((Value::Object(ObjType::Text), id)) => id,
             Some((other, _)) => {
@@ -566,13 +659,12 @@ impl Reader<'_> {
             }
         };
         // Length is in the document's text units, Unicode code points for this build.
-        check_count(key, self.doc.length(&id), max)?;
+        check_count(key, self.length(&id), max)?;
         Ok(id)
     }
 
     fn read_text(&self, id: &ObjId, field: &str) -> Result<String, SchemaError> {
-        self.doc
-            .text(id)
+        self.text_of(id)
             .map_err(|e| SchemaError::new(field, format!("could not be read: {e}")))
     }
 
@@ -584,14 +676,14 @@ impl Reader<'_> {
         field: &str,
         max: usize,
     ) -> Result<Option<usize>, SchemaError> {
-        match self.get(obj, key, field)? {
+        match self.get(obj, key) {
             None => Ok(None),
             Some((Value::Scalar(s), _)) if s.is_str() => {
                 let len = s.as_str().map_or(0, |s| s.chars().count());
                 check_count(field, len, max).map(|()| Some(len))
             }
             Some((Value::Object(ObjType::Text), id)) => {
-                let len = self.doc.length(&id);
+                let len = self.length(&id);
                 check_count(field, len, max).map(|()| Some(len))
             }
             Some((other, _)) => Err(SchemaError::wrong_type(field, "a string or text", &other)),
@@ -637,12 +729,11 @@ impl Reader<'_> {
         let list = self
             .object(&ROOT, key, key, ObjType::List)?
             .ok_or_else(|| SchemaError::missing(key))?;
-        self.doc
-            .list_range(&list, ..)
-            .map(|item| {
-                let path = format!("{key}[{}]", item.index);
-                let id = item.id();
-                match item.value {
+        self.list(&list)
+            .into_iter()
+            .map(|(index, value, id)| {
+                let path = format!("{key}[{index}]");
+                match value {
                     ValueRef::Object(ObjType::Map | ObjType::Table) => Ok((id, path)),
                     other => Err(SchemaError::wrong_type(&path, "a map", &Value::from(other))),
                 }

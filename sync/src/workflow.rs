@@ -8,10 +8,12 @@
 //! (its dependencies), so two supervisors acting concurrently offline are both judged
 //! fairly and the merge flags the conflict instead of refusing one of them.
 
-use crate::record::{EditError, Level, Record, Status};
+use crate::record::{EditError, Level, Reader, Record, Status};
 use crate::scope::{Principal, Role};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
@@ -475,44 +477,14 @@ pub struct Entry {
 
 /// The timeline as stored (schema checked by `read_record` already).
 pub fn timeline(doc: &Automerge) -> Vec<Entry> {
-    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(ROOT, "timeline") else {
+    let r = Reader::new(doc);
+    let Some((Value::Object(ObjType::List), list)) = r.get(&ROOT, "timeline") else {
         return Vec::new();
     };
-    let scalar = |obj: &ObjId, key: &str| -> Option<(Value<'static>, ObjId)> {
-        doc.get(obj, key)
-            .ok()
-            .flatten()
-            .map(|(v, id)| (v.into_owned(), id))
-    };
-    let text = |v: Option<(Value<'static>, ObjId)>| -> Option<String> {
-        match v? {
-            (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
-            (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
-            _ => None,
-        }
-    };
-    let int = |v: Option<(Value<'static>, ObjId)>| -> i64 {
-        match v {
-            Some((Value::Scalar(s), _)) => match s.as_ref() {
-                ScalarValue::Int(n) | ScalarValue::Timestamp(n) => *n,
-                ScalarValue::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
-                ScalarValue::F64(f) => *f as i64,
-                _ => 0,
-            },
-            _ => 0,
-        }
-    };
-    (0..doc.length(&list))
-        .filter_map(|i| match doc.get(&list, i).ok().flatten() {
-            Some((Value::Object(ObjType::Map), obj)) => Some(Entry {
-                action: text(scalar(&obj, "action")).unwrap_or_default(),
-                by: int(scalar(&obj, "by")),
-                at: int(scalar(&obj, "at")),
-                note: text(scalar(&obj, "note")),
-                obj,
-            }),
-            _ => None,
-        })
+    r.list(&list)
+        .into_iter()
+        .filter(|(_, value, _)| matches!(value, ValueRef::Object(ObjType::Map)))
+        .map(|(_, _, obj)| entry(&r, &obj))
         .collect()
 }
 
@@ -557,49 +529,33 @@ struct View {
 }
 
 impl View {
-    /// `None` while the document is not yet a record (a record built over several
-    /// changes, or an empty document).
-    fn read(doc: &Automerge) -> Option<View> {
-        let text = |key: &str| -> Option<String> {
-            match doc.get(ROOT, key).ok().flatten()? {
-                (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
-                (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
-                _ => None,
-            }
-        };
-        let int = |key: &str| -> Option<i64> {
-            match doc.get(ROOT, key).ok().flatten()? {
-                (Value::Scalar(s), _) => match s.as_ref() {
-                    ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Some(*n),
-                    ScalarValue::Uint(n) => i64::try_from(*n).ok(),
-                    ScalarValue::F64(f) if f.fract() == 0.0 => Some(*f as i64),
-                    _ => None,
-                },
-                _ => None,
-            }
-        };
-        let mut statuses = Vec::new();
-        for (v, id) in doc.get_all(ROOT, "status").ok()? {
-            let t = match v {
-                Value::Scalar(s) => s.as_str().map(str::to_owned),
-                Value::Object(ObjType::Text) => doc.text(&id).ok(),
-                Value::Object(_) => None,
-            };
-            if let Some(s) = t.and_then(|t| t.parse::<Status>().ok())
-                && !statuses.contains(&s)
-            {
-                statuses.push(s);
+    /// The record as it stood at `heads`, read from the document's history; `None` while
+    /// it was not yet a record (a record built over several changes, or no change at all).
+    fn read_at(doc: &Automerge, heads: &[ChangeHash]) -> Option<View> {
+        if heads.is_empty() {
+            return None;
+        }
+        View::read(&Reader::at(doc, heads))
+    }
+
+    fn read(r: &Reader<'_>) -> Option<View> {
+        let text = |key: &str| r.string(&ROOT, key, key).ok().flatten();
+        let int = |key: &str| r.int(&ROOT, key, key).ok().flatten();
+        let winner: Status = text("status")?.parse().ok()?;
+        let mut statuses = vec![winner];
+        if r.has_conflict(&ROOT, "status") {
+            for s in r.all_strings(&ROOT, "status") {
+                if let Ok(s) = s.parse::<Status>()
+                    && !statuses.contains(&s)
+                {
+                    statuses.push(s);
+                }
             }
         }
-        // get_all lists values in an order every replica agrees on; `get` names the
-        // winner, which goes first.
-        let winner: Status = text("status")?.parse().ok()?;
-        statuses.retain(|s| *s != winner);
-        statuses.insert(0, winner);
-        let timeline = match doc.get(ROOT, "timeline").ok().flatten()? {
-            (Value::Object(ObjType::List), list) => (0..doc.length(&list))
-                .filter_map(|i| doc.get(&list, i).ok().flatten().map(|(_, id)| id))
-                .collect(),
+        let timeline = match r.get(&ROOT, "timeline")? {
+            (Value::Object(ObjType::List), list) => {
+                r.list(&list).into_iter().map(|(_, _, id)| id).collect()
+            }
             _ => return None,
         };
         Some(View {
@@ -614,7 +570,7 @@ impl View {
             assignee: int("assignee"),
             department: text("department"),
             due_at: int("due_at"),
-            urged: matches!(doc.get(ROOT, "urged"), Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))),
+            urged: matches!(r.get(&ROOT, "urged"), Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Boolean(true))),
             duplicate_of: text("duplicate_of"),
             timeline,
         })
@@ -649,86 +605,64 @@ impl View {
     }
 }
 
-/// Checks every workflow action in a push. `before` is the stored document (`None` for a
-/// new record), `after` the document with the push applied, and `changes` the push's new
-/// changes in causal order. Each change is judged by the record as it stood at the
-/// change's own dependencies, which is what its author saw: a phone's changes form a
-/// chain and are applied one after another to one copy; a change from a concurrent
-/// branch is judged on a fork at its dependencies.
+/// Checks every workflow action in a push. `after` is the document with the push applied
+/// and `changes` the push's new changes in causal order. Each change is judged by the
+/// record as it stood at the change's own dependencies, which is what its author saw, read
+/// from `after`'s history; a change from a concurrent branch is thus judged by its branch.
 pub fn check_changes(
-    before: Option<&Automerge>,
     after: &Automerge,
     changes: &[Change],
     principal: &Principal,
     rules: &dyn Fn(&str) -> Option<CategoryRules>,
 ) -> Result<(), Denied> {
-    let mut work = before.cloned().unwrap_or_default();
-    let mut view = View::read(&work);
+    // The view after the previous change, which is the view before the next one whenever
+    // they form a chain (a phone's changes do): one historical read per change.
+    let mut previous: Option<(ChangeHash, Option<View>)> = None;
     // A state that is not yet a record is judged by the last one that was, so an invalid
     // middle step cannot be used to slip an action past the rules.
-    let mut last_valid = view.clone();
+    let mut last_valid: Option<View> = None;
     for change in changes {
-        let mut deps = change.deps().to_vec();
-        let mut heads = work.get_heads();
-        deps.sort();
-        heads.sort();
-        if deps != heads {
-            work = if deps.is_empty() {
-                Automerge::new()
-            } else {
-                after.fork_at(&deps).map_err(|e| {
-                    Denied(format!("cannot read the record at this change's base: {e}"))
-                })?
-            };
-            view = View::read(&work);
-        }
-        work.apply_changes([change.clone()])
-            .map_err(|e| Denied(format!("change does not apply: {e}")))?;
-        let old = view.clone().or_else(|| last_valid.clone());
-        view = View::read(&work);
-        let Some(new) = &view else {
-            continue;
+        let hash = change.hash();
+        let before = match (&previous, change.deps()) {
+            (Some((prev, view)), [dep]) if prev == dep => view.clone(),
+            (_, deps) => View::read_at(after, deps),
         };
-        let unchanged = old.as_ref().is_some_and(|o| {
-            o.timeline == new.timeline && o.workflow_values() == new.workflow_values()
-        });
-        if !unchanged {
-            let known: HashSet<&ObjId> = old.iter().flat_map(|o| o.timeline.iter()).collect();
-            let entries: Vec<Entry> = new
-                .timeline
-                .iter()
-                .filter(|id| !known.contains(id))
-                .map(|id| entry(&work, id))
-                .collect();
-            check_one(old.as_ref(), new, &entries, principal, rules)?;
+        let old = before.or_else(|| last_valid.clone());
+        let heads = [hash];
+        let reader = Reader::at(after, &heads);
+        let view = View::read(&reader);
+        if let Some(new) = &view {
+            let unchanged = old.as_ref().is_some_and(|o| {
+                o.timeline == new.timeline && o.workflow_values() == new.workflow_values()
+            });
+            if !unchanged {
+                let known: HashSet<&ObjId> = old.iter().flat_map(|o| o.timeline.iter()).collect();
+                let entries: Vec<Entry> = new
+                    .timeline
+                    .iter()
+                    .filter(|id| !known.contains(id))
+                    .map(|id| entry(&reader, id))
+                    .collect();
+                check_one(old.as_ref(), new, &entries, principal, rules)?;
+            }
+            last_valid = view.clone();
         }
-        last_valid = view.clone();
+        previous = Some((hash, view));
     }
     Ok(())
 }
 
-fn entry(doc: &Automerge, obj: &ObjId) -> Entry {
-    let get = |key: &str| doc.get(obj, key).ok().flatten();
-    let text = |key: &str| match get(key) {
-        Some((Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
-        Some((Value::Object(ObjType::Text), id)) => doc.text(&id).ok(),
-        _ => None,
-    };
-    let int = |key: &str| match get(key) {
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            ScalarValue::Int(n) | ScalarValue::Timestamp(n) => *n,
-            ScalarValue::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
-            ScalarValue::F64(f) => *f as i64,
-            _ => i64::MIN,
-        },
-        _ => i64::MIN,
-    };
+fn entry(r: &Reader<'_>, obj: &ObjId) -> Entry {
     Entry {
         obj: obj.clone(),
-        action: text("action").unwrap_or_default(),
-        by: int("by"),
-        at: int("at"),
-        note: text("note"),
+        action: r
+            .string(obj, "action", "action")
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        by: r.int(obj, "by", "by").ok().flatten().unwrap_or(i64::MIN),
+        at: r.int(obj, "at", "at").ok().flatten().unwrap_or(i64::MIN),
+        note: r.string(obj, "note", "note").ok().flatten(),
     }
 }
 

@@ -378,10 +378,12 @@ impl Db {
                 c.prepare_cached("SELECT state, grid, sector, department FROM docs WHERE id = ?1")?;
             let mut items = Vec::new();
             for id in ids {
-                let row: Option<(Vec<u8>, String, Option<String>, Option<String>)> = stmt
-                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                let row: Option<(Vec<u8>, String, [Option<String>; 2])> = stmt
+                    .query_row([&id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, [r.get(2)?, r.get(3)?]))
+                    })
                     .optional()?;
-                if let Some((state, grid, sector, department)) = row {
+                if let Some((state, grid, [sector, department])) = row {
                     let pos = haitang_sync::scope::Position {
                         grid: &grid,
                         sector: sector.as_deref(),

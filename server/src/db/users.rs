@@ -6,6 +6,10 @@ use haitang_sync::scope::{Principal, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+/// A refresh token's row and its session's: session id, expiry, when it was used, when
+/// the session was revoked, and the user.
+type RefreshRow = (i64, i64, Option<i64>, Option<i64>, i64);
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct User {
     pub id: i64,
@@ -143,8 +147,7 @@ impl Db {
     }
 
     pub async fn add_user(&self, new: NewUser) -> Result<User, UserError> {
-        let outcome = self.write(move |c| Ok(insert_user(c, &new))).await?;
-        outcome
+        self.write(move |c| Ok(insert_user(c, &new))).await?
     }
 
     /// Adds the user unless the username exists; returns whether it was added.
@@ -243,7 +246,7 @@ impl Db {
     ) -> Result<Rotation, DbError> {
         self.write(move |c| {
             let now = super::now_ms();
-            let found: Option<(i64, i64, Option<i64>, Option<i64>, i64)> = c
+            let found: Option<RefreshRow> = c
                 .query_row(
                     "SELECT t.session_id, t.expires_at, t.used_at, s.revoked_at, s.user_id \
                      FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?1",
@@ -372,7 +375,7 @@ fn insert_user(c: &Connection, new: &NewUser) -> Result<User, UserError> {
         params![username, name, new.role.as_str(), unit.id, department_id, new.password_hash, super::now_ms()],
     )?;
     let id = c.last_insert_rowid();
-    Ok(user_where(c, "u.id = ?1", &id)?
+    user_where(c, "u.id = ?1", &id)?
         .map(|(u, _)| u)
-        .ok_or_else(|| UserError::Db(DbError::Corrupt("the new user vanished".into())))?)
+        .ok_or_else(|| UserError::Db(DbError::Corrupt("the new user vanished".into())))
 }

@@ -2,7 +2,7 @@
 //! their own district. The same operations as `haitang org import` and `haitang user ...`.
 
 use crate::AppState;
-use crate::auth::{AuthUser, hash_password_blocking, password_policy};
+use crate::auth::{AuthUser, password_policy};
 use crate::db::org::{Department, ImportError, ImportReport, Unit};
 use crate::db::users::{NewUser, User, UserError};
 use crate::error::{ApiError, Json, Path};
@@ -158,7 +158,7 @@ async fn add_user(
 ) -> Result<(StatusCode, Json<AdminUserView>), ApiError> {
     admin.check_under(&req.unit)?;
     check_password(&req.password)?;
-    let password_hash = hash_password_blocking(req.password).await?;
+    let password_hash = state.passwords.hash(req.password).await?;
     let user = state
         .db
         .add_user(NewUser {
@@ -215,7 +215,7 @@ async fn reset_password(
 ) -> Result<StatusCode, ApiError> {
     let user = admin.user(&state, username).await?;
     check_password(&req.password)?;
-    let hash = hash_password_blocking(req.password).await?;
+    let hash = state.passwords.hash(req.password).await?;
     state.db.set_password(user.username, hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }

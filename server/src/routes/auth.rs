@@ -1,9 +1,7 @@
 //! `POST /api/v1/auth/login`, `/refresh`, `/logout`.
 
 use crate::AppState;
-use crate::auth::{
-    AuthUser, Claims, hash_password, new_refresh_token, refresh_hash, verify_password,
-};
+use crate::auth::{AuthUser, Claims, new_refresh_token, refresh_hash};
 use crate::db::now_ms;
 use crate::db::users::{Rotation, User};
 use crate::error::{ApiError, Json};
@@ -13,7 +11,6 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -79,13 +76,6 @@ fn bad_credentials() -> ApiError {
     )
 }
 
-/// A hash to verify against when the username is unknown, so a wrong username takes as
-/// long as a wrong password and does not reveal which accounts exist.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| hash_password("haitang-decoy").unwrap_or_default())
-}
-
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -99,17 +89,11 @@ async fn login(
         .check(&req.username, peer.ip())
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let found = state.db.user_for_login(req.username.clone()).await?;
-    let password = req.password;
-    let verified = tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => verify_password(&password, &hash).then_some(user),
-        None => {
-            verify_password(&password, decoy_hash());
-            None
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("password check: {e}")))?;
-    let user = verified.filter(|u| u.active).ok_or_else(bad_credentials)?;
+    let (user, hash) = found.map_or((None, None), |(u, h)| (Some(u), Some(h)));
+    let matches = state.passwords.verify(req.password, hash).await?;
+    let user = user
+        .filter(|u| matches && u.active)
+        .ok_or_else(bad_credentials)?;
     let (refresh_token, hash) = new_refresh_token();
     let session_id = state
         .db
