@@ -143,6 +143,7 @@ struct Figures {
     push_received: usize,
     refused: usize,
     pull_apply: PullStats,
+    pull_apply_cores: PullStats,
     pull_decode: PullStats,
     pull_identity: PullStats,
     grid1_first: PullStats,
@@ -165,6 +166,8 @@ struct Figures {
 #[derive(Default, Clone)]
 struct PullStats {
     elapsed: Duration,
+    /// Of `elapsed`, the time spent applying items to local documents.
+    applying: Duration,
     items: usize,
     pages: usize,
     sent: usize,
@@ -453,12 +456,19 @@ async fn workload(
     srv.reset_sampled_peak();
 
     // The street supervisor's first pull, three ways.
-    f.pull_apply = pull_all(&api, &street.token, None, args.pull_limit, true).await?;
-    f.pull_decode = pull_all(&api, &street.token, None, args.pull_limit, false).await?;
+    f.pull_apply = pull_all(&api, &street.token, None, args.pull_limit, 1).await?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    f.pull_apply_cores = pull_all(&api, &street.token, None, args.pull_limit, cores).await?;
+    f.pull_decode = pull_all(&api, &street.token, None, args.pull_limit, 0).await?;
     let mut identity = api.clone();
     identity.gzip_responses = false;
-    f.pull_identity = pull_all(&identity, &street.token, None, args.pull_limit, false).await?;
-    for p in [&f.pull_apply, &f.pull_decode, &f.pull_identity] {
+    f.pull_identity = pull_all(&identity, &street.token, None, args.pull_limit, 0).await?;
+    for p in [
+        &f.pull_apply,
+        &f.pull_apply_cores,
+        &f.pull_decode,
+        &f.pull_identity,
+    ] {
         if p.items != f.records {
             bail!(
                 "street1 pulled {} items; it should see exactly the {} workload records",
@@ -469,7 +479,7 @@ async fn workload(
     }
 
     // A grid's first pull, and pulls with nothing new (what most syncs are).
-    f.grid1_first = pull_all(&api, &grid1.token, None, args.pull_limit, true).await?;
+    f.grid1_first = pull_all(&api, &grid1.token, None, args.pull_limit, 1).await?;
     f.grid1_noop = noop_pull(&api, &grid1.token, f.grid1_first.cursor, args.pull_limit).await?;
     f.street_noop = noop_pull(&api, &street.token, f.pull_apply.cursor, args.pull_limit).await?;
 
@@ -486,20 +496,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// Pulls everything after `cursor` page by page until `more` is false, optionally applying
-/// each item to local Automerge documents as a phone does.
+/// Pulls everything after `cursor` page by page until `more` is false. With `threads` > 0
+/// the phone applies each item to local Automerge documents, on that many threads. The next
+/// page is asked for as soon as a page arrives (its `resume` is all the next request needs),
+/// so the phone applies one page while the server prepares the next; the cursor is only
+/// kept once the last page is in, as the protocol says.
 async fn pull_all(
     api: &Api,
     token: &str,
     cursor: Option<u64>,
     limit: u32,
-    apply: bool,
+    threads: usize,
 ) -> anyhow::Result<PullStats> {
     let mut stats = PullStats::default();
-    let mut docs: HashMap<String, Automerge> = HashMap::new();
-    let mut resume = None;
-    let started = Instant::now();
-    loop {
+    let request = |resume: Option<u64>| {
+        let (api, token) = (api.clone(), token.to_owned());
         let req = SyncRequest {
             cursor,
             resume,
@@ -507,61 +518,137 @@ async fn pull_all(
             limit: Some(limit),
             ..SyncRequest::new(None)
         };
-        let (ex, res) = api.sync(token, &req).await?;
+        tokio::spawn(async move { api.sync(&token, &req).await })
+    };
+    let started = Instant::now();
+    let local = LocalDocs::start(threads);
+    let mut next = Some(request(None));
+    while let Some(page) = next.take() {
+        let (ex, res) = page.await??;
         stats.pages += 1;
         stats.sent += ex.sent;
         stats.received += ex.received;
         stats.items += res.pull.len();
-        if apply {
-            for item in res.pull {
-                match item {
-                    PullItem::Snapshot { doc, snapshot } => {
-                        let loaded = Automerge::load(&snapshot).context("loading a snapshot")?;
-                        match docs.get_mut(&doc) {
-                            Some(local) => {
-                                let mut loaded = loaded;
-                                local.merge(&mut loaded)?;
-                            }
-                            None => {
-                                docs.insert(doc, loaded);
-                            }
-                        }
+        if res.more {
+            next = Some(request(res.resume));
+        } else {
+            stats.cursor = res.cursor;
+        }
+        local.apply(res.pull)?;
+    }
+    let (docs, applying) = tokio::task::spawn_blocking(move || local.finish()).await??;
+    stats.elapsed = started.elapsed();
+    stats.applying = applying;
+    if threads > 0 && docs != stats.items {
+        bail!("applied {docs} documents from {} pull items", stats.items);
+    }
+    Ok(stats)
+}
+
+type Shard = (
+    std::sync::mpsc::Sender<Vec<PullItem>>,
+    std::thread::JoinHandle<anyhow::Result<(usize, Duration)>>,
+);
+
+/// A phone's local documents, applied on threads of their own. A document always goes to
+/// the same thread (by its id), so its items apply in the order they came.
+struct LocalDocs {
+    shards: Vec<Shard>,
+}
+
+impl LocalDocs {
+    fn start(threads: usize) -> LocalDocs {
+        let shards = (0..threads)
+            .map(|_| {
+                let (tx, rx) = std::sync::mpsc::channel::<Vec<PullItem>>();
+                let handle = std::thread::spawn(move || {
+                    let mut docs: HashMap<String, Automerge> = HashMap::new();
+                    let mut busy = Duration::ZERO;
+                    for items in rx {
+                        let t = Instant::now();
+                        apply_items(&mut docs, items)?;
+                        busy += t.elapsed();
                     }
-                    PullItem::Changes { doc, changes } => {
-                        let changes = changes
-                            .into_iter()
-                            .map(|c| Change::from_bytes(c.into_vec()))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        docs.entry(doc).or_default().apply_changes(changes)?;
+                    Ok((docs.len(), busy))
+                });
+                (tx, handle)
+            })
+            .collect();
+        LocalDocs { shards }
+    }
+
+    fn apply(&self, items: Vec<PullItem>) -> anyhow::Result<()> {
+        if self.shards.is_empty() {
+            return Ok(());
+        }
+        let mut split: Vec<Vec<PullItem>> = self.shards.iter().map(|_| Vec::new()).collect();
+        for item in items {
+            let doc = match &item {
+                PullItem::Snapshot { doc, .. }
+                | PullItem::Changes { doc, .. }
+                | PullItem::Evict { doc, .. } => doc,
+            };
+            let shard = doc
+                .bytes()
+                .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+            split[shard % self.shards.len()].push(item);
+        }
+        for ((tx, _), items) in self.shards.iter().zip(split) {
+            tx.send(items).context("a phone thread stopped")?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every thread; the documents held and the threads' busy time in all.
+    fn finish(self) -> anyhow::Result<(usize, Duration)> {
+        let mut total = (0, Duration::ZERO);
+        for (tx, handle) in self.shards {
+            drop(tx);
+            let (docs, busy) = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a phone thread panicked"))??;
+            total.0 += docs;
+            total.1 += busy;
+        }
+        Ok(total)
+    }
+}
+
+fn apply_items(docs: &mut HashMap<String, Automerge>, items: Vec<PullItem>) -> anyhow::Result<()> {
+    for item in items {
+        match item {
+            PullItem::Snapshot { doc, snapshot } => {
+                let loaded = Automerge::load(&snapshot).context("loading a snapshot")?;
+                match docs.get_mut(&doc) {
+                    Some(local) => {
+                        let mut loaded = loaded;
+                        local.merge(&mut loaded)?;
                     }
-                    PullItem::Evict { doc, .. } => {
-                        docs.remove(&doc);
+                    None => {
+                        docs.insert(doc, loaded);
                     }
                 }
             }
+            PullItem::Changes { doc, changes } => {
+                let changes = changes
+                    .into_iter()
+                    .map(|c| Change::from_bytes(c.into_vec()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                docs.entry(doc).or_default().apply_changes(changes)?;
+            }
+            PullItem::Evict { doc, .. } => {
+                docs.remove(&doc);
+            }
         }
-        if !res.more {
-            stats.cursor = res.cursor;
-            break;
-        }
-        resume = res.resume;
     }
-    stats.elapsed = started.elapsed();
-    if apply && docs.len() != stats.items {
-        bail!(
-            "applied {} documents from {} pull items",
-            docs.len(),
-            stats.items
-        );
-    }
-    Ok(stats)
+    Ok(())
 }
 
 /// The median of 21 pulls that find nothing new.
 async fn noop_pull(api: &Api, token: &str, cursor: u64, limit: u32) -> anyhow::Result<Duration> {
     let mut times = Vec::new();
     for _ in 0..21 {
-        let p = pull_all(api, token, Some(cursor), limit, false).await?;
+        let p = pull_all(api, token, Some(cursor), limit, 0).await?;
         if p.items != 0 {
             bail!("a pull at the current cursor returned {} items", p.items);
         }
@@ -635,6 +722,14 @@ fn print_table(args: &SyncArgs, all: &[Figures]) {
         "      time, applied to local Automerge docs",
         "≤ 1 s",
         &|f| secs(f.pull_apply.elapsed),
+    );
+    row("      the phone's CPU time applying them", "", &|f| {
+        secs(f.pull_apply.applying)
+    });
+    row(
+        "      time, applied on as many threads as cores",
+        "",
+        &|f| secs(f.pull_apply_cores.elapsed),
     );
     row("      time, received and decoded only", "", &|f| {
         secs(f.pull_decode.elapsed)
