@@ -324,26 +324,14 @@ impl Db {
         user_id: Option<i64>,
         batch: Vec<Prepared>,
     ) -> Result<Vec<Committed>, DbError> {
+        // commit_one refuses a document before writing anything of it, so documents need
+        // no savepoint of their own; a database error fails the whole job, whose savepoint
+        // the writer rolls back.
         self.write(move |c| {
-            let mut out = Vec::with_capacity(batch.len());
-            for p in batch {
-                c.execute_batch("SAVEPOINT doc")?;
-                match commit_one(c, user_id, p) {
-                    Ok(Committed::Ok { heads }) => {
-                        c.execute_batch("RELEASE doc")?;
-                        out.push(Committed::Ok { heads });
-                    }
-                    Ok(other) => {
-                        c.execute_batch("ROLLBACK TO doc; RELEASE doc")?;
-                        out.push(other);
-                    }
-                    Err(e) => {
-                        c.execute_batch("ROLLBACK TO doc; RELEASE doc")?;
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(out)
+            batch
+                .into_iter()
+                .map(|p| commit_one(c, user_id, p))
+                .collect()
         })
         .await
     }
@@ -607,24 +595,36 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
             heads: p.applied.heads,
         });
     }
-    // Bind new actors to the caller; an actor someone else bound meanwhile is foreign.
-    for change in &p.applied.new_changes {
-        let actor = change.actor.to_bytes();
-        c.prepare_cached("INSERT INTO actors(actor, user_id, first_seen) VALUES (?1, ?2, ?3) ON CONFLICT(actor) DO NOTHING")?
-            .execute(params![actor, user_id, now_ms()])?;
-        let owner: Option<i64> = c
+    // An actor someone else bound meanwhile is foreign; checked before anything is written.
+    let mut actors: Vec<&ActorId> = p.applied.new_changes.iter().map(|c| &c.actor).collect();
+    actors.sort();
+    actors.dedup();
+    for actor in &actors {
+        let owner: Option<Option<i64>> = c
             .prepare_cached("SELECT user_id FROM actors WHERE actor = ?1")?
-            .query_row([actor], |r| r.get(0))?;
+            .query_row([actor.to_bytes()], |r| r.get(0))
+            .optional()?;
         // The server's actor is bound to no user; nobody else may ever use it.
-        if owner != user_id {
+        if owner.is_some_and(|owner| owner != user_id) {
+            let change = p
+                .applied
+                .new_changes
+                .iter()
+                .find(|c| &c.actor == *actor)
+                .map_or(String::new(), |c| c.hash.to_string());
             return Ok(Committed::Refused(Refusal {
                 code: RefusalCode::ForeignActor,
                 message: format!(
-                    "change {} was made by actor {} which belongs to another user",
-                    change.hash, change.actor
+                    "change {change} was made by actor {actor} which belongs to another user"
                 ),
             }));
         }
+    }
+    for actor in actors {
+        c.prepare_cached(
+            "INSERT INTO actors(actor, user_id, first_seen) VALUES (?1, ?2, ?3) ON CONFLICT(actor) DO NOTHING",
+        )?
+        .execute(params![actor.to_bytes(), user_id, now_ms()])?;
     }
     let now = now_ms();
     let mut insert = c.prepare_cached(
