@@ -42,6 +42,8 @@ const BATCH: usize = 2_000;
 const TEMPLATES_PER_GRID: usize = 100;
 /// Copies per write transaction.
 const COPY_BATCH: usize = 10_000;
+/// Copies per write job.
+const COPY_JOB: usize = 250;
 
 /// A batch of records of one grid, by that grid's user: (doc id, changes).
 struct Batch {
@@ -188,13 +190,15 @@ async fn ingest(
 
 /// Adds `n` copies of the preloaded records already there, `COPY_BATCH` a transaction.
 async fn copy(db: &Db, n: usize, started: Instant) -> anyhow::Result<usize> {
-    let templates: Vec<String> = db
+    // (id, key, number of changes) of each record to copy.
+    let templates: Vec<(String, i64, i64)> = db
         .read(|c| {
             let mut stmt = c.prepare(
-                "SELECT id FROM docs WHERE grid >= '/gusu/pj/' AND grid < '/gusu/pj0' ORDER BY seq",
+                "SELECT id, key, change_count FROM docs \
+                 WHERE grid >= '/gusu/pj/' AND grid < '/gusu/pj0' ORDER BY seq",
             )?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
     if templates.is_empty() {
@@ -204,39 +208,20 @@ async fn copy(db: &Db, n: usize, started: Instant) -> anyhow::Result<usize> {
     let mut written = 0;
     let mut last_report = Instant::now();
     while written < n {
+        // COPY_BATCH copies a commit, in jobs of COPY_JOB: a job's savepoint journal is
+        // walked at every statement, so one huge job slows down as it goes.
         let count = COPY_BATCH.min(n - written);
-        let (templates, from) = (templates.clone(), written);
-        db.write(move |c| {
-            let columns = |table: &str| -> rusqlite::Result<Vec<String>> {
-                let mut stmt = c.prepare(&format!("PRAGMA table_info({table})"))?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(1))?;
-                rows.collect()
-            };
-            let keep = |cols: Vec<String>, skip: &[&str]| -> String {
-                cols.into_iter()
-                    .filter(|c| !skip.contains(&c.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let change_cols = keep(columns("changes")?, &["seq", "doc_id"]);
-            let doc_cols = keep(columns("docs")?, &["id", "seq", "created_seq", "moved_seq"]);
-            let mut changes = c.prepare(&format!(
-                "INSERT INTO changes(doc_id, {change_cols}) SELECT ?1, {change_cols} FROM changes WHERE doc_id = ?2 ORDER BY seq"
-            ))?;
-            let mut docs = c.prepare(&format!(
-                "INSERT INTO docs(id, seq, created_seq, moved_seq, {doc_cols}) SELECT ?1, ?2, ?2, ?2, {doc_cols} FROM docs WHERE id = ?3"
-            ))?;
-            for i in from..from + count {
-                let template = &templates[i % templates.len()];
-                let id = uuid::Uuid::new_v4().to_string();
-                changes.execute(rusqlite::params![id, template])?;
-                let seq = c.last_insert_rowid();
-                docs.execute(rusqlite::params![id, seq, template])?;
-            }
-            Ok(())
-        })
-        .await
-        .context("copying preloaded records")?;
+        let jobs: Vec<_> = (written..written + count)
+            .step_by(COPY_JOB)
+            .map(|from| {
+                let templates = templates.clone();
+                let to = (from + COPY_JOB).min(written + count);
+                move |c: &rusqlite::Connection| copy_job(c, &templates, from..to)
+            })
+            .collect();
+        for done in db.write_each(jobs).await {
+            done.context("copying preloaded records")?;
+        }
         written += count;
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
@@ -245,6 +230,51 @@ async fn copy(db: &Db, n: usize, started: Instant) -> anyhow::Result<usize> {
         }
     }
     Ok(written)
+}
+
+/// Copies the templates `range` picks (round robin) under new ids, with their changes.
+fn copy_job(
+    c: &rusqlite::Connection,
+    templates: &[(String, i64, i64)],
+    range: std::ops::Range<usize>,
+) -> Result<(), haitang_server::db::DbError> {
+    let columns = |table: &str| -> rusqlite::Result<Vec<String>> {
+        let mut stmt = c.prepare(&format!("PRAGMA table_info({table})"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(1))?;
+        rows.collect()
+    };
+    let keep = |cols: Vec<String>, skip: &[&str]| -> String {
+        cols.into_iter()
+            .filter(|c| !skip.contains(&c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let change_cols = keep(columns("changes")?, &["seq", "doc"]);
+    let doc_cols = keep(
+        columns("docs")?,
+        &["key", "id", "seq", "created_seq", "moved_seq"],
+    );
+    let mut docs = c.prepare_cached(&format!(
+        "INSERT INTO docs(id, seq, created_seq, moved_seq, {doc_cols}) \
+         SELECT ?1, ?2, ?2, ?2, {doc_cols} FROM docs WHERE id = ?3 RETURNING key"
+    ))?;
+    let mut changes = c.prepare_cached(&format!(
+        "INSERT INTO changes(seq, doc, {change_cols}) \
+         SELECT ?1 + row_number() OVER (ORDER BY seq), ?2, {change_cols} \
+         FROM changes WHERE doc = ?3 ORDER BY seq"
+    ))?;
+    let mut next_seq: i64 = c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+        r.get(0)
+    })?;
+    for i in range {
+        let (template, template_key, n) = &templates[i % templates.len()];
+        let id = uuid::Uuid::new_v4().to_string();
+        let last = next_seq + n;
+        let key: i64 = docs.query_row(rusqlite::params![id, last, template], |r| r.get(0))?;
+        changes.execute(rusqlite::params![next_seq, key, template_key])?;
+        next_seq = last;
+    }
+    Ok(())
 }
 
 /// Prepares every document of the batch on the reader pool, then commits them in one

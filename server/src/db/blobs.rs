@@ -58,7 +58,7 @@ impl Db {
     pub async fn blob_visible(&self, principal: Principal, sha: String) -> Result<bool, DbError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT d.grid, d.sector, d.department FROM blob_refs r JOIN docs d ON d.id = r.doc_id WHERE r.sha256 = ?1",
+                "SELECT d.grid, d.sector, d.department FROM blob_refs r JOIN docs d ON d.key = r.doc WHERE r.sha256 = ?1",
             )?;
             let rows = stmt.query_map([&sha], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))

@@ -142,6 +142,33 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
     {
+        self.enqueue(f)?.await.map_err(|_| DbError::Closed)?
+    }
+
+    /// Runs each of `jobs` as a write of its own (its own savepoint, so one failing rolls
+    /// back only itself), queued together so that they share a commit when the writer can
+    /// take them at once. The results come in order, each once its commit is known.
+    pub async fn write_each<T, F>(&self, jobs: Vec<F>) -> Vec<Result<T, DbError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let queued: Vec<_> = jobs.into_iter().map(|f| self.enqueue(f)).collect();
+        let mut results = Vec::with_capacity(queued.len());
+        for rx in queued {
+            results.push(match rx {
+                Ok(rx) => rx.await.unwrap_or(Err(DbError::Closed)),
+                Err(e) => Err(e),
+            });
+        }
+        results
+    }
+
+    fn enqueue<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T, DbError>>, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T, DbError>>();
         let job: Job = Box::new(move |conn| {
             let result = match conn {
@@ -155,12 +182,10 @@ impl Db {
             });
             (ok, finish)
         });
-        {
-            let guard = self.inner.jobs.lock().map_err(|_| DbError::Closed)?;
-            let sender = guard.as_ref().ok_or(DbError::Closed)?;
-            sender.send(job).map_err(|_| DbError::Closed)?;
-        }
-        rx.await.map_err(|_| DbError::Closed)?
+        let guard = self.inner.jobs.lock().map_err(|_| DbError::Closed)?;
+        let sender = guard.as_ref().ok_or(DbError::Closed)?;
+        sender.send(job).map_err(|_| DbError::Closed)?;
+        Ok(rx)
     }
 
     /// Runs `f` on a read-only connection on a blocking thread.

@@ -318,22 +318,21 @@ impl Db {
         .await
     }
 
-    /// Writes prepared pushes in one transaction, each document atomic on its own.
+    /// Writes prepared pushes, each document atomic on its own; queued together, they
+    /// usually share one commit.
     pub async fn commit_push(
         &self,
         user_id: Option<i64>,
         batch: Vec<Prepared>,
     ) -> Result<Vec<Committed>, DbError> {
-        // commit_one refuses a document before writing anything of it, so documents need
-        // no savepoint of their own; a database error fails the whole job, whose savepoint
-        // the writer rolls back.
-        self.write(move |c| {
-            batch
-                .into_iter()
-                .map(|p| commit_one(c, user_id, p))
-                .collect()
-        })
-        .await
+        // A job per document: its savepoint makes it atomic on its own, and it keeps the
+        // savepoint's journal to one document's pages (SQLite truncates an in-memory
+        // journal by walking it, at every statement).
+        let jobs: Vec<_> = batch
+            .into_iter()
+            .map(|p| move |c: &Connection| commit_one(c, user_id, p))
+            .collect();
+        self.write_each(jobs).await.into_iter().collect()
     }
 
     /// One page of everything in scope that changed after `cursor`, in commit order;
@@ -583,11 +582,11 @@ fn position_problem(c: &Connection, r: &Record) -> Result<Option<String>, DbErro
 
 /// `user_id` is the pushing user, or `None` for the server's own changes.
 fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Committed, DbError> {
-    let now_seq: Option<i64> = c
-        .prepare_cached("SELECT seq FROM docs WHERE id = ?1")?
-        .query_row([&p.doc_id], |r| r.get(0))
+    let stored: Option<(i64, i64)> = c
+        .prepare_cached("SELECT key, seq FROM docs WHERE id = ?1")?
+        .query_row([&p.doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if now_seq != p.base_seq {
+    if stored.map(|(_, seq)| seq) != p.base_seq {
         return Ok(Committed::Stale);
     }
     if p.applied.new_changes.is_empty() {
@@ -626,22 +625,14 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
         )?
         .execute(params![actor.to_bytes(), user_id, now_ms()])?;
     }
+    // The changes' seqs come next in the log (the writer is alone, so nothing else takes
+    // them); the document row goes first because the changes name it by its key.
+    let first_seq: i64 = c
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM changes")?
+        .query_row([], |r| r.get(0))?;
+    let new_count = p.applied.new_changes.len() as i64;
+    let last_seq = first_seq + new_count - 1;
     let now = now_ms();
-    let mut insert = c.prepare_cached(
-        "INSERT INTO changes(doc_id, hash, actor, user_id, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut last_seq = 0;
-    for change in &p.applied.new_changes {
-        insert.execute(params![
-            p.doc_id,
-            change.hash.0.as_slice(),
-            change.actor.to_bytes(),
-            user_id,
-            change.bytes,
-            now
-        ])?;
-        last_seq = c.last_insert_rowid();
-    }
     let r = &p.applied.record;
     let new_pos = Position::of(r);
     let moved = p.old.as_ref().is_some_and(|old| *old != new_pos);
@@ -649,8 +640,7 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
         Some(l) => (Some(l.lat), Some(l.lng), l.accuracy_m),
         None => (None, None, None),
     };
-    let new_count = p.applied.new_changes.len() as i64;
-    c.prepare_cached(
+    let key: i64 = c.prepare_cached(
         "INSERT INTO docs(id, seq, created_seq, moved_seq, state, heads, change_count, kind, grid, sector, department, \
            category, status, urgency, title, reported_by, reported_at, updated_at, lat, lng, accuracy_m, \
            level, assignee, due_at, urged, duplicate_of, conflict, accepted_at, closed_at, ever_returned) \
@@ -666,9 +656,10 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
            assignee = excluded.assignee, due_at = excluded.due_at, urged = excluded.urged, \
            duplicate_of = excluded.duplicate_of, conflict = excluded.conflict, \
            accepted_at = excluded.accepted_at, closed_at = excluded.closed_at, \
-           ever_returned = excluded.ever_returned",
+           ever_returned = excluded.ever_returned \
+         RETURNING key",
     )?
-    .execute(params![
+    .query_row(params![
         p.doc_id,
         last_seq,
         p.state,
@@ -698,21 +689,36 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
         p.times.accepted_at,
         p.times.closed_at,
         p.times.ever_returned,
-    ])?;
+    ], |row| row.get(0))?;
+    debug_assert!(stored.is_none_or(|(k, _)| k == key));
+    let mut insert = c.prepare_cached(
+        "INSERT INTO changes(seq, doc, hash, actor, user_id, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (seq, change) in (first_seq..).zip(&p.applied.new_changes) {
+        insert.execute(params![
+            seq,
+            key,
+            change.hash.0.as_slice(),
+            change.actor.to_bytes(),
+            user_id,
+            change.bytes,
+            now
+        ])?;
+    }
     // The photo references of the record's current state; a blob may not be uploaded yet.
-    c.prepare_cached("DELETE FROM blob_refs WHERE doc_id = ?1")?
-        .execute([&p.doc_id])?;
+    c.prepare_cached("DELETE FROM blob_refs WHERE doc = ?1")?
+        .execute([key])?;
     for sha in &r.attachments {
         c.prepare_cached(
-            "INSERT INTO blob_refs(sha256, doc_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            "INSERT INTO blob_refs(sha256, doc) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )?
-        .execute(params![sha, p.doc_id])?;
+        .execute(params![sha, key])?;
     }
     if let (true, Some(old)) = (moved, &p.old) {
         c.prepare_cached(
-            "INSERT INTO doc_moves(seq, doc_id, old_grid, old_sector, old_department) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO doc_moves(seq, doc, old_grid, old_sector, old_department) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![last_seq, p.doc_id, old.grid, old.sector, old.department])?;
+        .execute(params![last_seq, key, old.grid, old.sector, old.department])?;
     }
     Ok(Committed::Ok {
         heads: p.applied.heads,
@@ -721,6 +727,7 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
 
 enum Entry {
     Doc {
+        key: i64,
         id: String,
         seq: i64,
         fresh: bool,
@@ -760,18 +767,19 @@ fn pull_page(
 
     let (clause, param) = scope_sql(&scope, "");
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT id, seq, created_seq, moved_seq, state FROM docs WHERE {clause} AND seq > ?2 ORDER BY seq LIMIT ?3"
+        "SELECT key, id, seq, created_seq, moved_seq, state FROM docs WHERE {clause} AND seq > ?2 ORDER BY seq LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![param, after, fetch], |r| {
-        let created: i64 = r.get(2)?;
-        let moved: i64 = r.get(3)?;
+        let created: i64 = r.get(3)?;
+        let moved: i64 = r.get(4)?;
         Ok(Entry::Doc {
-            id: r.get(0)?,
-            seq: r.get(1)?,
+            key: r.get(0)?,
+            id: r.get(1)?,
+            seq: r.get(2)?,
             // A client at this cursor cannot have the document if it was made or moved
             // into view since: it gets it whole.
             fresh: cursor.is_none() || created > since || moved > since,
-            state: r.get(4)?,
+            state: r.get(5)?,
         })
     })?;
     for row in rows {
@@ -780,7 +788,7 @@ fn pull_page(
 
     let (clause, param) = scope_sql(&scope, "m.old_");
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT m.doc_id, m.seq, d.grid, d.sector, d.department FROM doc_moves m JOIN docs d ON d.id = m.doc_id \
+        "SELECT d.id, m.seq, d.grid, d.sector, d.department FROM doc_moves m JOIN docs d ON d.key = m.doc \
          WHERE {clause} AND m.seq > ?2 ORDER BY m.seq LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![param, after, fetch], |r| {
@@ -809,7 +817,7 @@ fn pull_page(
     let mut bytes = 0usize;
     let mut last = after;
     let mut changes_stmt = c.prepare_cached(
-        "SELECT bytes FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        "SELECT bytes FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
     for entry in entries {
         if bytes > PAGE_BYTES {
@@ -819,15 +827,20 @@ fn pull_page(
         last = entry.seq();
         match entry {
             Entry::Doc {
-                id, fresh, state, ..
+                key,
+                id,
+                fresh,
+                state,
+                ..
             } => {
                 let changes: Vec<Vec<u8>> = if fresh {
                     Vec::new()
                 } else {
                     changes_stmt
-                        .query_map(params![id, since, SNAPSHOT_AFTER_CHANGES as i64 + 1], |r| {
-                            r.get(0)
-                        })?
+                        .query_map(
+                            params![key, since, SNAPSHOT_AFTER_CHANGES as i64 + 1],
+                            |r| r.get(0),
+                        )?
                         .collect::<Result<_, _>>()?
                 };
                 if fresh || changes.len() > SNAPSHOT_AFTER_CHANGES {
