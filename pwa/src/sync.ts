@@ -238,13 +238,15 @@ export class Syncer {
   ): Promise<void> {
     await this.store.write(async (tx, put, remove) => {
       const docs = tx.objectStore('docs');
-      const touched = new Map<string, { entry: DocEntry; doc: Doc<unknown> }>();
+      // `saved`: the entry's bytes already are the document, so it needs no A.save (a
+      // first pull brings thousands of snapshots that are stored as they came).
+      const touched = new Map<string, { entry: DocEntry; doc: Doc<unknown>; saved: boolean }>();
       const get = async (id: string) => {
         const known = touched.get(id);
         if (known) return known;
         const entry = await docs.get(id);
         if (!entry) return undefined;
-        const t = { entry, doc: A.load(entry.bytes, { actor }) };
+        const t = { entry, doc: A.load(entry.bytes, { actor }), saved: true };
         touched.set(id, t);
         return t;
       };
@@ -277,14 +279,16 @@ export class Syncer {
           if (!t || t.entry.reset) {
             // Nothing local, or the user asked for the server's version instead of theirs.
             const entry: DocEntry = { id: item.doc, bytes: item.snapshot, acked, kept: t?.entry.kept };
-            touched.set(item.doc, { entry, doc: remote });
+            touched.set(item.doc, { entry, doc: remote, saved: true });
           } else {
             t.doc = A.merge(t.doc, remote);
+            t.saved = false;
             t.entry.acked = acked;
           }
         } else if (item.changes) {
-          const base = t ?? { entry: { id: item.doc, bytes: new Uint8Array(), acked: [] }, doc: A.init({ actor }) };
+          const base = t ?? { entry: { id: item.doc, bytes: new Uint8Array(), acked: [] }, doc: A.init({ actor }), saved: false };
           [base.doc] = A.applyChanges(base.doc, item.changes);
+          base.saved = false;
           base.entry.acked = advanceAcked(A, base.entry.acked, item.changes);
           touched.set(item.doc, base);
         }
@@ -295,8 +299,8 @@ export class Syncer {
         const t = await get(id);
         if (t) delete t.entry.reset;
       }
-      for (const { entry, doc } of touched.values()) {
-        await put({ ...entry, bytes: A.save(doc) }, doc, A);
+      for (const { entry, doc, saved } of touched.values()) {
+        await put(saved ? entry : { ...entry, bytes: A.save(doc) }, doc, A);
       }
       const meta = tx.objectStore('meta');
       if (wanted.length) await meta.delete('want');
