@@ -457,8 +457,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The winning value at `key` of the map `obj`, with its id.
-    fn lookup(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId)> {
+    /// The winning value at `key` of the map `obj`, its id, and whether concurrent changes
+    /// left other values there too.
+    fn lookup(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId, bool)> {
         let mut maps = self.maps.borrow_mut();
         let i = match maps.iter().position(|(id, _)| id == obj) {
             Some(i) => i,
@@ -472,10 +473,10 @@ impl<'a> Reader<'a> {
             }
         };
         let items = &maps[i].1;
-        // map_range yields keys in order.
+        // map_range yields keys in lexicographic order (it is a range over keys).
         let at = items.binary_search_by(|item| (*item.key).cmp(key)).ok()?;
         let item = &items[at];
-        Some((Value::from(item.value.clone()), item.id()))
+        Some((Value::from(item.value.clone()), item.id(), item.conflict))
     }
 
     /// Every value concurrent changes left at `key`, as strings where they are strings or
@@ -497,10 +498,8 @@ impl<'a> Reader<'a> {
 
     /// Whether `key` has values left by concurrent changes (the map pass says so for free).
     pub(crate) fn has_conflict(&self, obj: &ObjId, key: &str) -> bool {
-        self.lookup(obj, key).is_some()
-            && self.maps.borrow().iter().any(|(id, items)| {
-                id == obj && items.iter().any(|item| item.conflict && *item.key == *key)
-            })
+        self.lookup(obj, key)
+            .is_some_and(|(_, _, conflict)| conflict)
     }
 
     fn text_of(&self, id: &ObjId) -> Result<String, AutomergeError> {
@@ -534,9 +533,9 @@ impl<'a> Reader<'a> {
     /// The value at `key`, treating an explicit `null` like an absent field: Automerge JS
     /// stores `null` when an optional field is cleared by assignment rather than `delete`.
     pub(crate) fn get(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId)> {
-        match self.lookup(obj, key) {
-            Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Null) => None,
-            found => found,
+        match self.lookup(obj, key)? {
+            (Value::Scalar(s), _, _) if matches!(s.as_ref(), ScalarValue::Null) => None,
+            (value, id, _) => Some((value, id)),
         }
     }
 
