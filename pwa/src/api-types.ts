@@ -68,3 +68,13 @@ export interface Unit {
   sector_kind: string | null;
   name: string;
 }
+
+/** Someone of the caller's district: names and roles, nothing private (GET /api/v1/people). */
+export interface Person {
+  id: number;
+  name: string;
+  role: Role;
+  unit: string;
+  unit_name: string;
+  department?: string | null;
+}

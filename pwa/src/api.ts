@@ -1,4 +1,4 @@
-import type { Category, ErrorBody, ServerInfo, TokenResponse, Unit, User } from './api-types';
+import type { Category, ErrorBody, Person, ServerInfo, TokenResponse, Unit, User } from './api-types';
 import {
   clearSession,
   loadSession,
@@ -8,7 +8,7 @@ import {
   type Session,
 } from './session';
 
-export type { Category, RecordKind, Role, Scope, ServerInfo, Unit, User } from './api-types';
+export type { Category, Person, RecordKind, Role, Scope, ServerInfo, Unit, User } from './api-types';
 
 const BASE = '/api/v1';
 
@@ -232,6 +232,10 @@ export async function getCatalogue(): Promise<Category[]> {
 
 export async function getUnits(): Promise<Unit[]> {
   return (await authed<{ units: Unit[] }>('/units')).units;
+}
+
+export async function getPeople(): Promise<Person[]> {
+  return (await authed<{ people: Person[] }>('/people')).people;
 }
 
 /** One round of the sync protocol (docs/PROTOCOL.md): CBOR request body in, CBOR response body out. */

@@ -1,24 +1,35 @@
-import { getCatalogue, getUnits, type Category, type Unit } from './api';
+import { getCatalogue, getPeople, getUnits, type Category, type Person, type Unit } from './api';
 import type { Store } from './store';
+import { t } from './i18n';
 
-/** Catalogue and units as last fetched, so the report form works offline. */
+/** Catalogue, units and people as last fetched, so the app works and names people offline. */
 export interface Reference {
   categories: Category[];
   units: Unit[];
+  people: Person[];
 }
 
 export async function loadReference(store: Store): Promise<Reference> {
-  const [categories, units] = await Promise.all([
+  const [categories, units, people] = await Promise.all([
     store.meta<Category[]>('catalogue'),
     store.meta<Unit[]>('units'),
+    store.meta<Person[]>('people'),
   ]);
-  return { categories: categories ?? [], units: units ?? [] };
+  return { categories: categories ?? [], units: units ?? [], people: people ?? [] };
 }
 
-/** Fetches both lists and caches them; keeps the cached ones when offline. */
+/** Fetches the lists and caches them; keeps the cached ones when offline. */
 export async function refreshReference(store: Store): Promise<Reference> {
-  const [categories, units] = await Promise.allSettled([getCatalogue(), getUnits()]);
+  const [categories, units, people] = await Promise.allSettled([getCatalogue(), getUnits(), getPeople()]);
   if (categories.status === 'fulfilled') await store.setMeta('catalogue', categories.value);
   if (units.status === 'fulfilled') await store.setMeta('units', units.value);
+  if (people.status === 'fulfilled') await store.setMeta('people', people.value);
   return loadReference(store);
+}
+
+/** A name for a user id: this user, someone of the district, the server's own jobs (0), or a number. */
+export function personName(reference: Reference, me: { id: number; name: string }, id: number): string {
+  if (id === me.id) return me.name;
+  if (id === 0) return t('history.server');
+  return reference.people.find((p) => p.id === id)?.name ?? t('history.user', { id });
 }

@@ -1,6 +1,6 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import type { Doc } from '@automerge/automerge/slim';
-import type { Category, Unit } from './api-types';
+import type { Category, Person, Unit } from './api-types';
 import { automerge } from './automerge';
 import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
 import { userDbName } from './session';
@@ -63,8 +63,8 @@ export interface Summary {
   on_server: boolean;
 }
 
-type MetaKey = 'actor' | 'actors' | 'cursor' | 'resume' | 'last-sync' | 'units' | 'catalogue' | 'want';
-type MetaValue = string | string[] | number | Unit[] | Category[];
+type MetaKey = 'actor' | 'actors' | 'cursor' | 'resume' | 'last-sync' | 'units' | 'catalogue' | 'people' | 'want';
+type MetaValue = string | string[] | number | Unit[] | Category[] | Person[];
 
 interface UserDb extends DBSchema {
   docs: { key: string; value: DocEntry };

@@ -111,6 +111,9 @@ test('two people of one grid edit the same record offline and both edits survive
       assert.equal(await page.getByTestId('detail-description').textContent(), '晚上很暗，老人走路不安全');
       assert.deepEqual(await page.locator('[data-testid="note"] .prewrap').allTextContents(), ['已报修，明天来人']);
       assert.equal(await page.getByTestId('history-item').count(), 3);
+      // Each phone names the other person, from the district's people it keeps offline.
+      assert.equal(await page.getByTestId('detail-reporter').textContent(), '顾阿姨');
+      assert.deepEqual(await page.getByTestId('note-by').allTextContents(), ['张伟']);
     }
     await shot(b.page, 'field-detail-merged');
   } finally {

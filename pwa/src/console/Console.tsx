@@ -29,7 +29,7 @@ type Tab = 'overview' | 'inbox';
 export default function Console({ user, online, onLogout }: Props) {
   const [store, setStore] = useState<Store | null>(null);
   const [syncer, setSyncer] = useState<ConsoleSyncer | null>(null);
-  const [reference, setReference] = useState<Reference>({ categories: [], units: [] });
+  const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [] });
   const [people, setPeople] = useState<User[]>([]);
   const [tab, setTab] = useState<Tab>(() => (window.location.hash === '#overview' ? 'overview' : 'inbox'));
   const [selected, setSelectedId] = useState<string | null>(null);

@@ -1,4 +1,4 @@
-import { getAuthed, type User } from '../api';
+import { getAuthed, getPeople, type User } from '../api';
 
 export type Bucket = 'new' | 'escalated' | 'awaiting_verification' | 'overdue' | 'conflicting' | 'mine' | 'all';
 
@@ -83,8 +83,8 @@ export function getRates(from?: number, to?: number): Promise<Rates> {
  * (GET /api/v1/people gives names, roles and units, nothing private).
  */
 export async function listPeople(_user: User): Promise<User[]> {
-  const body = await getAuthed<{ people: Omit<User, 'username' | 'scope'>[] }>('/people');
-  return body.people.map((p) => ({ ...p, username: '', scope: { kind: 'subtree', path: p.unit } }) as User);
+  const people = await getPeople();
+  return people.map((p) => ({ ...p, username: '', scope: { kind: 'subtree', path: p.unit } }) as User);
 }
 
 /** The departments of the caller's district. */

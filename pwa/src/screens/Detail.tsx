@@ -4,7 +4,7 @@ import { useStoreVersion } from '../hooks';
 import { hasKey, t } from '../i18n';
 import { categoryName, formatTime, label, unitName } from '../labels';
 import { MESSAGES, readRecord, type RecordData } from '../record/core.mjs';
-import type { Reference } from '../reference';
+import { personName, type Reference } from '../reference';
 import { recordText, type DocEntry, type Store } from '../store';
 import type { Syncer } from '../sync';
 import { useUnsaved } from '../unsaved';
@@ -69,7 +69,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
       // A change names only its device (actor). The actor of the first change is
       // the reporter's; this user's own devices are known; others stay anonymous.
       const reporterActor = meta.find((m) => m.deps.length === 0)?.actor;
-      const person = (uid: number) => (uid === user.id ? user.name : t('history.user', { id: uid }));
+      const person = (uid: number) => personName(reference, user, uid);
       const history = meta
         .map((m) => ({
           hash: m.hash,
@@ -83,7 +83,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
     return () => {
       cancelled = true;
     };
-  }, [id, store, version, user]);
+  }, [id, store, version, user, reference]);
 
   if (loaded === undefined) {
     return (
@@ -106,7 +106,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
   const { record: r, entry, history, attachments } = loaded;
   const summary = store.summary(id);
   const refusal = summary?.sync === 'refused' ? entry.refusal : undefined;
-  const person = (uid: number) => (uid === user.id ? user.name : t('history.user', { id: uid }));
+  const person = (uid: number) => personName(reference, user, uid);
   const afterEdit = () => {
     if (navigator.onLine) void syncer.syncNow();
   };
@@ -205,7 +205,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
           <Fact name={t('report.household')} value={r.household ?? ''} />
           <Fact name={t('report.grid')} value={unitName(reference.units, r.grid)} />
           <Fact name={t('report.sector')} value={unitName(reference.units, r.sector)} />
-          <Fact name={t('detail.reporter')} value={person(r.reported_by)} />
+          <Fact name={t('detail.reporter')} value={person(r.reported_by)} testid="detail-reporter" />
           <Fact name={t('detail.reportedAt')} value={formatTime(r.reported_at)} />
           {r.location && (
             <Fact
@@ -267,7 +267,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
             <li key={i} class="note" data-testid="note">
               <p class="prewrap">{n.text}</p>
               <p class="muted">
-                {person(n.by)} · {formatTime(n.at)}
+                <span data-testid="note-by">{person(n.by)}</span> · {formatTime(n.at)}
               </p>
             </li>
           ))}

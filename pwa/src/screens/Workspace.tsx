@@ -34,7 +34,7 @@ function initialTab(): Tab {
 export function Workspace({ user, online, onLogout }: Props) {
   const [store, setStore] = useState<Store | null>(null);
   const [syncer, setSyncer] = useState<Syncer | null>(null);
-  const [reference, setReference] = useState<Reference>({ categories: [], units: [] });
+  const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [] });
   // `#records` or `#report` opens that tab directly, e.g. from a home-screen shortcut.
   const [view, setView] = useState<View>(() => ({ name: initialTab() }));
 
