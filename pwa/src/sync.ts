@@ -93,6 +93,8 @@ export class Syncer {
   private failures = 0;
   private timer: number | undefined;
   private current: Promise<void> | null = null;
+  /** syncNow was called during the sync under way. */
+  private again = false;
   private stopped = false;
 
   constructor(private readonly store: Store) {}
@@ -129,9 +131,22 @@ export class Syncer {
     this.timer = window.setTimeout(() => void this.syncNow(), delay);
   }
 
-  /** Syncs now unless a sync is already running here; resolves when it is over. */
+  /**
+   * Syncs now; resolves when it is over. Asked while a sync is running, it runs once
+   * more after it: an edit made meanwhile may have missed that sync's batch, and would
+   * otherwise wait for the next periodic sync.
+   */
   syncNow(): Promise<void> {
-    this.current ??= this.run().finally(() => {
+    if (this.current) {
+      this.again = true;
+      return this.current;
+    }
+    this.current = (async () => {
+      do {
+        this.again = false;
+        await this.run();
+      } while (this.again && !this.stopped && this.status.error === null);
+    })().finally(() => {
       this.current = null;
     });
     return this.current;

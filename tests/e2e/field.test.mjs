@@ -231,3 +231,52 @@ test('when the session cannot be renewed, signing in again pushes what was recor
     await context.close();
   }
 });
+
+test('an edit made while a sync is under way goes up right after it, not at the next periodic sync', async () => {
+  const a = await phone();
+  try {
+    await signIn(a.page, server.url, 'grid1');
+    const title = `楼道灯坏了-${Date.now()}`;
+    await report(a.page, { group: 'city.other', category: 'city.facility_damaged', title });
+    await waitPendingCount(a.page, 0);
+
+    // The next sync request waits in the browser until the second note is written, so
+    // that note cannot be in the sync's batch.
+    let release;
+    const held = new Promise((resolve) => {
+      release = resolve;
+    });
+    let first = true;
+    await a.page.route('**/api/v1/sync', async (route) => {
+      if (first) {
+        first = false;
+        await held;
+      }
+      await route.continue();
+    });
+    await openRecord(a.page, title);
+    await a.page.getByTestId('note-input').fill('第一条：已到现场');
+    await a.page.getByTestId('add-note').click();
+    await a.page.getByTestId('note').filter({ hasText: '第一条' }).waitFor();
+    await a.page.waitForFunction(() => window.haitang.syncer.status.running);
+    await a.page.getByTestId('note-input').fill('第二条：已联系物业');
+    await a.page.getByTestId('add-note').click();
+    await a.page.getByTestId('note').filter({ hasText: '第二条' }).waitFor();
+    release();
+
+    // The periodic sync is minutes away; the wait below gives up after 30 s.
+    await waitPendingCount(a.page, 0);
+    const notes = await serverNotes(title);
+    assert.deepEqual(notes, ['第一条：已到现场', '第二条：已联系物业']);
+  } finally {
+    await a.context.close();
+  }
+});
+
+/** The note texts of the record titled `title`, as the server has them. */
+async function serverNotes(title) {
+  const { token } = await login(server.url, 'grid1');
+  const docs = await pullAll(server.url, token);
+  const doc = Array.from(docs.values()).find((d) => String(d.title) === title);
+  return (doc?.notes ?? []).map((n) => String(n.text));
+}
