@@ -10,11 +10,24 @@ export async function signIn(page, url, username) {
   assert.equal(response.status(), 200);
   await page.getByTestId('home').waitFor();
   await waitForServiceWorker(page);
+  await waitSettled(page);
+}
+
+/**
+ * Waits until the field app has done what it does right after sign-in: the
+ * first sync, and the catalogue, units and people cached for offline use.
+ * A test that then tampers with storage does not race those requests.
+ */
+export async function waitSettled(page) {
   await waitSynced(page);
-  // The catalogue and units are cached for offline use right after sign-in.
   await page.waitForFunction(async () => {
     const store = window.haitang?.store;
-    return Boolean(store && (await store.meta('catalogue'))?.length && (await store.meta('units'))?.length);
+    return Boolean(
+      store &&
+        (await store.meta('catalogue'))?.length &&
+        (await store.meta('units'))?.length &&
+        (await store.meta('people'))?.length,
+    );
   });
 }
 

@@ -3,7 +3,7 @@
 // transitions, and a concurrent close and return that converge flagged.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPhone, screenshot, startServer } from './harness.mjs';
+import { MANY_SIGN_INS, launchBrowser, newPhone, screenshot, startServer } from './harness.mjs';
 import { openRecord, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { login } from './interop/client.mjs';
 import { DESKTOP, TABLET, consoleSignIn, offered, openCase, takeAction, timelineActions, waitRecord } from './console-app.mjs';
@@ -12,7 +12,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ demo: true });
+  server = await startServer({ demo: true, env: MANY_SIGN_INS });
   browser = await launchBrowser();
 });
 

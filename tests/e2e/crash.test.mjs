@@ -11,14 +11,14 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { listTitles, report, signIn, waitPendingCount } from './app.mjs';
-import { CHROMIUM_ARGS, startServer } from './harness.mjs';
+import { MANY_SIGN_INS, CHROMIUM_ARGS, startServer } from './harness.mjs';
 import { login, pullAll } from './interop/client.mjs';
 
 let server;
 let profile;
 
 before(async () => {
-  server = await startServer({ demo: true });
+  server = await startServer({ demo: true, env: MANY_SIGN_INS });
   profile = await mkdtemp(join(tmpdir(), 'haitang-profile-'));
 });
 

@@ -2,7 +2,7 @@
 // two people editing one record, and a refusal from the server.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPhone, startServer, submitLogin } from './harness.mjs';
+import { MANY_SIGN_INS, launchBrowser, newPhone, startServer, submitLogin } from './harness.mjs';
 import { listTitles, openRecord, shot, pendingCount, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { login, pullAll } from './interop/client.mjs';
 
@@ -10,7 +10,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ demo: true });
+  server = await startServer({ demo: true, env: MANY_SIGN_INS });
   browser = await launchBrowser();
 });
 

@@ -56,6 +56,12 @@ process.on('exit', () => {
  * @param {Record<string,string>} [options.env] extra environment, e.g. HAITANG_ACCESS_TTL_SECS
  * @param {number} [options.timeoutMs=30000]
  */
+/**
+ * Sign-in limits for servers whose tests are not about them: a test file signs
+ * the same demo users in many times a minute, far more than any person would.
+ */
+export const MANY_SIGN_INS = { HAITANG_LOGIN_PER_MINUTE_USER: '1000', HAITANG_LOGIN_PER_MINUTE_IP: '10000' };
+
 export async function startServer({ demo = true, db, env = {}, timeoutMs = 30_000 } = {}) {
   const tempDir = db ? null : await mkdtemp(join(tmpdir(), 'haitang-e2e-'));
   const dbPath = db ?? join(tempDir, 'haitang.db');

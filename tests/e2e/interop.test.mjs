@@ -2,7 +2,7 @@
 // (sync API, CBOR) to another user and back, with equal heads on every side.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startServer } from './harness.mjs';
+import { MANY_SIGN_INS, startServer } from './harness.mjs';
 import { login, pullAll, syncOnce } from './interop/client.mjs';
 import { A, makeRecord } from './interop/make-record.mjs';
 import { addNote } from '../../pwa/src/record/core.mjs';
@@ -10,7 +10,7 @@ import { addNote } from '../../pwa/src/record/core.mjs';
 let server;
 
 before(async () => {
-  server = await startServer({ demo: true });
+  server = await startServer({ demo: true, env: MANY_SIGN_INS });
 });
 
 after(async () => {

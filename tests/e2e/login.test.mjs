@@ -10,6 +10,7 @@ import {
   submitLogin,
   waitForServiceWorker,
 } from './harness.mjs';
+import { waitSettled } from './app.mjs';
 
 let server;
 let browser;
@@ -183,6 +184,8 @@ test('an expired access token is refreshed without bothering the user', async ()
   const { context, page } = await openApp();
   try {
     await signIn(page, 'lou1');
+    // The field app's own first requests must not meet the tampered tokens before the reload.
+    await waitSettled(page);
     await setStoredTokens(page, { access_token: 'expired.or.forged' });
 
     const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh'));
@@ -201,6 +204,8 @@ test('a rejected refresh token sends the user to sign in again, keeping the user
   const { context, page } = await openApp();
   try {
     await signIn(page, 'yuan1');
+    // The field app's own first requests must not meet the tampered tokens before the reload.
+    await waitSettled(page);
     await setStoredTokens(page, { access_token: 'bad', refresh_token: 'revoked' });
 
     await page.reload();

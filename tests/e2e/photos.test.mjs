@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPhone, screenshot, startServer } from './harness.mjs';
+import { MANY_SIGN_INS, launchBrowser, newPhone, screenshot, startServer } from './harness.mjs';
 import { openRecord, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { login } from './interop/client.mjs';
 
@@ -12,7 +12,7 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer({ demo: true });
+  server = await startServer({ demo: true, env: MANY_SIGN_INS });
   browser = await launchBrowser();
 });
 
