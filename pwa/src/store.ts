@@ -44,6 +44,11 @@ export interface DocEntry {
   kept?: KeptCopy[];
   /** Set by "reset to the server's version": the next sync asks for a snapshot and replaces the document. */
   reset?: boolean;
+  /**
+   * When the server said the record left this user's area while the phone still held
+   * the user's words the server never took: the copy stays until the user discards it.
+   */
+  evicted?: number;
 }
 
 export interface Summary {
@@ -284,6 +289,14 @@ export class Store {
     });
   }
 
+  /** Drops a record the server no longer shows this user, once they have taken what they need from it. */
+  async discard(id: string): Promise<void> {
+    await this.write(async (tx, _put, remove) => {
+      const entry = await tx.objectStore('docs').get(id);
+      if (entry?.evicted) await remove(id);
+    });
+  }
+
   /** Ids of records whose changes should go out in the next sync. */
   async pendingIds(): Promise<string[]> {
     return this.db.getAllKeysFromIndex('summaries', 'sync', 'pending');
@@ -360,6 +373,30 @@ function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>): Summary {
     sync,
     on_server: entry.acked.length > 0,
   };
+}
+
+/**
+ * What a pulled `evict` does to the local copy (mutating `entry`): a copy with edits the
+ * server never confirmed, or text kept from a reset, stays on the phone marked as out of
+ * the user's area, so nothing the user recorded vanishes without them seeing it. Returns
+ * false when the copy holds nothing of the user's and can simply go.
+ */
+export function keepEvicted(A: Am, entry: DocEntry, doc: Doc<unknown>): boolean {
+  // A reset already put the refused text into `kept`.
+  const waiting = !entry.reset && unconfirmed(A, doc, entry.acked).length > 0;
+  if (!waiting && !entry.kept?.length) return false;
+  const now = Date.now();
+  entry.evicted = now;
+  delete entry.reset;
+  if (waiting) {
+    entry.refusal = {
+      code: 'out_of_scope',
+      message: entry.refusal?.code === 'out_of_scope' ? entry.refusal.message : 'the record has left your area on the server',
+      at: now,
+      heads: A.getHeads(doc),
+    };
+  }
+  return true;
 }
 
 /** The record's words as one block of text, for copying out and for the kept copy. */

@@ -2,7 +2,7 @@ import { Encoder } from 'cbor-x';
 import type { Doc } from '@automerge/automerge/slim';
 import { ApiError, NetworkError, postSync } from './api';
 import { automerge } from './automerge';
-import { unconfirmed, type DocEntry, type Store } from './store';
+import { keepEvicted, unconfirmed, type DocEntry, type Store } from './store';
 
 // Plain CBOR the server can read (docs/PROTOCOL.md, "CBOR as the phone writes it").
 // `int64AsNumber` is honoured by the decoder but missing from cbor-x's typings.
@@ -283,11 +283,15 @@ export class Syncer {
 
       for (const item of res.pull ?? []) {
         if (item.evict) {
+          const t = await get(item.doc);
+          if (t && keepEvicted(A, t.entry, t.doc)) continue;
           touched.delete(item.doc);
           await remove(item.doc);
           continue;
         }
         const t = await get(item.doc);
+        // Back in the user's area (or never left it): an evicted copy is an ordinary one again.
+        if (t) delete t.entry.evicted;
         if (item.snapshot) {
           const remote = A.load(item.snapshot, { actor });
           const acked = A.getHeads(remote);

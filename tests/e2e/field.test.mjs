@@ -1,10 +1,12 @@
 // The field app end to end: recording offline, syncing when the network returns,
-// two people editing one record, and a refusal from the server.
+// two people editing one record, a refusal from the server, and a record that leaves
+// the area.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MANY_SIGN_INS, launchBrowser, newPhone, startServer, submitLogin } from './harness.mjs';
 import { listTitles, openRecord, shot, pendingCount, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
-import { login, pullAll } from './interop/client.mjs';
+import { login, pullAll, syncOnce } from './interop/client.mjs';
+import { A } from './interop/make-record.mjs';
 
 let server;
 let browser;
@@ -22,6 +24,24 @@ after(async () => {
 async function phone(options) {
   const context = await newPhone(browser, options);
   return { context, page: await context.newPage() };
+}
+
+/** Whether the phone holds the record (its list summary is written with the document). */
+async function onPhone(page, id) {
+  return page.evaluate((id) => window.haitang.store.summary(id) !== undefined, id);
+}
+
+/** The community hands a record to grid 2, out of grid1's area. */
+async function moveToGrid2(id) {
+  const { token } = await login(server.url, 'community1');
+  const doc = (await pullAll(server.url, token)).get(id);
+  assert.ok(doc, 'community1 sees the record');
+  const moved = A.change(doc, (d) => {
+    d.grid = '/gusu/byw/ws1/jinzhu/g02';
+    delete d.sector;
+  });
+  const res = await syncOnce(server.url, token, { push: [{ doc: id, changes: A.getChanges(doc, moved) }] });
+  assert.equal(res.results[0].ok, true, JSON.stringify(res.results[0]));
 }
 
 /** Titles of the records grid1 can see on the server, by id. */
@@ -283,3 +303,68 @@ async function serverNotes(title) {
   const doc = Array.from(docs.values()).find((d) => String(d.title) === title);
   return (doc?.notes ?? []).map((n) => String(n.text));
 }
+
+test('a record moved out of the area while edited offline stays on the phone until its user removes it', async () => {
+  const { context, page } = await phone({ permissions: ['clipboard-read', 'clipboard-write'] });
+  try {
+    await signIn(page, server.url, 'grid1');
+    const title = `巷口井盖松动-${Date.now()}`;
+    await report(page, { title, description: '上报时的描述' });
+    await waitPendingCount(page, 0);
+    await openRecord(page, title);
+    const id = await page.getByTestId('detail').getAttribute('data-id');
+
+    await context.setOffline(true);
+    await page.getByTestId('edit-description').click();
+    await page.getByTestId('description-input').fill('离线补充：井盖已用锥桶围住');
+    await page.getByTestId('save-description').click();
+    await page.getByTestId('detail-description').filter({ hasText: '锥桶' }).waitFor();
+
+    // Meanwhile the community hands the record to grid 2.
+    await moveToGrid2(id);
+
+    await context.setOffline(false);
+    await page.getByTestId('refusal').waitFor();
+    assert.equal(await page.getByTestId('refusal-code').textContent(), 'out_of_scope');
+    await page.getByTestId('evicted').waitFor();
+    assert.equal(await page.getByTestId('detail-sync').getAttribute('data-sync'), 'refused');
+    assert.equal(await page.getByTestId('reset').count(), 0, 'there is no server version to reset to');
+    await shot(page, 'field-evicted');
+
+    // Still there after a reload and another sync: the server does not send it again.
+    await page.reload();
+    await syncFromHome(page);
+    assert.equal(await onPhone(page, id), true);
+    await openRecord(page, title);
+    await page.getByTestId('copy').click();
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /井盖已用锥桶围住/);
+
+    page.once('dialog', (d) => d.accept());
+    await page.getByTestId('discard').click();
+    await page.getByTestId('detail').waitFor({ state: 'detached' });
+    assert.equal(await onPhone(page, id), false, 'removed once the user chose to');
+    assert.equal(await pendingCount(page), 0);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a record moved out of the area with nothing unsent simply leaves the phone', async () => {
+  const { context, page } = await phone();
+  try {
+    await signIn(page, server.url, 'grid1');
+    const title = `树枝压线-${Date.now()}`;
+    await report(page, { title });
+    await waitPendingCount(page, 0);
+    await openRecord(page, title);
+    const id = await page.getByTestId('detail').getAttribute('data-id');
+    await page.getByTestId('back').click();
+
+    await moveToGrid2(id);
+
+    await syncFromHome(page);
+    assert.equal(await onPhone(page, id), false);
+  } finally {
+    await context.close();
+  }
+});

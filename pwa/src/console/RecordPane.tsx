@@ -100,6 +100,8 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
   const overdue = w.due_at !== undefined && w.due_at < Date.now() && ['accepted', 'dispatched', 'in_progress', 'returned'].includes(w.status);
 
   async function discard() {
+    // Out of this user's area now: the server will not send its version back.
+    if (entry.evicted) return store.discard(id);
     await store.requestReset(id);
     await syncer.open([id]).catch(() => undefined);
   }
@@ -154,7 +156,7 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
           </p>
           <p data-testid="refusal-message">{refusal.message}</p>
           <button type="button" class="btn btn-light" data-testid="discard" onClick={() => void discard()}>
-            {ct('record.discard')}
+            {ct(entry.evicted ? 'record.discardEvicted' : 'record.discard')}
           </button>
         </div>
       )}

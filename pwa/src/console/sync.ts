@@ -2,7 +2,7 @@ import { Encoder } from 'cbor-x';
 import type { Doc } from '@automerge/automerge/slim';
 import { ApiError, NetworkError, postSync } from '../api';
 import { automerge } from '../automerge';
-import { unconfirmed, type DocEntry, type Store } from '../store';
+import { keepEvicted, unconfirmed, type DocEntry, type Store } from '../store';
 import type { SyncError, SyncStatus } from '../sync';
 
 // The console's side of the sync protocol. A supervisor's scope can be a whole street,
@@ -200,12 +200,15 @@ export class ConsoleSyncer {
       }
       for (const item of res.pull ?? []) {
         if (item.evict) {
+          const t = await get(item.doc);
+          if (t && keepEvicted(A, t.entry, t.doc)) continue;
           touched.delete(item.doc);
           await remove(item.doc);
           continue;
         }
         if (!item.snapshot) continue; // no pull from a cursor: only snapshots of wanted records come
         const t = await get(item.doc);
+        if (t) delete t.entry.evicted;
         const remote = A.load(item.snapshot, { actor });
         const acked = A.getHeads(remote);
         if (!t || t.entry.reset) {

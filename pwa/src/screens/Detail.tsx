@@ -148,6 +148,20 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
     void syncer.syncNow();
   }
 
+  async function discard() {
+    if (!window.confirm(t('detail.discardConfirm'))) return;
+    setBusy(true);
+    await store.discard(id);
+    setBusy(false);
+    onBack();
+  }
+
+  const discardButton = (
+    <button type="button" class="btn btn-danger" data-testid="discard" disabled={busy} onClick={() => void discard()}>
+      {t('detail.discard')}
+    </button>
+  );
+
   return (
     <main class="screen screen-detail" data-testid="detail" data-id={id}>
       <button type="button" class="link-btn back" data-testid="back" onClick={onBack}>
@@ -165,7 +179,8 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
       <h1 class="screen-title" data-testid="detail-title">
         {r.title || t('records.untitled')}
       </h1>
-      <FieldWorkflow id={id} user={user} store={store} syncer={syncer} reference={reference} />
+      {/* Out of the user's area, any step they took would only be refused. */}
+      {!entry.evicted && <FieldWorkflow id={id} user={user} store={store} syncer={syncer} reference={reference} />}
 
       {refusal && (
         <section class="alert alert-error refusal" role="alert" data-testid="refusal">
@@ -179,21 +194,37 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
             <button type="button" class="btn btn-light" data-testid="copy" onClick={() => void copy()}>
               {copied ? t('detail.copied') : t('detail.copy')}
             </button>
-            <button
-              type="button"
-              class="btn btn-danger"
-              data-testid="reset"
-              disabled={!summary?.on_server || busy || entry.reset}
-              onClick={() => void reset()}
-            >
-              {entry.reset ? t('detail.resetQueued') : t('detail.reset')}
-            </button>
+            {entry.evicted ? (
+              discardButton
+            ) : (
+              <button
+                type="button"
+                class="btn btn-danger"
+                data-testid="reset"
+                disabled={!summary?.on_server || busy || entry.reset}
+                onClick={() => void reset()}
+              >
+                {entry.reset ? t('detail.resetQueued') : t('detail.reset')}
+              </button>
+            )}
           </div>
-          {!summary?.on_server && (
-            <p class="muted" data-testid="reset-disabled">
-              {t('detail.resetUnavailable')}
+          {entry.evicted ? (
+            <p class="muted" data-testid="evicted">
+              {t('detail.evicted')}
             </p>
+          ) : (
+            !summary?.on_server && (
+              <p class="muted" data-testid="reset-disabled">
+                {t('detail.resetUnavailable')}
+              </p>
+            )
           )}
+        </section>
+      )}
+      {entry.evicted && !refusal && (
+        <section class="alert alert-error" role="alert">
+          <p data-testid="evicted">{t('detail.evicted')}</p>
+          <div class="row">{discardButton}</div>
         </section>
       )}
 

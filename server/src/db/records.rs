@@ -60,7 +60,9 @@ impl Outcome {
         let (state, times) = if new_changes.is_empty() {
             (Vec::new(), Times::default())
         } else {
-            (doc.save(), Times::of(&doc, record.status))
+            // Not deflated: the state goes to phones as a pull snapshot inside a gzipped
+            // response, and a phone loads it about a tenth faster undeflated.
+            (doc.save_nocompress(), Times::of(&doc, record.status))
         };
         (
             Outcome {
