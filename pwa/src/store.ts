@@ -319,9 +319,8 @@ export class Store {
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
       const summary = summarize(A, entry, doc);
       if (summary.sync === 'synced') delete entry.refusal;
-      await tx.objectStore('docs').put(entry);
-      await tx.objectStore('summaries').put(summary);
       changed.set(entry.id, summary);
+      await Promise.all([tx.objectStore('docs').put(entry), tx.objectStore('summaries').put(summary)]);
     };
     const remove = async (id: string) => {
       await tx.objectStore('docs').delete(id);
@@ -352,7 +351,9 @@ export function unconfirmed(A: Am, doc: Doc<unknown>, acked: string[]): Uint8Arr
 function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>): Summary {
   const r = readRecord(doc);
   const heads = A.getHeads(doc);
-  const waiting = unconfirmed(A, doc, entry.acked).length > 0;
+  // The common case, and every record of a first pull: the server has exactly this.
+  const confirmed = heads.length === entry.acked.length && heads.every((h) => entry.acked.includes(h));
+  const waiting = !confirmed && unconfirmed(A, doc, entry.acked).length > 0;
   let sync: SyncState = 'synced';
   if (waiting) {
     // A refused record waits for the user: it goes out again once it has been edited.

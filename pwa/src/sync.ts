@@ -193,6 +193,7 @@ export class Syncer {
     const pushedThisRun = new Set<string>();
     let want = (await this.store.meta<string[]>('want')) ?? [];
     let pushesLeft = true;
+    let prefetched: Promise<SyncResponse> | null = null;
     for (;;) {
       const [cursor, resume] = await Promise.all([
         this.store.meta<number>('cursor'),
@@ -202,8 +203,17 @@ export class Syncer {
         ? await this.batch(A, pushedThisRun)
         : { push: [], heads: new Map<string, string[]>(), more: false };
       pushesLeft = more;
-      const req: SyncRequest = { v: 1, cursor, resume, push, want: want.length ? want : undefined, limit: PULL_LIMIT };
-      const res = cbor.decode(await postSync(cbor.encode(req))) as SyncResponse;
+      const res: SyncResponse = await (prefetched ??
+        send({ v: 1, cursor, resume, push, want: want.length ? want : undefined, limit: PULL_LIMIT }));
+      prefetched = null;
+      if (res.more && !pushesLeft) {
+        // The next page is asked for while this one is written to IndexedDB, so on a slow
+        // link the round trip and the write overlap instead of adding up. It is the request
+        // the loop would send next anyway: the cursor holds while paging, only `resume` moves.
+        prefetched = send({ v: 1, cursor, resume: res.resume ?? res.cursor, push: [], limit: PULL_LIMIT });
+        // If writing this page fails, the exchange ends and the prefetch is not wanted.
+        prefetched.catch(() => undefined);
+      }
       await this.apply(A, actor, res, heads, want);
       want = [];
       this.set({ pushed: this.status.pushed + push.length, pulled: this.status.pulled + res.pull.length });
@@ -256,10 +266,21 @@ export class Syncer {
       // `saved`: the entry's bytes already are the document, so it needs no A.save (a
       // first pull brings thousands of snapshots that are stored as they came).
       const touched = new Map<string, { entry: DocEntry; doc: Doc<unknown>; saved: boolean }>();
-      const get = async (id: string) => {
+      // Every entry the response names is read up front, the requests all in flight at
+      // once: awaited one by one, each is a round trip to the browser's storage process,
+      // and a first pull was spending most of its time waiting on them.
+      const ids = new Set([...(res.results ?? []).map((r) => r.doc), ...(res.pull ?? []).map((i) => i.doc), ...wanted]);
+      const stored = new Map<string, DocEntry>();
+      await Promise.all(
+        Array.from(ids, async (id) => {
+          const entry = await docs.get(id);
+          if (entry) stored.set(id, entry);
+        }),
+      );
+      const get = (id: string) => {
         const known = touched.get(id);
         if (known) return known;
-        const entry = await docs.get(id);
+        const entry = stored.get(id);
         if (!entry) return undefined;
         const t = { entry, doc: A.load(entry.bytes, { actor }), saved: true };
         touched.set(id, t);
@@ -267,7 +288,7 @@ export class Syncer {
       };
 
       for (const r of res.results ?? []) {
-        const t = await get(r.doc);
+        const t = get(r.doc);
         if (!t) continue;
         if (r.ok) {
           t.entry.acked = r.heads ?? [];
@@ -283,13 +304,14 @@ export class Syncer {
 
       for (const item of res.pull ?? []) {
         if (item.evict) {
-          const t = await get(item.doc);
+          const t = get(item.doc);
           if (t && keepEvicted(A, t.entry, t.doc)) continue;
           touched.delete(item.doc);
+          stored.delete(item.doc);
           await remove(item.doc);
           continue;
         }
-        const t = await get(item.doc);
+        const t = get(item.doc);
         // Back in the user's area (or never left it): an evicted copy is an ordinary one again.
         if (t) delete t.entry.evicted;
         if (item.snapshot) {
@@ -297,7 +319,9 @@ export class Syncer {
           const acked = A.getHeads(remote);
           if (!t || t.entry.reset) {
             // Nothing local, or the user asked for the server's version instead of theirs.
-            const entry: DocEntry = { id: item.doc, bytes: item.snapshot, acked, kept: t?.entry.kept };
+            // A copy: the decoder hands out views into the whole response, and IndexedDB
+            // would store that entire buffer with every record.
+            const entry: DocEntry = { id: item.doc, bytes: item.snapshot.slice(), acked, kept: t?.entry.kept };
             touched.set(item.doc, { entry, doc: remote, saved: true });
           } else {
             t.doc = A.merge(t.doc, remote);
@@ -315,12 +339,12 @@ export class Syncer {
 
       // Whatever was asked for has come, or the server has no version of it for us.
       for (const id of wanted) {
-        const t = await get(id);
+        const t = get(id);
         if (t) delete t.entry.reset;
       }
-      for (const { entry, doc, saved } of touched.values()) {
-        await put(saved ? entry : { ...entry, bytes: A.save(doc) }, doc, A);
-      }
+      await Promise.all(
+        Array.from(touched.values(), ({ entry, doc, saved }) => put(saved ? entry : { ...entry, bytes: A.save(doc) }, doc, A)),
+      );
       const meta = tx.objectStore('meta');
       if (wanted.length) await meta.delete('want');
       if (res.more) {
@@ -332,6 +356,10 @@ export class Syncer {
       }
     });
   }
+}
+
+async function send(req: SyncRequest): Promise<SyncResponse> {
+  return cbor.decode(await postSync(cbor.encode(req))) as SyncResponse;
 }
 
 /**

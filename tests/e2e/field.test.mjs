@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { MANY_SIGN_INS, launchBrowser, newPhone, startServer, submitLogin } from './harness.mjs';
 import { listTitles, openRecord, shot, pendingCount, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { login, pullAll, syncOnce } from './interop/client.mjs';
-import { A } from './interop/make-record.mjs';
+import { A, makeRecord } from './interop/make-record.mjs';
 
 let server;
 let browser;
@@ -364,6 +364,38 @@ test('a record moved out of the area with nothing unsent simply leaves the phone
 
     await syncFromHome(page);
     assert.equal(await onPhone(page, id), false);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a first sign-in stores each pulled record in its own bytes, not the whole response', async () => {
+  const { token, user } = await login(server.url, 'grid1');
+  const ids = Array.from({ length: 30 }, () => crypto.randomUUID());
+  const push = ids.map((id, i) => {
+    const { changes } = makeRecord({ id, userId: user.id, grid: '/gusu/byw/ws1/jinzhu/g01', category: 'city.garbage_exposed', title: `拉取存储-${i}` });
+    return { doc: id, changes };
+  });
+  const res = await syncOnce(server.url, token, { push });
+  assert.ok(res.results.every((r) => r.ok), JSON.stringify(res.results.find((r) => !r.ok)));
+
+  const { context, page } = await phone();
+  try {
+    await signIn(page, server.url, 'grid1');
+    const stored = await page.evaluate(async (ids) => {
+      const store = window.haitang.store;
+      return Promise.all(
+        ids.map(async (id) => {
+          const e = await store.entry(id);
+          return e && { bytes: e.bytes.byteLength, buffer: e.bytes.buffer.byteLength, sync: store.summary(id)?.sync };
+        }),
+      );
+    }, ids);
+    for (const s of stored) {
+      assert.ok(s, 'every record reached the phone');
+      assert.equal(s.buffer, s.bytes, 'a record’s stored bytes are its own');
+      assert.equal(s.sync, 'synced');
+    }
   } finally {
     await context.close();
   }
