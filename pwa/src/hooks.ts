@@ -35,13 +35,25 @@ export function useCountdown(until: number | null): number {
 
 /** Re-renders on every committed write to the store (this tab or another). */
 export function useStoreVersion(store: Store): number {
-  const [version, setVersion] = useState(0);
-  useEffect(() => store.subscribe(() => setVersion((v) => v + 1)), [store]);
+  const [version, setVersion] = useState(store.version);
+  useEffect(() => {
+    const unsubscribe = store.subscribe(() => setVersion(store.version));
+    // Effects run after the first paint: a write committed in between would otherwise
+    // go unseen until the next one.
+    setVersion(store.version);
+    return unsubscribe;
+  }, [store]);
   return version;
 }
 
 export function useSyncStatus(syncer: Syncer): SyncStatus {
   const [status, setStatus] = useState(syncer.status);
-  useEffect(() => syncer.subscribe(() => setStatus(syncer.status)), [syncer]);
+  useEffect(() => {
+    const unsubscribe = syncer.subscribe(() => setStatus(syncer.status));
+    // A sync that ended between the first paint and this subscription would otherwise
+    // leave the screen saying "syncing" (and the button disabled) until the next one.
+    setStatus(syncer.status);
+    return unsubscribe;
+  }, [syncer]);
   return status;
 }

@@ -145,7 +145,11 @@ export class Store {
     return () => this.listeners.delete(fn);
   }
 
+  /** Counts the changes announced to subscribers, so a late subscriber can tell it missed one. */
+  version = 0;
+
   private emit(): void {
+    this.version++;
     for (const fn of this.listeners) fn();
   }
 

@@ -79,7 +79,9 @@ export function PhotoStrip({ userId, attachments, version = 0 }: Props) {
     let gone = false;
     const bump = () => setTick((n) => n + 1);
     void getPhotos(userId).then((photos) => {
-      if (!gone) unsubscribe = photos.subscribe(bump);
+      if (gone) return;
+      unsubscribe = photos.subscribe(bump);
+      bump(); // whatever changed before the subscription
     });
     window.addEventListener('online', bump);
     return () => {
