@@ -400,3 +400,36 @@ test('a first sign-in stores each pulled record in its own bytes, not the whole 
     await context.close();
   }
 });
+
+test('a sync whose connection stalls is given up and tried again, so later syncs are not blocked', async () => {
+  const { context, page } = await phone();
+  try {
+    // A fake clock that still runs on its own: the test moves it past the stall allowance.
+    await page.clock.install();
+    await signIn(page, server.url, 'grid1');
+    // The link hangs: requests leave and nothing ever comes back.
+    const stalled = [];
+    await page.route('**/api/v1/sync', (route) => stalled.push(route));
+    const title = `信号不好时的上报-${Date.now()}`;
+    await report(page, { title, description: '连接卡住也不能一直转圈' });
+    await page.getByTestId('nav-home').click();
+    await page.waitForFunction(() => window.haitang.syncer.status.running);
+    assert.ok(stalled.length >= 1, 'the sync went out');
+    assert.ok(await page.getByTestId('sync-now').isDisabled());
+
+    await page.clock.fastForward(2 * 60_000);
+    await page.waitForFunction(() => {
+      const s = window.haitang.syncer.status;
+      return !s.running && s.error === 'network' && s.retryAt !== null;
+    });
+    assert.equal(await pendingCount(page), 1, 'the record still waits, nothing lost');
+
+    // The signal is back: the next attempt goes through.
+    await page.unroute('**/api/v1/sync');
+    await page.getByTestId('sync-now').click();
+    await waitPendingCount(page, 0);
+    assert.ok([...(await serverTitles()).values()].includes(title), 'the record reached the server');
+  } finally {
+    await context.close();
+  }
+});
