@@ -33,27 +33,27 @@ export function useCountdown(until: number | null): number {
   return left;
 }
 
-/** Re-renders on every committed write to the store (this tab or another). */
-export function useStoreVersion(store: Store): number {
-  const [version, setVersion] = useState(store.version);
+/**
+ * A value read from a source that announces its changes. Effects run after the first
+ * paint, so the value is read again once subscribed: a change in between (a sync that
+ * ended, a write that committed) would otherwise go unseen until the next one.
+ */
+function useAnnounced<T>(source: { subscribe(fn: () => void): () => void }, read: () => T): T {
+  const [value, setValue] = useState(read);
   useEffect(() => {
-    const unsubscribe = store.subscribe(() => setVersion(store.version));
-    // Effects run after the first paint: a write committed in between would otherwise
-    // go unseen until the next one.
-    setVersion(store.version);
+    const unsubscribe = source.subscribe(() => setValue(read()));
+    setValue(read());
     return unsubscribe;
-  }, [store]);
-  return version;
+  }, [source]); // `read` reads only `source`
+  return value;
 }
 
+/** Re-renders on every committed write to the store (this tab or another). */
+export function useStoreVersion(store: Store): number {
+  return useAnnounced(store, () => store.version);
+}
+
+/** The syncer's status; a screen opened mid-sync still sees the sync end. */
 export function useSyncStatus(syncer: Syncer): SyncStatus {
-  const [status, setStatus] = useState(syncer.status);
-  useEffect(() => {
-    const unsubscribe = syncer.subscribe(() => setStatus(syncer.status));
-    // A sync that ended between the first paint and this subscription would otherwise
-    // leave the screen saying "syncing" (and the button disabled) until the next one.
-    setStatus(syncer.status);
-    return unsubscribe;
-  }, [syncer]);
-  return status;
+  return useAnnounced(syncer, () => syncer.status);
 }

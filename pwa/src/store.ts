@@ -345,6 +345,9 @@ export class Store {
 
 /** Local changes the server has not confirmed: everything after the acked heads it knows of. */
 export function unconfirmed(A: Am, doc: Doc<unknown>, acked: string[]): Uint8Array[] {
+  // The common case, and every record of a first pull: the server has exactly this.
+  const heads = A.getHeads(doc);
+  if (heads.length === acked.length && heads.every((h) => acked.includes(h))) return [];
   // Heads of changes this copy has not seen yet (another phone's, confirmed in
   // the same push) cannot be a starting point; leaving them out only means
   // sending a little more, which the server skips.
@@ -355,9 +358,7 @@ export function unconfirmed(A: Am, doc: Doc<unknown>, acked: string[]): Uint8Arr
 function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>): Summary {
   const r = readRecord(doc);
   const heads = A.getHeads(doc);
-  // The common case, and every record of a first pull: the server has exactly this.
-  const confirmed = heads.length === entry.acked.length && heads.every((h) => entry.acked.includes(h));
-  const waiting = !confirmed && unconfirmed(A, doc, entry.acked).length > 0;
+  const waiting = unconfirmed(A, doc, entry.acked).length > 0;
   let sync: SyncState = 'synced';
   if (waiting) {
     // A refused record waits for the user: it goes out again once it has been edited.

@@ -156,12 +156,6 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
     onBack();
   }
 
-  const discardButton = (
-    <button type="button" class="btn btn-danger" data-testid="discard" disabled={busy} onClick={() => void discard()}>
-      {t('detail.discard')}
-    </button>
-  );
-
   return (
     <main class="screen screen-detail" data-testid="detail" data-id={id}>
       <button type="button" class="link-btn back" data-testid="back" onClick={onBack}>
@@ -194,9 +188,8 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
             <button type="button" class="btn btn-light" data-testid="copy" onClick={() => void copy()}>
               {copied ? t('detail.copied') : t('detail.copy')}
             </button>
-            {entry.evicted ? (
-              discardButton
-            ) : (
+            {/* Out of the user's area there is no server version to go back to. */}
+            {!entry.evicted && (
               <button
                 type="button"
                 class="btn btn-danger"
@@ -208,23 +201,21 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
               </button>
             )}
           </div>
-          {entry.evicted ? (
-            <p class="muted" data-testid="evicted">
-              {t('detail.evicted')}
+          {!entry.evicted && !summary?.on_server && (
+            <p class="muted" data-testid="reset-disabled">
+              {t('detail.resetUnavailable')}
             </p>
-          ) : (
-            !summary?.on_server && (
-              <p class="muted" data-testid="reset-disabled">
-                {t('detail.resetUnavailable')}
-              </p>
-            )
           )}
         </section>
       )}
-      {entry.evicted && !refusal && (
+      {entry.evicted && (
         <section class="alert alert-error" role="alert">
           <p data-testid="evicted">{t('detail.evicted')}</p>
-          <div class="row">{discardButton}</div>
+          <div class="row">
+            <button type="button" class="btn btn-danger" data-testid="discard" disabled={busy} onClick={() => void discard()}>
+              {t('detail.discard')}
+            </button>
+          </div>
         </section>
       )}
 
