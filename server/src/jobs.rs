@@ -32,10 +32,15 @@ pub async fn escalate_once(state: &AppState, now: i64) -> Result<usize, DbError>
         .neglected(unaccepted_before, overdue_before, BATCH)
         .await?
     {
-        let actions = state
-            .db
-            .escalate(actor.clone(), id.clone(), why, now)
-            .await?;
+        // One record that cannot be escalated (a damaged document, say) must not stop the
+        // pass for all the others.
+        let actions = match state.db.escalate(actor.clone(), id.clone(), why, now).await {
+            Ok(actions) => actions,
+            Err(e) => {
+                tracing::error!(record = %id, error = %e, "escalation job skipped a record");
+                continue;
+            }
+        };
         if !actions.is_empty() {
             tracing::info!(record = %id, ?why, ?actions, "escalation job acted");
             done += 1;

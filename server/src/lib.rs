@@ -34,6 +34,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub blobs: Arc<blobstore::BlobStore>,
     pub uploads: Arc<blobstore::InFlight>,
+    /// Syncs in flight per user (`routes::sync`).
+    pub syncs: Arc<routes::sync::InFlight>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             keys: Arc::new(keys),
             blobs: Arc::new(blobs),
             uploads: Arc::default(),
+            syncs: Arc::default(),
             passwords: Passwords::per_core(),
             login_limiter: Arc::new(LoginLimiter::new(
                 config.login_per_minute_user,

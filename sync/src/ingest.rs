@@ -23,11 +23,15 @@ use crate::workflow::{self, CategoryRules};
 pub const MAX_CHANGES_PER_PUSH: usize = 10_000;
 /// Most bytes of changes one push may carry for one document. Photos never travel inside
 /// a document, so a real record stays far below this.
-pub const MAX_BYTES_PER_PUSH: usize = 8 * 1024 * 1024;
+pub const MAX_BYTES_PER_PUSH: usize = 1024 * 1024;
 /// Most bytes the push's changes may take once decompressed. Automerge inflates a
 /// compressed change without a bound, so a few kilobytes of crafted deflate could otherwise
 /// ask for gigabytes.
-pub const MAX_INFLATED_BYTES_PER_PUSH: usize = 32 * 1024 * 1024;
+pub const MAX_INFLATED_BYTES_PER_PUSH: usize = 4 * 1024 * 1024;
+/// Most bytes a record's saved document may take. A real record, photos kept apart and a
+/// long description typed over weeks, stays in the tens of kilobytes; without a cap one
+/// user could grow a record that every phone in its area must download.
+pub const MAX_RECORD_BYTES: usize = 2 * 1024 * 1024;
 
 /// What [`apply_push`] needs from the server besides the document.
 pub struct PushContext<'a> {
@@ -36,6 +40,9 @@ pub struct PushContext<'a> {
     pub actor_owner: &'a dyn Fn(&ActorId) -> Option<i64>,
     /// Whether a category code exists in the catalogue.
     pub category: &'a dyn Fn(&str) -> Option<CategoryRules>,
+    /// The server's clock when the push arrived, ms since the epoch: workflow steps and new
+    /// records are dated no later than this (give or take a phone's clock skew).
+    pub now: i64,
 }
 
 /// A change the push added, to store next to the document.
@@ -60,6 +67,9 @@ pub struct Applied {
     /// Actor ids never seen before, to bind to the caller.
     pub new_actors: Vec<ActorId>,
     pub heads: Vec<ChangeHash>,
+    /// The document saved (undeflated), checked to load back to `heads`; empty when the push
+    /// brought nothing new.
+    pub state: Vec<u8>,
 }
 
 /// Why a push was refused. Nothing of a refused push is applied.
@@ -91,10 +101,13 @@ pub enum RefusalCode {
     TooLarge,
     /// A workflow action the caller's role may not take in the record's status.
     ForbiddenTransition,
+    /// The server's copy of the record is damaged (it does not load); an administrator must
+    /// repair it (`haitang records check`), and until then it takes no pushes.
+    Damaged,
 }
 
 impl RefusalCode {
-    pub const ALL: [RefusalCode; 8] = [
+    pub const ALL: [RefusalCode; 9] = [
         RefusalCode::Malformed,
         RefusalCode::MissingDeps,
         RefusalCode::InvalidDocument,
@@ -103,6 +116,7 @@ impl RefusalCode {
         RefusalCode::ForeignActor,
         RefusalCode::TooLarge,
         RefusalCode::ForbiddenTransition,
+        RefusalCode::Damaged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +129,7 @@ impl RefusalCode {
             RefusalCode::ForeignActor => "foreign_actor",
             RefusalCode::TooLarge => "too_large",
             RefusalCode::ForbiddenTransition => "forbidden_transition",
+            RefusalCode::Damaged => "damaged",
         }
     }
 }
@@ -187,6 +202,26 @@ pub fn apply_push(
         }
     }
 
+    // A record outside the caller's scope is judged as if the server had no copy, so that
+    // what a push answers never tells whether an id exists; only a push that would create
+    // the record is refused at the end, as out of scope.
+    let (current, before, hidden) = match current {
+        Some(doc) => {
+            let record = read_record(&doc).map_err(|e| Refusal {
+                code: InvalidDocument,
+                message: format!(
+                    "the stored copy of record {doc_id} is not valid ({e}); this needs an administrator"
+                ),
+            })?;
+            if ctx.principal.can_see(record.position()) {
+                (Some(doc), Some(record), false)
+            } else {
+                (None, None, true)
+            }
+        }
+        None => (None, None, false),
+    };
+
     // Idempotence: a phone that lost the previous response pushes the same changes again.
     let mut seen = HashSet::with_capacity(decoded.len());
     decoded.retain(|(_, change)| {
@@ -196,22 +231,6 @@ pub fn apply_push(
 
     let new_actors = check_actors(&decoded, ctx)?;
 
-    let before = match &current {
-        Some(doc) => {
-            let record = read_record(doc).map_err(|e| Refusal {
-                code: InvalidDocument,
-                message: format!(
-                    "the stored copy of record {doc_id} is not valid ({e}); this needs an administrator"
-                ),
-            })?;
-            if !ctx.principal.can_see(record.position()) {
-                return refuse(OutOfScope, format!("record {doc_id} is outside your scope"));
-            }
-            Some(record)
-        }
-        None => None,
-    };
-
     let (mut doc, before) = match (current, before) {
         (Some(doc), Some(before)) if decoded.is_empty() => {
             return Ok(Applied {
@@ -220,14 +239,14 @@ pub fn apply_push(
                 record: before,
                 new_changes: Vec::new(),
                 new_actors: Vec::new(),
+                state: Vec::new(),
             });
         }
+        // Said the same whether the record is unknown or hidden from the caller.
         (None, _) if decoded.is_empty() => {
             return refuse(
-                InvalidDocument,
-                format!(
-                    "record {doc_id} is not on the server yet and the push carries no changes to create it"
-                ),
+                OutOfScope,
+                format!("record {doc_id} is not on the server or is outside your scope"),
             );
         }
         (doc, before) => (doc.unwrap_or_default(), before),
@@ -243,10 +262,11 @@ pub fn apply_push(
         })
         .collect();
 
+    let creating = before.is_none();
+    let known = Known::of(&doc);
     let batch: Vec<Change> = decoded.into_iter().map(|(_, change)| change).collect();
     // Kept to judge workflow actions change by change, in the applied document's history.
     let for_workflow = batch.clone();
-    let timeline_before = workflow::timeline_len(&doc);
     let outcome = guarded(move || {
         // One call for the whole push: applying is the expensive part, and a batch is
         // applied far faster than the same changes one by one.
@@ -357,28 +377,65 @@ pub fn apply_push(
         );
     }
 
-    if workflow::touches_workflow(
-        before.as_ref().map(|b| (b, timeline_before)),
-        &record,
-        workflow::timeline_len(&doc),
-    ) {
-        let rules = ctx.category;
-        let checked =
-            guarded(|| workflow::check_changes(&doc, &for_workflow, ctx.principal, rules));
-        match checked {
-            Some(Ok(())) => {}
-            Some(Err(denied)) => {
-                return refuse(ForbiddenTransition, format!("record {doc_id}: {denied}"));
-            }
-            None => {
-                return refuse(
-                    Malformed,
-                    format!(
-                        "record {doc_id}: the changes could not be read back for the workflow check"
-                    ),
-                );
-            }
+    let touches = match guarded(|| crate::ops::inspect(&doc, creating, &for_workflow)) {
+        Some(Ok(touches)) => touches,
+        Some(Err(violation)) => {
+            return refuse(Forbidden, format!("record {doc_id}: {violation}"));
         }
+        None => return unreadable(doc_id),
+    };
+    let rules = ctx.category;
+    let checked = guarded(|| {
+        workflow::check_changes(
+            &doc,
+            &for_workflow,
+            &touches,
+            creating,
+            ctx.principal,
+            rules,
+            ctx.now,
+        )
+    });
+    let allowed = match checked {
+        Some(Ok(allowed)) => allowed,
+        Some(Err(denied)) => {
+            return refuse(ForbiddenTransition, format!("record {doc_id}: {denied}"));
+        }
+        None => return unreadable(doc_id),
+    };
+    if let Err(denied) = workflow::check_net_effect(before.as_ref(), &record, &allowed) {
+        return refuse(ForbiddenTransition, format!("record {doc_id}: {denied}"));
+    }
+    match guarded(|| known.check_new(&doc, ctx.principal.user_id, ctx.now)) {
+        Some(Ok(())) => {}
+        Some(Err(problem)) => return refuse(Forbidden, format!("record {doc_id}: {problem}")),
+        None => return unreadable(doc_id),
+    }
+
+    if hidden {
+        return refuse(OutOfScope, format!("record {doc_id} is outside your scope"));
+    }
+
+    let state = match guarded(|| saved_and_checked(&doc)) {
+        Some(Ok(state)) => state,
+        Some(Err(problem)) => {
+            return refuse(Malformed, format!("record {doc_id}: {problem}"));
+        }
+        None => {
+            return refuse(
+                Malformed,
+                format!("record {doc_id}: the changes do not save and load back as they came"),
+            );
+        }
+    };
+    if state.len() > MAX_RECORD_BYTES {
+        return refuse(
+            TooLarge,
+            format!(
+                "record {doc_id} would take {} bytes with this push; a record may take at most {MAX_RECORD_BYTES} (put photos in attachments, not in the record)",
+                state.len()
+            ),
+        );
     }
 
     Ok(Applied {
@@ -387,7 +444,94 @@ pub fn apply_push(
         record,
         new_changes,
         new_actors,
+        state,
     })
+}
+
+fn unreadable<T>(doc_id: &str) -> Result<T, Refusal> {
+    refuse(
+        RefusalCode::Malformed,
+        format!("record {doc_id}: the changes could not be read back for the checks"),
+    )
+}
+
+/// The document saved as it will be stored and sent, loaded back to prove it: a change
+/// can decode and apply yet carry bytes that Automerge's save does not keep (surplus data
+/// after a column, say), and its hash then no longer matches on load, so the stored
+/// record would never load again. Such a push is refused before anything is written.
+fn saved_and_checked(doc: &Automerge) -> Result<Vec<u8>, String> {
+    let state = doc.save_nocompress();
+    let loaded = Automerge::load(&state)
+        .map_err(|e| format!("the changes do not save and load back as they came ({e}); the app that made them encodes them in a way this server cannot keep"))?;
+    if loaded.get_heads() != doc.get_heads() {
+        return Err("the changes do not save and load back as they came (the heads differ); the app that made them encodes them in a way this server cannot keep".into());
+    }
+    Ok(state)
+}
+
+/// The notes and attachments a record had before a push, to tell the push's new ones.
+struct Known {
+    notes: HashSet<automerge::ObjId>,
+    attachments: HashSet<automerge::ObjId>,
+}
+
+impl Known {
+    fn of(doc: &Automerge) -> Known {
+        Known {
+            notes: list_items(doc, "notes").into_iter().collect(),
+            attachments: list_items(doc, "attachments").into_iter().collect(),
+        }
+    }
+
+    /// New notes and attachments carry the pusher's id and a date not ahead of the
+    /// server's clock. (They cannot change after the change that made them: `ops`.)
+    fn check_new(&self, doc: &Automerge, user_id: i64, now: i64) -> Result<(), String> {
+        for (key, known) in [("notes", &self.notes), ("attachments", &self.attachments)] {
+            for item in list_items(doc, key) {
+                if known.contains(&item) {
+                    continue;
+                }
+                let int = |field: &str| match doc.get(&item, field) {
+                    Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+                        automerge::ScalarValue::Int(n) | automerge::ScalarValue::Timestamp(n) => {
+                            Some(*n)
+                        }
+                        automerge::ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+                        automerge::ScalarValue::F64(f) if f.fract() == 0.0 => Some(*f as i64),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let by = int("by");
+                if by != Some(user_id) {
+                    return Err(format!(
+                        "a new entry of `{key}` must carry your user id ({user_id}) as `by`, found {}",
+                        by.map_or("none".to_owned(), |b| b.to_string())
+                    ));
+                }
+                let at = if key == "notes" { int("at") } else { int("taken_at") };
+                if let Some(at) = at
+                    && at > now + workflow::MAX_CLOCK_SKEW_MS
+                {
+                    return Err(format!(
+                        "a new entry of `{key}` is dated {at}, later than the server's clock ({now}); check the phone's date and time"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn list_items(doc: &Automerge, key: &str) -> Vec<automerge::ObjId> {
+    match doc.get(automerge::ROOT, key) {
+        Ok(Some((automerge::Value::Object(automerge::ObjType::List), list))) => doc
+            .list_range(&list, ..)
+            .filter(|item| matches!(item.value, automerge::ValueRef::Object(_)))
+            .map(|item| item.id())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The first field fixed at creation that differs, with its old and new value. `schema`
@@ -568,6 +712,8 @@ mod tests {
 
     const USER: i64 = 7;
     const OTHER_USER: i64 = 8;
+    /// The server's clock in these tests: an hour after `sample`'s report.
+    const TEST_NOW: i64 = 1_717_000_000_000 + 3_600_000;
     const ID2: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 
     fn grid_staff(user_id: i64) -> Principal {
@@ -601,6 +747,7 @@ mod tests {
             principal,
             actor_owner: &no_owner,
             category: &any_category,
+            now: TEST_NOW,
         };
         apply_push(id, current.cloned(), changes, &ctx)
     }
@@ -792,9 +939,10 @@ mod tests {
         assert_eq!(code, RefusalCode::InvalidDocument);
         assert!(msg.contains("not in the catalogue"), "{msg}");
 
-        // An empty push for a record the server does not have.
+        // An empty push for a record the server does not have answers as one for a record
+        // outside the caller's scope (`a_hidden_record_answers_as_an_unknown_one`).
         let (code, _) = code_of(push(&user, ID, None, &[]));
-        assert_eq!(code, RefusalCode::InvalidDocument);
+        assert_eq!(code, RefusalCode::OutOfScope);
 
         // A valid record broken by a later change.
         let (mut phone, server) = stored();
@@ -823,6 +971,7 @@ mod tests {
             principal: &grid_staff(USER),
             actor_owner: &no_owner,
             category: &|_| None,
+            now: TEST_NOW,
         };
         assert!(apply_push(ID, Some(server), &changes_since(&phone, &heads), &ctx).is_ok());
     }
@@ -958,7 +1107,7 @@ mod tests {
                 let rec = read_record(&d).expect("valid");
                 let facts = Facts::of(&d, &rec, false);
                 edit(&mut d, |tx| {
-                    perform(tx, &facts, *action, by, 10, params).expect("perform")
+                    perform(tx, &facts, *action, by, TEST_NOW - 60_000, params).expect("perform")
                 });
             }
             changes_since(&d, &heads)
@@ -966,7 +1115,7 @@ mod tests {
         drop(phone);
         let hours = crate::catalogue::find("city.garbage_exposed").map_or(0, |c| c.handling_hours);
         let accept = Params {
-            due_at: Some(due_at(10, hours, false)),
+            due_at: Some(due_at(TEST_NOW - 60_000, hours, false)),
             ..Params::default()
         };
         let dispatch = Params {
@@ -1024,6 +1173,7 @@ mod tests {
             principal: &grid_staff(USER),
             actor_owner: &|_| Some(OTHER_USER),
             category: &any_category,
+            now: TEST_NOW,
         };
         let err = apply_push(ID, None, &changes_since(&phone, &[]), &ctx).expect_err("refused");
         assert_eq!(err.code, RefusalCode::ForeignActor);
@@ -1223,5 +1373,328 @@ mod tests {
             record::read_record(&server).map(|r| r.location.and_then(|l| l.accuracy_m)),
             Ok(Some(8.0))
         );
+    }
+
+    // Issue #11: each of these pushes was accepted before ingest read changes' operations,
+    // judged every workflow step and compared the stored record with the merged one.
+
+    const SUPERVISOR: i64 = 4;
+    const SECTOR: &str = "/gusu/byw/ws1/jinzhu/g01/b1";
+
+    fn leader(user_id: i64) -> Principal {
+        Principal {
+            user_id,
+            role: Role::Leader,
+            unit: SECTOR.into(),
+            department: None,
+        }
+    }
+
+    fn community_supervisor() -> Principal {
+        Principal {
+            user_id: SUPERVISOR,
+            role: Role::CommunitySupervisor,
+            unit: "/gusu/byw/ws1/jinzhu".into(),
+            department: None,
+        }
+    }
+
+    /// A record reported by a building leader and stored by the server.
+    fn stored_by_leader() -> Automerge {
+        let phone = new_record(ActorId::random(), &sample(ID, USER));
+        push(&leader(USER), ID, None, &changes_since(&phone, &[]))
+            .expect("accepted")
+            .doc
+    }
+
+    fn timeline_entry(tx: &mut automerge::transaction::Transaction<'_>, action: &str, by: i64) {
+        record::append_timeline(tx, action, by, TEST_NOW - 60_000, None).expect("timeline");
+    }
+
+    #[test]
+    fn split_changes_cannot_set_the_workflow() {
+        let server = stored_by_leader();
+        let heads = server.get_heads();
+        // A: drops the category (so its own state is no record) and dispatches as the
+        // supervisor; B, concurrent: puts the category back.
+        let mut a = server.fork().with_actor(ActorId::random());
+        edit(&mut a, |tx| {
+            tx.delete(ROOT, "category").expect("delete");
+            tx.put(ROOT, "status", "dispatched").expect("status");
+            tx.put(ROOT, "level", "district").expect("level");
+            tx.put(ROOT, "department", "/gusu:police").expect("department");
+            timeline_entry(tx, "dispatch", SUPERVISOR);
+        });
+        let mut b = server.fork().with_actor(ActorId::random());
+        edit(&mut b, |tx| {
+            tx.put(ROOT, "category", "city.garbage_overflow").expect("category");
+        });
+        let mut both = changes_since(&a, &heads);
+        both.extend(changes_since(&b, &heads));
+        let (code, msg) = code_of(push(&leader(USER), ID, Some(&server), &both));
+        assert_eq!(code, RefusalCode::ForbiddenTransition, "{msg}");
+
+        // The same without the timeline entry: a plain change of the workflow fields.
+        let mut a = server.fork().with_actor(ActorId::random());
+        edit(&mut a, |tx| {
+            tx.delete(ROOT, "category").expect("delete");
+            tx.put(ROOT, "status", "closed").expect("status");
+        });
+        let mut both = changes_since(&a, &heads);
+        both.extend(changes_since(&b, &heads));
+        let (code, _) = code_of(push(&leader(USER), ID, Some(&server), &both));
+        assert_eq!(code, RefusalCode::ForbiddenTransition);
+    }
+
+    #[test]
+    fn dependency_less_halves_cannot_make_a_dispatched_record() {
+        let mut a = Automerge::new().with_actor(ActorId::random());
+        let full = new_record(ActorId::random(), &sample(ID, USER));
+        let record = read_record(&full).expect("valid");
+        edit(&mut a, |tx| {
+            tx.put(ROOT, "status", "dispatched").expect("status");
+            tx.put(ROOT, "department", "/gusu:police").expect("department");
+            tx.put(ROOT, "level", "district").expect("level");
+        });
+        // The rest of a record, made apart: together they read as a whole record.
+        let b = new_record(ActorId::random(), &sample(ID, USER));
+        let mut both = changes_since(&a, &[]);
+        both.extend(changes_since(&b, &[]));
+        let result = push(&leader(USER), ID, None, &both);
+        assert!(result.is_err(), "accepted a record made {:?}", record.status);
+    }
+
+    #[test]
+    fn history_cannot_be_forged_or_rewritten() {
+        let mut phone = new_record(ActorId::random(), &sample(ID, USER));
+        edit(&mut phone, |tx| {
+            record::append_note(tx, USER, TEST_NOW - 1000, "原文").expect("note")
+        });
+        let server = push(&leader(USER), ID, None, &changes_since(&phone, &[]))
+            .expect("accepted")
+            .doc;
+        let heads = server.get_heads();
+        let refused = |f: &dyn Fn(&mut automerge::transaction::Transaction<'_>)| {
+            let mut d = server.fork().with_actor(ActorId::random());
+            edit(&mut d, |tx| f(tx));
+            code_of(push(&leader(USER), ID, Some(&server), &changes_since(&d, &heads)))
+        };
+        let obj = |tx: &automerge::transaction::Transaction<'_>, list: &str, i: usize| {
+            let (_, l) = tx.get(ROOT, list).expect("get").expect("list");
+            tx.get(&l, i).expect("get").expect("item").1
+        };
+        // A note signed by someone else.
+        let (code, msg) = refused(&|tx| {
+            record::append_note(tx, OTHER_USER, TEST_NOW - 1000, "冒名").expect("note")
+        });
+        assert_eq!(code, RefusalCode::Forbidden, "{msg}");
+        assert!(msg.contains("`by`"), "{msg}");
+        // Someone's note edited or re-signed, a timeline entry edited, removed or swapped.
+        for f in [
+            &(|tx: &mut automerge::transaction::Transaction<'_>| {
+                let note = obj(tx, "notes", 0);
+                tx.put(&note, "text", "改写").expect("put");
+            }) as &dyn Fn(&mut automerge::transaction::Transaction<'_>),
+            &|tx| {
+                let note = obj(tx, "notes", 0);
+                tx.put(&note, "by", OTHER_USER).expect("put");
+            },
+            &|tx| {
+                let e = obj(tx, "timeline", 0);
+                tx.put(&e, "at", 1).expect("put");
+            },
+            &|tx| {
+                let (_, l) = tx.get(ROOT, "timeline").expect("get").expect("list");
+                tx.delete(&l, 0).expect("delete");
+            },
+            &|tx| {
+                let (_, l) = tx.get(ROOT, "timeline").expect("get").expect("list");
+                tx.delete(&l, 0).expect("delete");
+                let e = tx.insert_object(&l, 0, automerge::ObjType::Map).expect("insert");
+                tx.put(&e, "action", "close").expect("put");
+                tx.put(&e, "by", USER).expect("put");
+                tx.put(&e, "at", TEST_NOW).expect("put");
+            },
+        ] {
+            let (code, msg) = refused(f);
+            assert_eq!(code, RefusalCode::Forbidden, "{msg}");
+        }
+    }
+
+    #[test]
+    fn workflow_steps_are_dated_by_the_servers_clock() {
+        let server = stored_by_leader();
+        let heads = server.get_heads();
+        let accept_at = |at: i64| {
+            let mut tablet = server.fork().with_actor(ActorId::random());
+            let record = read_record(&tablet).expect("valid");
+            let facts = workflow::Facts::of(&tablet, &record, false);
+            let mut tx = tablet.transaction();
+            let hours =
+                crate::catalogue::find("city.garbage_exposed").map_or(0, |c| c.handling_hours);
+            let params = workflow::Params {
+                due_at: Some(workflow::due_at(at, hours, false)),
+                ..Default::default()
+            };
+            workflow::perform(&mut tx, &facts, workflow::Action::Accept, SUPERVISOR, at, &params)
+                .expect("perform");
+            tx.commit();
+            push(
+                &community_supervisor(),
+                ID,
+                Some(&server),
+                &changes_since(&tablet, &heads),
+            )
+        };
+        if let Err(r) = accept_at(TEST_NOW - 60_000) {
+            panic!("a plausible accept is refused: {r}");
+        }
+        for at in [
+            TEST_NOW + 3_600_000,                   // in the future
+            1_717_000_000_000 - 1,                  // before the report
+            TEST_NOW - workflow::MAX_OFFLINE_MS - 1, // implausibly old
+        ] {
+            let (code, msg) = code_of(accept_at(at));
+            assert_eq!(code, RefusalCode::ForbiddenTransition, "{at}: {msg}");
+            assert!(msg.contains("dated"), "{msg}");
+        }
+        // A record reported in the future.
+        let mut fields = sample(ID2, USER);
+        fields.reported_at = TEST_NOW + 3_600_000;
+        let phone = new_record(ActorId::random(), &fields);
+        let (code, _) = code_of(push(&leader(USER), ID2, None, &changes_since(&phone, &[])));
+        assert_eq!(code, RefusalCode::ForbiddenTransition);
+    }
+
+    #[test]
+    fn a_hidden_record_answers_as_an_unknown_one() {
+        let server = stored_by_leader();
+        let outsider = Principal {
+            user_id: OTHER_USER,
+            role: Role::GridStaff,
+            unit: "/gusu/byw/ws1/jinzhu/g02".into(),
+            department: None,
+        };
+        let unknown = code_of(push(&outsider, ID2, None, &[]));
+        let (code, msg) = code_of(push(&outsider, ID, Some(&server), &[]));
+        assert_eq!(code, unknown.0);
+        assert_eq!(msg.replace(ID, ID2), unknown.1);
+    }
+
+    #[test]
+    fn a_record_has_a_size_cap() {
+        let (mut phone, mut server) = stored();
+        let mut refused = None;
+        for round in 0..4 {
+            let heads = phone.get_heads();
+            edit(&mut phone, |tx| {
+                let junk: Vec<u8> = (0..900_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+                tx.put(ROOT, format!("junk{round}"), junk).expect("put");
+            });
+            match push(&grid_staff(USER), ID, Some(&server), &changes_since(&phone, &heads)) {
+                Ok(applied) => server = applied.doc,
+                Err(r) => {
+                    refused = Some(r);
+                    break;
+                }
+            }
+        }
+        let refusal = refused.expect("a record cannot grow without bound");
+        assert_eq!(refusal.code, RefusalCode::TooLarge, "{}", refusal.message);
+    }
+
+    /// A change with two surplus bytes after its first column's data, lengths and
+    /// checksum fixed: it decodes and applies, but the saved document would not load.
+    pub(crate) fn with_surplus_bytes(change: &[u8]) -> Vec<u8> {
+        fn leb(bytes: &[u8], pos: &mut usize) -> u64 {
+            let (mut n, mut shift) = (0u64, 0);
+            loop {
+                let b = bytes[*pos];
+                *pos += 1;
+                n |= u64::from(b & 0x7f) << shift;
+                if b & 0x80 == 0 {
+                    return n;
+                }
+                shift += 7;
+            }
+        }
+        fn put_leb(out: &mut Vec<u8>, mut n: u64) {
+            loop {
+                let b = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    out.push(b);
+                    return;
+                }
+                out.push(b | 0x80);
+            }
+        }
+        assert_eq!(change[8], 1, "an uncompressed change chunk");
+        let mut pos = 9;
+        let len = leb(change, &mut pos) as usize;
+        let body = &change[pos..pos + len];
+        // Header: deps, actor, seq, start op, time, message, other actors.
+        let mut p = 0;
+        let deps = leb(body, &mut p);
+        p += 32 * deps as usize;
+        let actor_len = leb(body, &mut p) as usize;
+        p += actor_len;
+        leb(body, &mut p);
+        leb(body, &mut p);
+        // time is a signed LEB128; skipping it byte-wise is the same.
+        leb(body, &mut p);
+        let msg_len = leb(body, &mut p) as usize;
+        p += msg_len;
+        let others = leb(body, &mut p);
+        for _ in 0..others {
+            let l = leb(body, &mut p) as usize;
+            p += l;
+        }
+        let meta_start = p;
+        let columns = leb(body, &mut p);
+        let mut specs = Vec::new();
+        for _ in 0..columns {
+            let spec = leb(body, &mut p);
+            let l = leb(body, &mut p);
+            specs.push((spec, l));
+        }
+        let data_start = p;
+        let mut new_body = body[..meta_start].to_vec();
+        put_leb(&mut new_body, columns);
+        for (i, (spec, l)) in specs.iter().enumerate() {
+            put_leb(&mut new_body, *spec);
+            put_leb(&mut new_body, if i == 0 { l + 2 } else { *l });
+        }
+        let first = specs[0].1 as usize;
+        new_body.extend_from_slice(&body[data_start..data_start + first]);
+        new_body.extend_from_slice(&[0x08, 0x00]);
+        new_body.extend_from_slice(&body[data_start + first..]);
+        let mut chunk = vec![1u8];
+        put_leb(&mut chunk, new_body.len() as u64);
+        chunk.extend_from_slice(&new_body);
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(&chunk);
+        let mut out = change[..4].to_vec();
+        out.extend_from_slice(&hash[..4]);
+        out.extend_from_slice(&chunk);
+        out
+    }
+
+    #[test]
+    fn a_change_that_does_not_load_back_is_refused() {
+        let (mut phone, server) = stored();
+        let heads = phone.get_heads();
+        edit(&mut phone, |tx| {
+            record::append_note(tx, USER, TEST_NOW - 1000, "补充").expect("note")
+        });
+        let mut change = phone.get_changes(&heads)[0].clone();
+        let bad = with_surplus_bytes(change.raw_bytes());
+        // It does decode: the bytes are a valid change to Automerge.
+        let decoded = Change::try_from(bad.as_slice()).expect("decodes");
+        assert_ne!(decoded.hash(), change.hash());
+        let _ = change.bytes();
+        let (code, msg) = code_of(push(&grid_staff(USER), ID, Some(&server), &[bad]));
+        assert_eq!(code, RefusalCode::Malformed, "{msg}");
+        assert!(msg.contains("load back"), "{msg}");
     }
 }

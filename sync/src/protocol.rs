@@ -42,13 +42,17 @@ pub struct SyncRequest {
     /// Changes made on the phone, grouped by document.
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "bounded_push",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub push: Vec<PushDoc>,
     /// Documents the phone asks for by id whatever the cursor says (opened from a link, a
     /// search result, a record that scrolled out of the phone's cache).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounded_want",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub want: Option<Vec<String>>,
     /// `false` to push and fetch `want` without pulling the scope: a supervisor opening
     /// records on demand. The response's cursor is then the request's, unchanged.
@@ -185,6 +189,152 @@ pub fn heads_to_hex(heads: &[ChangeHash]) -> Vec<String> {
 /// Parses hex change hashes from the wire; `None` if any is not a 32-byte hex string.
 pub fn heads_from_hex(heads: &[String]) -> Option<Vec<ChangeHash>> {
     heads.iter().map(|h| h.parse().ok()).collect()
+}
+
+/// Most documents one request may push.
+pub const MAX_PUSH_DOCS: usize = 500;
+/// Most changes one request may push, all documents together, and for one document.
+pub const MAX_PUSH_CHANGES: usize = 50_000;
+pub const MAX_CHANGES_PER_DOC: usize = crate::ingest::MAX_CHANGES_PER_PUSH;
+/// Most ids one request may `want`.
+pub const MAX_WANT: usize = 200;
+
+/// The limits are enforced while decoding, not after: a few kilobytes of gzip inflate to
+/// millions of empty CBOR byte strings, and a decoder that first builds the lists would
+/// hold hundreds of megabytes before any count could be checked.
+fn bounded_push<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PushDoc>, D::Error> {
+    use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+
+    struct Docs;
+    impl<'de> Visitor<'de> for Docs {
+        type Value = Vec<PushDoc>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_PUSH_DOCS} documents")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(Docs)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let budget = Cell::new(MAX_PUSH_CHANGES);
+            let mut docs = Vec::new();
+            while let Some(doc) = seq.next_element_seed(DocSeed(&budget))? {
+                if docs.len() == MAX_PUSH_DOCS {
+                    return Err(A::Error::custom(format!(
+                        "push at most {MAX_PUSH_DOCS} documents per request"
+                    )));
+                }
+                docs.push(doc);
+            }
+            Ok(docs)
+        }
+    }
+
+    struct DocSeed<'b>(&'b Cell<usize>);
+    impl<'de> serde::de::DeserializeSeed<'de> for DocSeed<'_> {
+        type Value = PushDoc;
+        fn deserialize<D2: Deserializer<'de>>(self, d: D2) -> Result<PushDoc, D2::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for DocSeed<'_> {
+        type Value = PushDoc;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a document's push: {doc, changes}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PushDoc, A::Error> {
+            let mut doc = None;
+            let mut changes = Vec::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match &*key {
+                    "doc" => doc = Some(map.next_value::<String>()?),
+                    "changes" => changes = map.next_value_seed(ChangesSeed(self.0))?,
+                    _ => {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(PushDoc {
+                doc: doc.ok_or_else(|| A::Error::missing_field("doc"))?,
+                changes,
+            })
+        }
+    }
+
+    struct ChangesSeed<'b>(&'b Cell<usize>);
+    impl<'de> serde::de::DeserializeSeed<'de> for ChangesSeed<'_> {
+        type Value = Vec<ByteBuf>;
+        fn deserialize<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for ChangesSeed<'_> {
+        type Value = Vec<ByteBuf>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of changes (byte strings)")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut changes = Vec::new();
+            while let Some(change) = seq.next_element::<ByteBuf>()? {
+                let left = self.0.get();
+                if left == 0 || changes.len() == MAX_CHANGES_PER_DOC {
+                    return Err(A::Error::custom(format!(
+                        "push at most {MAX_CHANGES_PER_DOC} changes per document and {MAX_PUSH_CHANGES} per request; send the rest in the next request"
+                    )));
+                }
+                self.0.set(left - 1);
+                changes.push(change);
+            }
+            Ok(changes)
+        }
+    }
+
+    d.deserialize_any(Docs)
+}
+
+fn bounded_want<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    use serde::de::{Error, SeqAccess, Visitor};
+    struct Ids;
+    impl<'de> Visitor<'de> for Ids {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_WANT} record ids")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(Ids)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut ids = Vec::new();
+            while let Some(id) = seq.next_element::<String>()? {
+                if ids.len() == MAX_WANT {
+                    return Err(A::Error::custom(format!(
+                        "ask for at most {MAX_WANT} documents per request"
+                    )));
+                }
+                ids.push(id);
+            }
+            Ok(Some(ids))
+        }
+    }
+    d.deserialize_any(Ids)
 }
 
 /// cbor-x writes a JS `null` or `undefined` for a list the client left unset; treat both as

@@ -517,6 +517,9 @@ struct View {
     category: String,
     urgent: bool,
     reported_by: i64,
+    reported_at: i64,
+    /// The latest date on the timeline.
+    last_at: i64,
     /// Every value concurrent changes left, the winner first.
     statuses: Vec<Status>,
     level: Level,
@@ -552,17 +555,24 @@ impl View {
                 }
             }
         }
-        let timeline = match r.get(&ROOT, "timeline")? {
+        let timeline: Vec<ObjId> = match r.get(&ROOT, "timeline")? {
             (Value::Object(ObjType::List), list) => {
                 r.list(&list).into_iter().map(|(_, _, id)| id).collect()
             }
             _ => return None,
         };
+        let last_at = timeline
+            .iter()
+            .filter_map(|id| r.int(id, "at", "at").ok().flatten())
+            .max()
+            .unwrap_or(i64::MIN);
         Some(View {
             id: text("id")?,
             category: text("category")?,
             urgent: text("urgency").as_deref() == Some("urgent"),
             reported_by: int("reported_by")?,
+            reported_at: int("reported_at")?,
+            last_at,
             statuses,
             level: text("level")
                 .and_then(|l| l.parse().ok())
@@ -605,49 +615,98 @@ impl View {
     }
 }
 
-/// Checks every workflow action in a push. `after` is the document with the push applied
-/// and `changes` the push's new changes in causal order. Each change is judged by the
-/// record as it stood at the change's own dependencies, which is what its author saw, read
-/// from `after`'s history; a change from a concurrent branch is thus judged by its branch.
+/// How far ahead of the server's clock a phone's clock may run: a workflow step dated later
+/// than this is refused, because deadlines and rates are computed from these times.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60_000;
+/// How long a phone may hold a workflow step or a new record offline. Older dates are
+/// refused: a step that claims to be months old would move deadlines and rates.
+pub const MAX_OFFLINE_MS: i64 = 30 * 24 * 3_600_000;
+
+/// Checks every workflow step of a push. `after` is the document with the push applied,
+/// `changes` the push's new changes in causal order and `touches` what each does (from
+/// [`crate::ops::inspect`]); `creating` says the server had no copy of the record. Each
+/// step is judged by the record as it stood at the change's own dependencies, which is what
+/// its author saw, read from `after`'s history; a change from a concurrent branch is thus
+/// judged by its branch. A step whose record cannot be read, before or after it, is refused:
+/// a rule that cannot be applied is not passed. `now` is the server's clock at receipt.
+///
+/// Returns every workflow field the push's steps may change, for [`check_net_effect`].
+#[allow(clippy::too_many_arguments)]
 pub fn check_changes(
     after: &Automerge,
     changes: &[Change],
+    touches: &[crate::ops::Touches],
+    creating: bool,
     principal: &Principal,
     rules: &dyn Fn(&str) -> Option<CategoryRules>,
-) -> Result<(), Denied> {
-    // The view after the previous change, which is the view before the next one whenever
+    now: i64,
+) -> Result<HashSet<Field>, Denied> {
+    // The view after the previous step, which is the view before the next one whenever
     // they form a chain (a phone's changes do): one historical read per change.
-    let mut previous: Option<(ChangeHash, Option<View>)> = None;
-    // A state that is not yet a record is judged by the last one that was, so an invalid
-    // middle step cannot be used to slip an action past the rules.
-    let mut last_valid: Option<View> = None;
-    for change in changes {
+    let mut previous: Option<(ChangeHash, View)> = None;
+    let mut allowed = HashSet::new();
+    for (change, touches) in changes.iter().zip(touches) {
+        if !touches.workflow {
+            previous = None;
+            continue;
+        }
         let hash = change.hash();
         let before = match (&previous, change.deps()) {
-            (Some((prev, view)), [dep]) if prev == dep => view.clone(),
+            (Some((prev, view)), [dep]) if prev == dep => Some(view.clone()),
+            (_, []) => None,
             (_, deps) => View::read_at(after, deps),
         };
-        let old = before.or_else(|| last_valid.clone());
+        if before.is_none() && !(creating && change.deps().is_empty()) {
+            return Err(Denied(format!(
+                "change {hash} takes a workflow step on a record that was not complete where that change was made, so the step cannot be judged"
+            )));
+        }
         let heads = [hash];
         let reader = Reader::at(after, &heads);
-        let view = View::read(&reader);
-        if let Some(new) = &view {
-            let unchanged = old.as_ref().is_some_and(|o| {
-                o.timeline == new.timeline && o.workflow_values() == new.workflow_values()
-            });
-            if !unchanged {
-                let known: HashSet<&ObjId> = old.iter().flat_map(|o| o.timeline.iter()).collect();
-                let entries: Vec<Entry> = new
-                    .timeline
-                    .iter()
-                    .filter(|id| !known.contains(id))
-                    .map(|id| entry(&reader, id))
-                    .collect();
-                check_one(old.as_ref(), new, &entries, principal, rules)?;
-            }
-            last_valid = view.clone();
+        let Some(new) = View::read(&reader) else {
+            return Err(Denied(format!(
+                "change {hash} takes a workflow step but leaves the record incomplete (status, category, id, reporter or timeline missing or of the wrong type), so the step cannot be judged"
+            )));
+        };
+        let known: HashSet<&ObjId> = before.iter().flat_map(|o| o.timeline.iter()).collect();
+        let entries: Vec<Entry> = new
+            .timeline
+            .iter()
+            .filter(|id| !known.contains(id))
+            .map(|id| entry(&reader, id))
+            .collect();
+        check_one(before.as_ref(), &new, &entries, principal, rules, now, &mut allowed)?;
+        previous = Some((hash, new));
+    }
+    Ok(allowed)
+}
+
+/// Whether the push's net effect on the workflow fields, from the stored record (`None`: a
+/// new one) to the merged result, is covered by the steps [`check_changes`] allowed. Each
+/// step was judged where it was made; this holds the result to them too, whatever
+/// Automerge's merge picked.
+pub fn check_net_effect(
+    before: Option<&Record>,
+    after: &Record,
+    allowed: &HashSet<Field>,
+) -> Result<(), Denied> {
+    let fresh = [
+        (Field::Status, Status::Reported.as_str().to_owned()),
+        (Field::Level, Level::Community.as_str().to_owned()),
+        (Field::Assignee, format!("{:?}", None::<i64>)),
+        (Field::Department, format!("{:?}", None::<String>)),
+        (Field::DueAt, format!("{:?}", None::<i64>)),
+        (Field::Urged, false.to_string()),
+        (Field::DuplicateOf, format!("{:?}", None::<String>)),
+    ];
+    let was = before.map_or(fresh, workflow_values);
+    for ((field, was), (_, now)) in was.iter().zip(workflow_values(after).iter()) {
+        if was != now && !allowed.contains(field) {
+            return Err(Denied(format!(
+                "`{}` changes only through a workflow step you may take that sets it (the push takes it from {was} to {now})",
+                field.as_str()
+            )));
         }
-        previous = Some((hash, view));
     }
     Ok(())
 }
@@ -666,19 +725,6 @@ fn entry(r: &Reader<'_>, obj: &ObjId) -> Entry {
     }
 }
 
-/// Whether a push touched anything the workflow governs, so pushes that only edit text or
-/// add notes skip the per-change check.
-pub fn touches_workflow(
-    before: Option<(&Record, usize)>,
-    after: &Record,
-    after_timeline: usize,
-) -> bool {
-    match before {
-        None => true,
-        Some((b, len)) => len != after_timeline || workflow_values(b) != workflow_values(after),
-    }
-}
-
 /// Number of entries in the timeline, cheaply.
 pub fn timeline_len(doc: &Automerge) -> usize {
     match doc.get(ROOT, "timeline") {
@@ -687,12 +733,37 @@ pub fn timeline_len(doc: &Automerge) -> usize {
     }
 }
 
+/// Whether a step's date is plausible: not ahead of the server's clock, not older than a
+/// phone may stay offline, and not before the step it follows or the report.
+fn check_time(what: &str, at: i64, not_before: i64, now: i64) -> Result<(), Denied> {
+    if at > now + MAX_CLOCK_SKEW_MS {
+        return Err(Denied(format!(
+            "{what} is dated {at}, later than the server's clock ({now}); check the phone's date and time"
+        )));
+    }
+    if at < now - MAX_OFFLINE_MS {
+        return Err(Denied(format!(
+            "{what} is dated {at}, more than {} days before it reached the server ({now}); check the phone's date and time",
+            MAX_OFFLINE_MS / 86_400_000
+        )));
+    }
+    if at < not_before {
+        return Err(Denied(format!(
+            "{what} is dated {at}, before the step it follows ({not_before})"
+        )));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn check_one(
     old: Option<&View>,
     new: &View,
     entries: &[Entry],
     principal: &Principal,
     rules: &dyn Fn(&str) -> Option<CategoryRules>,
+    now: i64,
+    allowed: &mut HashSet<Field>,
 ) -> Result<(), Denied> {
     let Some(old) = old else {
         // Creation: the record starts reported, at the community, with nothing set by
@@ -718,11 +789,20 @@ fn check_one(
                 "a new record's timeline may only hold its report, by the reporter".into(),
             ));
         }
+        check_time("the report", new.reported_at, i64::MIN, now)?;
+        for e in entries {
+            check_time("the report", e.at, new.reported_at, now)?;
+        }
         return Ok(());
     };
     let cat = rules(&new.category);
     let mut facts = old.facts(rules);
-    let mut allowed: HashSet<Field> = HashSet::new();
+    // Acting on a conflicting record writes its status again to settle it (`perform`).
+    if old.statuses.len() > 1 {
+        allowed.insert(Field::Status);
+    }
+    let mut step_allowed: HashSet<Field> = HashSet::new();
+    let mut not_before = old.last_at.max(old.reported_at);
     for e in entries {
         let action: Action = e
             .action
@@ -734,6 +814,8 @@ fn check_one(
                 principal.user_id, e.by
             )));
         }
+        check_time(&format!("the {action} step"), e.at, not_before, now)?;
+        not_before = e.at;
         let eff = check(Who::User(principal), &facts, action)?;
         if eff.needs_note && e.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(Denied(format!(
@@ -771,14 +853,18 @@ fn check_one(
         if action == Action::Escalate {
             facts.level = facts.level.up().unwrap_or(facts.level);
         }
-        allowed.extend(eff.fields.iter().copied());
+        step_allowed.extend(eff.fields.iter().copied());
     }
+    if old.statuses.len() > 1 && !entries.is_empty() {
+        step_allowed.insert(Field::Status);
+    }
+    allowed.extend(step_allowed.iter().copied());
     for ((field, was), (_, now)) in old
         .workflow_values()
         .iter()
         .zip(new.workflow_values().iter())
     {
-        if was != now && !allowed.contains(field) {
+        if was != now && !step_allowed.contains(field) {
             return Err(Denied(format!(
                 "`{}` changes only through a workflow action that sets it (it went from {was} to {now})",
                 field.as_str()

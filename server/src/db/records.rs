@@ -55,14 +55,15 @@ impl Outcome {
             record,
             new_changes,
             heads,
+            state,
             ..
         } = applied;
-        let (state, times) = if new_changes.is_empty() {
-            (Vec::new(), Times::default())
+        // The state is saved undeflated by ingest: it goes to phones as a pull snapshot
+        // inside a gzipped response, and a phone loads it about a tenth faster undeflated.
+        let times = if new_changes.is_empty() {
+            Times::default()
         } else {
-            // Not deflated: the state goes to phones as a pull snapshot inside a gzipped
-            // response, and a phone loads it about a tenth faster undeflated.
-            (doc.save_nocompress(), Times::of(&doc, record.status))
+            Times::of(&doc, record.status)
         };
         (
             Outcome {
@@ -274,26 +275,27 @@ impl Db {
                 .query_row([&doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let (base_seq, current) = match stored {
-                Some((seq, state)) => {
-                    let doc = Automerge::load(&state).map_err(|e| {
-                        DbError::Corrupt(format!("stored document {doc_id} does not load: {e}"))
-                    })?;
-                    (Some(seq), Some(doc))
-                }
+                Some((seq, state)) => match load_stored(&state) {
+                    Some(doc) => (Some(seq), Some(doc)),
+                    None => {
+                        tracing::error!(record = %doc_id, "stored document does not load; run `haitang records check`");
+                        return Ok(Err(damaged(&doc_id)));
+                    }
+                },
                 None => (None, None),
             };
-            let old = match &current {
-                Some(doc) => haitang_sync::record::read_record(doc)
-                    .ok()
-                    .map(|r| Position::of(&r)),
-                None => None,
-            };
+            let stored_record = current
+                .as_ref()
+                .and_then(|doc| haitang_sync::record::read_record(doc).ok());
+            let old = stored_record.as_ref().map(Position::of);
+            let old_assignee = stored_record.and_then(|r| r.assignee);
             let owner = |a: &ActorId| actor_owner(c, a).flatten();
             let rules = |code: &str| category_rules(c, code);
             let ctx = PushContext {
                 principal: &principal,
                 actor_owner: &owner,
                 category: &rules,
+                now: now_ms(),
             };
             let applied = match apply_push(&doc_id, current, &changes, &ctx) {
                 Ok(a) => a,
@@ -305,6 +307,15 @@ impl Db {
                 return Ok(Err(Refusal {
                     code: RefusalCode::InvalidDocument,
                     message: problem,
+                }));
+            }
+            if let Some(assignee) = applied.record.assignee
+                && old_assignee != Some(assignee)
+                && let Some(problem) = assignee_problem(c, assignee, &applied.record)?
+            {
+                return Ok(Err(Refusal {
+                    code: RefusalCode::ForbiddenTransition,
+                    message: format!("record {doc_id}: {problem}"),
                 }));
             }
             let (applied, state, times) = Outcome::of(applied);
@@ -356,7 +367,8 @@ impl Db {
         .await
     }
 
-    /// Saved documents of the named records the caller may see.
+    /// Saved documents of the named records the caller may see, up to about [`PAGE_BYTES`]
+    /// in all: a phone that asked for more asks again for those missing.
     pub async fn want(
         &self,
         principal: Principal,
@@ -366,7 +378,11 @@ impl Db {
             let mut stmt =
                 c.prepare_cached("SELECT state, grid, sector, department FROM docs WHERE id = ?1")?;
             let mut items = Vec::new();
+            let mut bytes = 0usize;
             for id in ids {
+                if bytes > PAGE_BYTES {
+                    break;
+                }
                 let row: Option<(Vec<u8>, String, [Option<String>; 2])> = stmt
                     .query_row([&id], |r| {
                         Ok((r.get(0)?, r.get(1)?, [r.get(2)?, r.get(3)?]))
@@ -379,6 +395,7 @@ impl Db {
                         department: department.as_deref(),
                     };
                     if principal.can_see(pos) {
+                        bytes += state.len();
                         items.push(PullItem::Snapshot {
                             doc: id,
                             snapshot: state,
@@ -469,11 +486,12 @@ impl Db {
                 else {
                     return Ok(None);
                 };
-                let mut doc = Automerge::load(&state)
-                    .map_err(|e| {
-                        DbError::Corrupt(format!("stored document {doc_id} does not load: {e}"))
-                    })?
-                    .with_actor(server_actor.clone());
+                let Some(doc) = load_stored(&state) else {
+                    return Err(DbError::Corrupt(format!(
+                        "stored document {doc_id} does not load; run `haitang records check`"
+                    )));
+                };
+                let mut doc = doc.with_actor(server_actor.clone());
                 let record = haitang_sync::record::read_record(&doc).map_err(|e| {
                     DbError::Corrupt(format!("stored record {doc_id} is invalid: {e}"))
                 })?;
@@ -514,7 +532,9 @@ impl Db {
                 let record = haitang_sync::record::read_record(&doc).map_err(|e| {
                     DbError::Corrupt(format!("escalated record {doc_id} is invalid: {e}"))
                 })?;
+                let state = doc.save_nocompress();
                 let (applied, state, times) = Outcome::of(Applied {
+                    state,
                     heads: doc.get_heads(),
                     new_changes: vec![haitang_sync::ingest::NewChange {
                         hash: change.hash(),
@@ -549,6 +569,23 @@ impl Db {
     }
 }
 
+/// A stored document, loaded; `None` when it does not load (a record damaged before
+/// ingest checked that every push loads back). Automerge may panic on such bytes.
+pub(crate) fn load_stored(state: &[u8]) -> Option<Automerge> {
+    std::panic::catch_unwind(|| Automerge::load(state).ok())
+        .ok()
+        .flatten()
+}
+
+pub(crate) fn damaged(doc_id: &str) -> Refusal {
+    Refusal {
+        code: RefusalCode::Damaged,
+        message: format!(
+            "the server's copy of record {doc_id} is damaged and takes no changes until an administrator repairs it; keep your copy, nothing of yours is lost"
+        ),
+    }
+}
+
 /// The sans-IO check knows paths only by their shape; this one asks the org tree whether
 /// the grid, sector and department a record names exist and fit together.
 fn position_problem(c: &Connection, r: &Record) -> Result<Option<String>, DbError> {
@@ -580,6 +617,28 @@ fn position_problem(c: &Connection, r: &Record) -> Result<Option<String>, DbErro
         )));
     }
     Ok(None)
+}
+
+/// A record is assigned only to an active grid staff member of its own grid: the one
+/// person who can then start and report back on it (`workflow::is_handler`).
+fn assignee_problem(c: &Connection, user: i64, r: &Record) -> Result<Option<String>, DbError> {
+    let found: Option<(String, String, bool)> = c
+        .prepare_cached(
+            "SELECT u.role, n.path, u.active FROM users u JOIN units n ON n.id = u.unit_id WHERE u.id = ?1",
+        )?
+        .query_row([user], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    Ok(match found {
+        Some((role, unit, true))
+            if role == haitang_sync::scope::Role::GridStaff.as_str() && unit == r.grid =>
+        {
+            None
+        }
+        _ => Some(format!(
+            "assign names user {user}, who is not an active grid staff member of grid {}",
+            r.grid
+        )),
+    })
 }
 
 /// `user_id` is the pushing user, or `None` for the server's own changes.

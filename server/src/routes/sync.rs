@@ -13,17 +13,50 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use haitang_sync::ingest::{Refusal, RefusalCode};
-use haitang_sync::protocol::{PROTOCOL_VERSION, PushResult, SyncRequest, SyncResponse};
+use haitang_sync::protocol::{
+    MAX_WANT, PROTOCOL_VERSION, PushResult, SyncRequest, SyncResponse,
+};
 use haitang_sync::scope::Principal;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-/// Documents one request may push, and changes one document may carry: a phone that has
-/// more sends them over several requests.
-const MAX_PUSH_DOCS: usize = 500;
-const MAX_CHANGES_PER_DOC: usize = 10_000;
+/// Syncs in flight per user.
+#[derive(Default)]
+pub struct InFlight(Mutex<HashMap<i64, usize>>);
+
+/// One sync in flight; counted down when the request ends, however it ends.
+struct Slot(Arc<InFlight>, i64);
+
+impl InFlight {
+    fn enter(self: &Arc<Self>, user: i64) -> Option<Slot> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(user).or_insert(0);
+        if *n >= MAX_SYNCS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(Slot(self.clone(), user))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
+}
+
 const DEFAULT_LIMIT: u32 = 200;
 const MAX_LIMIT: u32 = 1000;
-const MAX_WANT: usize = 200;
+/// Syncs one user may have in flight at once. A phone syncs one at a time (Web Locks);
+/// the field app and the console open side by side make two. Past this, a request waits
+/// for nothing: it is told to come back, so one account cannot hold the server's memory.
+const MAX_SYNCS_PER_USER: usize = 3;
 /// A push that keeps losing races on the same document gives up after this many tries and
 /// asks the client to send it again.
 const MAX_ATTEMPTS: usize = 5;
@@ -67,9 +100,27 @@ async fn sync(
             ApiError::bad_request("invalid_body", r.body_text())
         }
     })?;
-    let req: SyncRequest = ciborium::from_reader(&body[..]).map_err(|e| {
-        ApiError::bad_request("malformed", format!("the body is not a sync request: {e}"))
-    })?;
+    let Some(_slot) = state.syncs.enter(auth.user.id) else {
+        return Err(ApiError::client(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            format!(
+                "this account already has {MAX_SYNCS_PER_USER} syncs under way; try again when one has finished"
+            ),
+        ));
+    };
+    // Off the async workers: a large body takes a while to decode.
+    let req: SyncRequest = tokio::task::spawn_blocking(move || ciborium::from_reader(&body[..]))
+        .await
+        .map_err(|e| ApiError::Internal(format!("decoding a sync request: {e}")))?
+        .map_err(|e: ciborium::de::Error<std::io::Error>| {
+            let text = e.to_string();
+            if text.contains("at most") {
+                ApiError::client(StatusCode::PAYLOAD_TOO_LARGE, "too_large", text)
+            } else {
+                ApiError::bad_request("malformed", format!("the body is not a sync request: {text}"))
+            }
+        })?;
     if req.v != PROTOCOL_VERSION {
         return Err(ApiError::bad_request(
             "unsupported_version",
@@ -79,25 +130,27 @@ async fn sync(
             ),
         ));
     }
-    if req.push.len() > MAX_PUSH_DOCS {
-        return Err(ApiError::client(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("push at most {MAX_PUSH_DOCS} documents per request"),
-        ));
-    }
-    if req.want.as_ref().is_some_and(|w| w.len() > MAX_WANT) {
+    let mut pushed = HashSet::with_capacity(req.push.len());
+    if let Some(dup) = req.push.iter().find(|d| !pushed.insert(d.doc.as_str())) {
         return Err(ApiError::bad_request(
-            "too_many_wanted",
-            format!("ask for at most {MAX_WANT} documents per request"),
+            "duplicate_document",
+            format!(
+                "document {} appears twice in the push; send all of a document's changes in one entry",
+                dup.doc.chars().take(80).collect::<String>()
+            ),
         ));
     }
+    debug_assert!(req.want.as_ref().is_none_or(|w| w.len() <= MAX_WANT));
     let limit = req.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
     let principal = auth.user.principal();
 
     let results = push(&state, &principal, req.push).await?;
     let mut pull = match req.want {
-        Some(ids) if !ids.is_empty() => state.db.want(principal.clone(), ids).await?,
+        Some(mut ids) if !ids.is_empty() => {
+            let mut seen = HashSet::with_capacity(ids.len());
+            ids.retain(|id| seen.insert(id.clone()));
+            state.db.want(principal.clone(), ids).await?
+        }
         _ => Vec::new(),
     };
     if let (Some(resume), cursor) = (req.resume, req.cursor.unwrap_or(0))
@@ -151,22 +204,7 @@ async fn push(
         .into_iter()
         .map(|d| (d.doc, d.changes.into_iter().map(|c| c.into_vec()).collect()))
         .collect();
-    let mut pending: Vec<usize> = Vec::new();
-    for (i, (doc, changes)) in docs.iter().enumerate() {
-        if changes.len() > MAX_CHANGES_PER_DOC {
-            results[i] = Some(PushResult::refused(
-                doc.clone(),
-                &Refusal {
-                    code: RefusalCode::TooLarge,
-                    message: format!(
-                        "push at most {MAX_CHANGES_PER_DOC} changes per document at a time"
-                    ),
-                },
-            ));
-        } else {
-            pending.push(i);
-        }
-    }
+    let mut pending: Vec<usize> = (0..docs.len()).collect();
 
     for _ in 0..MAX_ATTEMPTS {
         if pending.is_empty() {
