@@ -286,9 +286,16 @@ export class Syncer {
         touched.set(id, t);
         return t;
       };
+      const safeGet = (id: string) => {
+        try {
+          return get(id);
+        } catch {
+          return undefined;
+        }
+      };
 
       for (const r of res.results ?? []) {
-        const t = get(r.doc);
+        const t = safeGet(r.doc);
         if (!t) continue;
         if (r.ok) {
           t.entry.acked = r.heads ?? [];
@@ -302,14 +309,16 @@ export class Syncer {
         }
       }
 
-      for (const item of res.pull ?? []) {
+      // One record that does not load (a damaged copy on the server, or here) is that
+      // record's problem alone: the rest of the page is stored and the cursor moves on.
+      const applyItem = async (item: PullItem) => {
         if (item.evict) {
           const t = get(item.doc);
-          if (t && keepEvicted(A, t.entry, t.doc)) continue;
+          if (t && keepEvicted(A, t.entry, t.doc)) return;
           touched.delete(item.doc);
           stored.delete(item.doc);
           await remove(item.doc);
-          continue;
+          return;
         }
         const t = get(item.doc);
         // Back in the user's area (or never left it): an evicted copy is an ordinary one again.
@@ -335,11 +344,22 @@ export class Syncer {
           base.entry.acked = advanceAcked(A, base.entry.acked, item.changes);
           touched.set(item.doc, base);
         }
+      };
+      for (const item of res.pull ?? []) {
+        try {
+          await applyItem(item);
+        } catch (err) {
+          // A local copy keeps what the user has and says why it no longer syncs; a record
+          // never seen here is simply not stored (the server reports it to its operator).
+          console.warn(`sync: record ${item.doc} could not be applied`, err);
+          const t = touched.get(item.doc) ?? safeGet(item.doc);
+          if (t) t.entry.refusal = { code: 'damaged', message: String(err), at: Date.now(), heads: A.getHeads(t.doc) };
+        }
       }
 
       // Whatever was asked for has come, or the server has no version of it for us.
       for (const id of wanted) {
-        const t = get(id);
+        const t = safeGet(id);
         if (t) delete t.entry.reset;
       }
       await Promise.all(

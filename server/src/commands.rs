@@ -129,3 +129,38 @@ pub async fn user_list(db: &Db, under: String) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Lists damaged records; an error (non-zero exit) if there are any.
+pub async fn records_check(db: &Db) -> anyhow::Result<()> {
+    let damaged = db.damaged_records().await?;
+    if damaged.is_empty() {
+        println!("every record loads");
+        return Ok(());
+    }
+    for id in &damaged {
+        println!("{id}");
+    }
+    anyhow::bail!(
+        "{} damaged record(s); repair each with `haitang records repair ID`",
+        damaged.len()
+    )
+}
+
+/// Rebuilds one damaged record and says what was set aside.
+pub async fn records_repair(db: &Db, id: String) -> anyhow::Result<()> {
+    let actor = crate::jobs::server_actor_of(db).await?;
+    match db.repair_record(actor, id.clone()).await? {
+        None => anyhow::bail!("no record {id}"),
+        Some(report) => {
+            println!(
+                "record {id}: kept {} change(s), set aside {}",
+                report.kept,
+                report.dropped.len()
+            );
+            for (hash, why) in report.dropped {
+                println!("  set aside {hash}: {why}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -13,8 +13,11 @@ const BATCH: usize = 500;
 
 /// The server's actor id, made once and kept in the database.
 pub async fn server_actor(state: &AppState) -> Result<ActorId, DbError> {
-    let bytes = state
-        .db
+    server_actor_of(&state.db).await
+}
+
+pub async fn server_actor_of(db: &crate::db::Db) -> Result<ActorId, DbError> {
+    let bytes = db
         .setting_or_insert("server_actor", ActorId::random().to_bytes().to_vec())
         .await?;
     Ok(ActorId::from(bytes))

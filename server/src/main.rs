@@ -43,6 +43,28 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Find and repair damaged records.
+    Records {
+        #[command(subcommand)]
+        command: RecordsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordsCommand {
+    /// List records whose saved state does not load (they take no pushes until repaired).
+    /// Exits non-zero if there are any.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Rebuild a damaged record from its change log, setting aside the changes that broke it.
+    Repair {
+        /// The record's id.
+        id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +159,12 @@ async fn main() -> anyhow::Result<()> {
             haitang_server::init_tracing(false);
             commands::org_import(&open_db(&config)?, &file).await
         }
+        Command::Records { command } => match command {
+            RecordsCommand::Check { config } => commands::records_check(&open_db(&config)?).await,
+            RecordsCommand::Repair { id, config } => {
+                commands::records_repair(&open_db(&config)?, id).await
+            }
+        },
         Command::User { command } => {
             haitang_server::init_tracing(false);
             match command {

@@ -406,7 +406,7 @@ pub fn apply_push(
     if let Err(denied) = workflow::check_net_effect(before.as_ref(), &record, &allowed) {
         return refuse(ForbiddenTransition, format!("record {doc_id}: {denied}"));
     }
-    match guarded(|| known.check_new(&doc, ctx.principal.user_id, ctx.now)) {
+    match guarded(|| known.check_new(&doc, ctx.principal.user_id)) {
         Some(Ok(())) => {}
         Some(Err(problem)) => return refuse(Forbidden, format!("record {doc_id}: {problem}")),
         None => return unreadable(doc_id),
@@ -483,9 +483,9 @@ impl Known {
         }
     }
 
-    /// New notes and attachments carry the pusher's id and a date not ahead of the
-    /// server's clock. (They cannot change after the change that made them: `ops`.)
-    fn check_new(&self, doc: &Automerge, user_id: i64, now: i64) -> Result<(), String> {
+    /// New notes and attachments carry the pusher's id. (They cannot change after the
+    /// change that made them: `ops`.) Their dates are the phone's and drive nothing.
+    fn check_new(&self, doc: &Automerge, user_id: i64) -> Result<(), String> {
         for (key, known) in [("notes", &self.notes), ("attachments", &self.attachments)] {
             for item in list_items(doc, key) {
                 if known.contains(&item) {
@@ -507,14 +507,6 @@ impl Known {
                     return Err(format!(
                         "a new entry of `{key}` must carry your user id ({user_id}) as `by`, found {}",
                         by.map_or("none".to_owned(), |b| b.to_string())
-                    ));
-                }
-                let at = if key == "notes" { int("at") } else { int("taken_at") };
-                if let Some(at) = at
-                    && at > now + workflow::MAX_CLOCK_SKEW_MS
-                {
-                    return Err(format!(
-                        "a new entry of `{key}` is dated {at}, later than the server's clock ({now}); check the phone's date and time"
                     ));
                 }
             }
@@ -1422,12 +1414,14 @@ mod tests {
             tx.delete(ROOT, "category").expect("delete");
             tx.put(ROOT, "status", "dispatched").expect("status");
             tx.put(ROOT, "level", "district").expect("level");
-            tx.put(ROOT, "department", "/gusu:police").expect("department");
+            tx.put(ROOT, "department", "/gusu:police")
+                .expect("department");
             timeline_entry(tx, "dispatch", SUPERVISOR);
         });
         let mut b = server.fork().with_actor(ActorId::random());
         edit(&mut b, |tx| {
-            tx.put(ROOT, "category", "city.garbage_overflow").expect("category");
+            tx.put(ROOT, "category", "city.garbage_overflow")
+                .expect("category");
         });
         let mut both = changes_since(&a, &heads);
         both.extend(changes_since(&b, &heads));
@@ -1453,7 +1447,8 @@ mod tests {
         let record = read_record(&full).expect("valid");
         edit(&mut a, |tx| {
             tx.put(ROOT, "status", "dispatched").expect("status");
-            tx.put(ROOT, "department", "/gusu:police").expect("department");
+            tx.put(ROOT, "department", "/gusu:police")
+                .expect("department");
             tx.put(ROOT, "level", "district").expect("level");
         });
         // The rest of a record, made apart: together they read as a whole record.
@@ -1461,7 +1456,11 @@ mod tests {
         let mut both = changes_since(&a, &[]);
         both.extend(changes_since(&b, &[]));
         let result = push(&leader(USER), ID, None, &both);
-        assert!(result.is_err(), "accepted a record made {:?}", record.status);
+        assert!(
+            result.is_err(),
+            "accepted a record made {:?}",
+            record.status
+        );
     }
 
     #[test]
@@ -1477,7 +1476,12 @@ mod tests {
         let refused = |f: &dyn Fn(&mut automerge::transaction::Transaction<'_>)| {
             let mut d = server.fork().with_actor(ActorId::random());
             edit(&mut d, |tx| f(tx));
-            code_of(push(&leader(USER), ID, Some(&server), &changes_since(&d, &heads)))
+            code_of(push(
+                &leader(USER),
+                ID,
+                Some(&server),
+                &changes_since(&d, &heads),
+            ))
         };
         let obj = |tx: &automerge::transaction::Transaction<'_>, list: &str, i: usize| {
             let (_, l) = tx.get(ROOT, list).expect("get").expect("list");
@@ -1510,7 +1514,9 @@ mod tests {
             &|tx| {
                 let (_, l) = tx.get(ROOT, "timeline").expect("get").expect("list");
                 tx.delete(&l, 0).expect("delete");
-                let e = tx.insert_object(&l, 0, automerge::ObjType::Map).expect("insert");
+                let e = tx
+                    .insert_object(&l, 0, automerge::ObjType::Map)
+                    .expect("insert");
                 tx.put(&e, "action", "close").expect("put");
                 tx.put(&e, "by", USER).expect("put");
                 tx.put(&e, "at", TEST_NOW).expect("put");
@@ -1536,8 +1542,15 @@ mod tests {
                 due_at: Some(workflow::due_at(at, hours, false)),
                 ..Default::default()
             };
-            workflow::perform(&mut tx, &facts, workflow::Action::Accept, SUPERVISOR, at, &params)
-                .expect("perform");
+            workflow::perform(
+                &mut tx,
+                &facts,
+                workflow::Action::Accept,
+                SUPERVISOR,
+                at,
+                &params,
+            )
+            .expect("perform");
             tx.commit();
             push(
                 &community_supervisor(),
@@ -1550,8 +1563,8 @@ mod tests {
             panic!("a plausible accept is refused: {r}");
         }
         for at in [
-            TEST_NOW + 3_600_000,                   // in the future
-            1_717_000_000_000 - 1,                  // before the report
+            TEST_NOW + 3_600_000,                    // in the future
+            1_717_000_000_000 - 1,                   // before the report
             TEST_NOW - workflow::MAX_OFFLINE_MS - 1, // implausibly old
         ] {
             let (code, msg) = code_of(accept_at(at));
@@ -1588,10 +1601,17 @@ mod tests {
         for round in 0..4 {
             let heads = phone.get_heads();
             edit(&mut phone, |tx| {
-                let junk: Vec<u8> = (0..900_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+                let junk: Vec<u8> = (0..900_000u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                    .collect();
                 tx.put(ROOT, format!("junk{round}"), junk).expect("put");
             });
-            match push(&grid_staff(USER), ID, Some(&server), &changes_since(&phone, &heads)) {
+            match push(
+                &grid_staff(USER),
+                ID,
+                Some(&server),
+                &changes_since(&phone, &heads),
+            ) {
                 Ok(applied) => server = applied.doc,
                 Err(r) => {
                     refused = Some(r);

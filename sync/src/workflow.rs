@@ -675,7 +675,15 @@ pub fn check_changes(
             .filter(|id| !known.contains(id))
             .map(|id| entry(&reader, id))
             .collect();
-        check_one(before.as_ref(), &new, &entries, principal, rules, now, &mut allowed)?;
+        check_one(
+            before.as_ref(),
+            &new,
+            &entries,
+            principal,
+            rules,
+            now,
+            &mut allowed,
+        )?;
         previous = Some((hash, new));
     }
     Ok(allowed)

@@ -50,7 +50,7 @@ pub async fn spawn_in(dir: TempDir, config: Config) -> TestApp {
     // Server logs (5xx details above all) show up with a failing test's output only.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "warn,haitang_server=info",
+            "warn,haitang_server=info,automerge=off",
         ))
         .with_test_writer()
         .try_init();

@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod blobs;
 mod crash;
+mod hardening;
 mod helpers;
 mod lifecycle;
 mod phone;

@@ -185,7 +185,7 @@ export class ConsoleSyncer {
         return t;
       };
       for (const r of res.results ?? []) {
-        const t = await get(r.doc);
+        const t = await get(r.doc).catch(() => undefined);
         if (!t) continue;
         if (r.ok) {
           t.entry.acked = r.heads ?? [];
@@ -207,16 +207,22 @@ export class ConsoleSyncer {
           continue;
         }
         if (!item.snapshot) continue; // no pull from a cursor: only snapshots of wanted records come
-        const t = await get(item.doc);
+        const t = await get(item.doc).catch(() => undefined);
         if (t) delete t.entry.evicted;
-        const remote = A.load(item.snapshot, { actor });
-        const acked = A.getHeads(remote);
-        if (!t || t.entry.reset) {
-          touched.set(item.doc, { entry: { id: item.doc, bytes: item.snapshot, acked, kept: t?.entry.kept }, doc: remote });
-        } else {
-          t.doc = A.merge(t.doc, remote);
-          // The server's heads after the snapshot; the refused changes it lacks stay waiting.
-          t.entry.acked = acked;
+        try {
+          const remote = A.load(item.snapshot, { actor });
+          const acked = A.getHeads(remote);
+          if (!t || t.entry.reset) {
+            touched.set(item.doc, { entry: { id: item.doc, bytes: item.snapshot, acked, kept: t?.entry.kept }, doc: remote });
+          } else {
+            t.doc = A.merge(t.doc, remote);
+            // The server's heads after the snapshot; the refused changes it lacks stay waiting.
+            t.entry.acked = acked;
+          }
+        } catch (err) {
+          // One damaged record is its own problem: the others of the response are stored.
+          console.warn(`sync: record ${item.doc} could not be applied`, err);
+          if (t) t.entry.refusal = { code: 'damaged', message: String(err), at: Date.now(), heads: A.getHeads(t.doc) };
         }
       }
       for (const id of wanted) {

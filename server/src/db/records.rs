@@ -8,7 +8,7 @@
 //! and writes. A stale preparation is redone; a lost race on an actor is a refusal.
 
 use super::{Db, DbError, now_ms};
-use automerge::{ActorId, Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use haitang_sync::catalogue::SEED;
 use haitang_sync::ingest::{Applied, PushContext, Refusal, RefusalCode, apply_push};
 use haitang_sync::protocol::PullItem;
@@ -569,6 +569,184 @@ impl Db {
     }
 }
 
+/// What `haitang records repair` did to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// Changes kept in the rebuilt record.
+    pub kept: usize,
+    /// Changes moved to `quarantined_changes`: (hash, why).
+    pub dropped: Vec<(String, String)>,
+}
+
+impl Db {
+    /// Ids of records whose saved state does not load, or loads to other heads than the
+    /// ones stored beside it. Reads every record: an operator's check, not a hot path.
+    pub async fn damaged_records(&self) -> Result<Vec<String>, DbError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, state, heads FROM docs ORDER BY key")?;
+            let mut rows = stmt.query([])?;
+            let mut damaged = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let state: Vec<u8> = row.get(1)?;
+                let heads: String = row.get(2)?;
+                let ok = load_stored(&state).is_some_and(|d| heads_text(&d.get_heads()) == heads);
+                if !ok {
+                    damaged.push(id);
+                }
+            }
+            Ok(damaged)
+        })
+        .await
+    }
+
+    /// Rebuilds a damaged record from its change log: each change, in the order the server
+    /// took them, is kept if it applies and the record still saves and loads back with it;
+    /// a change that does not, and every change that depends on it, moves to
+    /// `quarantined_changes`. The server then adds an empty change of its own, so every
+    /// phone in scope pulls the rebuilt record as a whole. `None` if there is no such record.
+    pub async fn repair_record(
+        &self,
+        server_actor: ActorId,
+        doc_id: String,
+    ) -> Result<Option<Repair>, DbError> {
+        let rebuilt = self
+            .read(move |c| {
+                let Some((key, seq)) = c
+                    .prepare_cached("SELECT key, seq FROM docs WHERE id = ?1")?
+                    .query_row([&doc_id], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let mut stmt =
+                    c.prepare("SELECT seq, bytes FROM changes WHERE doc = ?1 ORDER BY seq")?;
+                let log: Vec<(i64, Vec<u8>)> = stmt
+                    .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                let mut doc = Automerge::new();
+                let mut kept = 0;
+                let mut dropped = Vec::new();
+                for (seq, bytes) in log {
+                    let change = match automerge::Change::try_from(bytes.as_slice()) {
+                        Ok(change) => change,
+                        Err(e) => {
+                            dropped.push((
+                                seq,
+                                format!("seq {seq}"),
+                                format!("does not decode: {e}"),
+                            ));
+                            continue;
+                        }
+                    };
+                    let hash = change.hash().to_string();
+                    let trial = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let mut next = doc.clone();
+                        next.apply_changes([change])?;
+                        if !next.get_missing_deps(&[]).is_empty() {
+                            return Ok(Err("depends on a change that is not kept".to_owned()));
+                        }
+                        let loads = load_stored(&next.save_nocompress())
+                            .is_some_and(|l| l.get_heads() == next.get_heads());
+                        Ok::<_, automerge::AutomergeError>(if loads {
+                            Ok(next)
+                        } else {
+                            Err("the record does not load back with it".to_owned())
+                        })
+                    }));
+                    match trial {
+                        Ok(Ok(Ok(next))) => {
+                            doc = next;
+                            kept += 1;
+                        }
+                        Ok(Ok(Err(why))) => dropped.push((seq, hash, why)),
+                        Ok(Err(e)) => dropped.push((seq, hash, format!("does not apply: {e}"))),
+                        Err(_) => dropped.push((seq, hash, "does not apply".to_owned())),
+                    }
+                }
+                let mut doc = doc.with_actor(server_actor.clone());
+                doc.empty_commit(
+                    automerge::transaction::CommitOptions::default().with_message(
+                        "repaired: changes that left the record unreadable were set aside",
+                    ),
+                );
+                let record = haitang_sync::record::read_record(&doc).map_err(|e| {
+                    DbError::Corrupt(format!(
+                        "record {doc_id} rebuilt from its log is still not a valid record: {e}"
+                    ))
+                })?;
+                let Some(change) = doc.get_last_local_change() else {
+                    return Ok(None);
+                };
+                let new_change = haitang_sync::ingest::NewChange {
+                    hash: change.hash(),
+                    bytes: change.raw_bytes().to_vec(),
+                    actor: change.actor_id().clone(),
+                };
+                let state = doc.save_nocompress();
+                let (applied, state, times) = Outcome::of(Applied {
+                    state,
+                    heads: doc.get_heads(),
+                    new_changes: vec![new_change],
+                    new_actors: Vec::new(),
+                    record,
+                    doc,
+                });
+                let prepared = Prepared {
+                    doc_id,
+                    base_seq: Some(seq),
+                    applied,
+                    state,
+                    old: None,
+                    times,
+                };
+                Ok(Some((key, prepared, kept, dropped)))
+            })
+            .await?;
+        let Some((key, prepared, kept, dropped)) = rebuilt else {
+            return Ok(None);
+        };
+        let report = Repair {
+            kept,
+            dropped: dropped
+                .iter()
+                .map(|(_, hash, why)| (hash.clone(), why.clone()))
+                .collect(),
+        };
+        let committed = self
+            .write(move |c| {
+                let now = now_ms();
+                for (seq, _, why) in &dropped {
+                    c.execute(
+                        "INSERT INTO quarantined_changes(seq, doc, hash, actor, user_id, bytes, received_at, reason, quarantined_at) \
+                         SELECT seq, doc, hash, actor, user_id, bytes, received_at, ?2, ?3 FROM changes WHERE seq = ?1",
+                        params![seq, why, now],
+                    )?;
+                    c.execute("DELETE FROM changes WHERE seq = ?1", [seq])?;
+                }
+                let outcome = commit_one(c, None, prepared)?;
+                if matches!(outcome, Committed::Ok { .. }) {
+                    // Everyone gets the rebuilt record whole, whatever their cursor.
+                    c.execute(
+                        "UPDATE docs SET moved_seq = seq, change_count = (SELECT count(*) FROM changes WHERE doc = ?1) WHERE key = ?1",
+                        [key],
+                    )?;
+                    Ok(true)
+                } else {
+                    // Stale: rolled back with the savepoint by the error below.
+                    Err(DbError::Corrupt(
+                        "the record changed while it was being rebuilt; run the repair again".into(),
+                    ))
+                }
+            })
+            .await?;
+        debug_assert!(committed);
+        Ok(Some(report))
+    }
+}
+
 /// A stored document, loaded; `None` when it does not load (a record damaged before
 /// ingest checked that every push loads back). Automerge may panic on such bytes.
 pub(crate) fn load_stored(state: &[u8]) -> Option<Automerge> {
@@ -688,8 +866,12 @@ fn commit_one(c: &Connection, user_id: Option<i64>, p: Prepared) -> Result<Commi
     }
     // The changes' seqs come next in the log (the writer is alone, so nothing else takes
     // them); the document row goes first because the changes name it by its key.
+    // Past quarantined changes too: a seq a phone's cursor has passed is never used again.
     let first_seq: i64 = c
-        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM changes")?
+        .prepare_cached(
+            "SELECT max(coalesce((SELECT max(seq) FROM changes), 0), \
+                        coalesce((SELECT max(seq) FROM quarantined_changes), 0)) + 1",
+        )?
         .query_row([], |r| r.get(0))?;
     let new_count = p.applied.new_changes.len() as i64;
     let last_seq = first_seq + new_count - 1;

@@ -13,9 +13,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use haitang_sync::protocol::{
-    MAX_WANT, PROTOCOL_VERSION, PushResult, SyncRequest, SyncResponse,
-};
+use haitang_sync::protocol::{MAX_WANT, PROTOCOL_VERSION, PushResult, SyncRequest, SyncResponse};
 use haitang_sync::scope::Principal;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -118,7 +116,10 @@ async fn sync(
             if text.contains("at most") {
                 ApiError::client(StatusCode::PAYLOAD_TOO_LARGE, "too_large", text)
             } else {
-                ApiError::bad_request("malformed", format!("the body is not a sync request: {text}"))
+                ApiError::bad_request(
+                    "malformed",
+                    format!("the body is not a sync request: {text}"),
+                )
             }
         })?;
     if req.v != PROTOCOL_VERSION {
