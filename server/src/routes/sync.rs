@@ -257,3 +257,24 @@ async fn push(
     }
     Ok(results.into_iter().flatten().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncs_in_flight_are_bounded_per_user_and_released_however_a_request_ends() {
+        let in_flight = Arc::new(InFlight::default());
+        let held: Vec<Slot> = (0..MAX_SYNCS_PER_USER)
+            .map(|_| in_flight.enter(1).expect("a slot"))
+            .collect();
+        assert!(in_flight.enter(1).is_none(), "one account past the limit");
+        assert!(in_flight.enter(2).is_some(), "another account is not held up");
+        drop(held);
+        assert!(in_flight.enter(1).is_some());
+        assert!(
+            in_flight.0.lock().expect("lock").get(&1).is_none(),
+            "nothing kept for an idle account"
+        );
+    }
+}
