@@ -17,10 +17,10 @@
 //!   is judged by the rule table ([`crate::workflow::check_changes`]); every other change
 //!   is an ordinary edit.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
-use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ValueRef};
+use automerge::{ActorId, Automerge, Change, ObjType, Prop, ReadDoc};
 
 /// Lists whose entries are history: appended, never changed.
 pub const APPEND_ONLY: [&str; 3] = ["timeline", "notes", "attachments"];
@@ -44,13 +44,6 @@ pub const WORKFLOW_FIELDS: [&str; 7] = [
 struct Obj(u64, ActorId);
 
 impl Obj {
-    fn of_doc(id: &ObjId) -> Option<Obj> {
-        match id {
-            ObjId::Root => None,
-            ObjId::Id(counter, actor, _) => Some(Obj(*counter, actor.clone())),
-        }
-    }
-
     fn of_op(id: &OpId) -> Obj {
         Obj(id.0, id.1.clone())
     }
@@ -63,60 +56,72 @@ pub struct Touches {
     pub workflow: bool,
 }
 
-/// Why a change may not be taken: names the field and says what is wrong.
+/// Why a change may not be taken: names the field or change and says what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Violation(pub String);
-
-/// The append-only lists of `doc` and every object inside their entries.
-struct History {
-    lists: Vec<(Obj, &'static str)>,
-    inside: HashSet<Obj>,
+pub enum Violation {
+    /// It rewrites history or a field fixed at creation.
+    #[error("{0}")]
+    Rewrites(String),
+    /// Its bytes are not the canonical encoding of its operations.
+    #[error("{0}")]
+    NotCanonical(String),
 }
 
-impl History {
-    fn of(doc: &Automerge) -> History {
-        let mut lists = Vec::new();
-        let mut inside = HashSet::new();
-        for key in APPEND_ONLY {
-            let Ok(Some((automerge::Value::Object(ObjType::List), list))) = doc.get(ROOT, key)
-            else {
-                continue;
-            };
-            if let Some(obj) = Obj::of_doc(&list) {
-                lists.push((obj, key));
-            }
-            // Entries are shallow (a note may be a Text inside its map); walk every level
-            // anyway so no nested object escapes the rule.
-            let mut stack: Vec<ObjId> = doc
-                .list_range(&list, ..)
-                .filter(|item| matches!(item.value, ValueRef::Object(_)))
-                .map(|item| item.id())
-                .collect();
-            while let Some(obj) = stack.pop() {
-                match doc.object_type(&obj) {
-                    Ok(ObjType::Map | ObjType::Table) => stack.extend(
-                        doc.map_range(&obj, ..)
-                            .filter(|item| matches!(item.value, ValueRef::Object(_)))
-                            .map(|item| item.id()),
-                    ),
-                    Ok(ObjType::List) => stack.extend(
-                        doc.list_range(&obj, ..)
-                            .filter(|item| matches!(item.value, ValueRef::Object(_)))
-                            .map(|item| item.id()),
-                    ),
-                    _ => {}
-                }
-                if let Some(o) = Obj::of_doc(&obj) {
-                    inside.insert(o);
-                }
-            }
+/// Where an object sits in the record, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// One of the append-only lists itself.
+    List(&'static str),
+    /// Inside an entry of one of them.
+    InHistory,
+    /// Holds a workflow field's value (a Text, say), or lies inside one.
+    WorkflowValue,
+    Elsewhere,
+}
+
+/// Finds each object's place by walking up to the root key it hangs from, once per object:
+/// a push edits few objects (a Text typed into holds most of its operations).
+struct Places<'a> {
+    doc: &'a Automerge,
+    known: HashMap<Obj, Place>,
+}
+
+impl Places<'_> {
+    fn of(&mut self, obj: &Obj) -> Place {
+        if let Some(place) = self.known.get(obj) {
+            return *place;
         }
-        History { lists, inside }
+        let place = self.find(obj);
+        self.known.insert(obj.clone(), place);
+        place
     }
 
-    fn list(&self, obj: &Obj) -> Option<&'static str> {
-        self.lists.iter().find(|(o, _)| o == obj).map(|(_, k)| *k)
+    fn find(&self, obj: &Obj) -> Place {
+        let Ok(id) = self.doc.import_obj(&format!("{}@{}", obj.0, obj.1)) else {
+            // Not an object of the document: the change would not have applied.
+            return Place::InHistory;
+        };
+        let Ok(parents) = self.doc.parents(&id) else {
+            return Place::InHistory;
+        };
+        let path: Vec<_> = parents.collect();
+        let Some(top) = path.last() else {
+            return Place::Elsewhere;
+        };
+        let Prop::Map(key) = &top.prop else {
+            return Place::Elsewhere;
+        };
+        if let Some(list) = APPEND_ONLY.iter().find(|k| **k == key.as_str()) {
+            if path.len() == 1 {
+                Place::List(list)
+            } else {
+                Place::InHistory
+            }
+        } else if WORKFLOW_FIELDS.contains(&key.as_str()) {
+            Place::WorkflowValue
+        } else {
+            Place::Elsewhere
+        }
     }
 }
 
@@ -124,12 +129,20 @@ impl History {
 /// them are workflow steps. `after` is the document with the push applied; `creating` is
 /// true when the server had no copy of the record, so the push's dependency-less change is
 /// the one that makes it.
+///
+/// Each change is also encoded again from its operations: only the canonical encoding is
+/// taken, because a change that carries other bytes (surplus data after a column, say)
+/// applies, but gets another hash when a saved document is loaded, and the record would
+/// never load again.
 pub fn inspect(
     after: &Automerge,
     creating: bool,
     changes: &[Change],
 ) -> Result<Vec<Touches>, Violation> {
-    let mut history: Option<History> = None;
+    let mut places = Places {
+        doc: after,
+        known: HashMap::new(),
+    };
     let mut out = Vec::with_capacity(changes.len());
     for change in changes {
         let creates = creating && change.deps().is_empty();
@@ -138,13 +151,14 @@ pub fn inspect(
         let actor = change.actor_id();
         let made_here = |id: &OpId| &id.1 == actor && id.0 >= start && id.0 < end;
         let mut touches = Touches::default();
-        for op in change.decode().operations {
+        let expanded = change.decode();
+        for op in &expanded.operations {
             match (&op.obj, &op.key) {
                 (ObjectId::Root, Key::Map(key)) => {
                     let key = key.as_str();
                     if !creates && (APPEND_ONLY.contains(&key) || FIXED_AT_CREATION.contains(&key))
                     {
-                        return Err(Violation(format!(
+                        return Err(Violation::Rewrites(format!(
                             "field `{key}` is written once, when the record is made; change {} writes it again",
                             change.hash()
                         )));
@@ -155,31 +169,43 @@ pub fn inspect(
                 }
                 (ObjectId::Root, Key::Seq(_)) => {}
                 (ObjectId::Id(id), _) => {
+                    // An object made by this change is judged by where the change put it,
+                    // like any value it writes; its place is needed only if it is a Text
+                    // at a workflow field, which the root write already made a step.
                     if made_here(id) {
                         continue;
                     }
-                    let h = history.get_or_insert_with(|| History::of(after));
-                    let obj = Obj::of_op(id);
-                    if let Some(list) = h.list(&obj) {
-                        let adds_entry =
-                            op.insert && matches!(op.action, OpType::Make(ObjType::Map));
-                        if !adds_entry {
-                            return Err(Violation(format!(
-                                "`{list}` keeps its entries for good: change {} may add an entry but not change, move or remove one",
+                    match places.of(&Obj::of_op(id)) {
+                        Place::List(list) => {
+                            let adds_entry =
+                                op.insert && matches!(op.action, OpType::Make(ObjType::Map));
+                            if !adds_entry {
+                                return Err(Violation::Rewrites(format!(
+                                    "`{list}` keeps its entries for good: change {} may add an entry but not change, move or remove one",
+                                    change.hash()
+                                )));
+                            }
+                            if list == "timeline" {
+                                touches.workflow = true;
+                            }
+                        }
+                        Place::InHistory => {
+                            return Err(Violation::Rewrites(format!(
+                                "an entry of the timeline, notes or attachments is never changed once made; change {} writes into one",
                                 change.hash()
                             )));
                         }
-                        if list == "timeline" {
-                            touches.workflow = true;
-                        }
-                    } else if h.inside.contains(&obj) {
-                        return Err(Violation(format!(
-                            "an entry of the timeline, notes or attachments is never changed once made; change {} writes into one",
-                            change.hash()
-                        )));
+                        Place::WorkflowValue => touches.workflow = true,
+                        Place::Elsewhere => {}
                     }
                 }
             }
+        }
+        if Change::from(expanded).hash() != change.hash() {
+            return Err(Violation::NotCanonical(format!(
+                "change {} is not encoded the way Automerge encodes it, so a record saved with it would not load again",
+                change.hash()
+            )));
         }
         out.push(touches);
     }
@@ -192,6 +218,7 @@ mod tests {
     use crate::record::tests::{ID, sample};
     use crate::record::{append_note, new_record};
     use automerge::transaction::Transactable;
+    use automerge::{ObjId, ROOT};
 
     fn changes_after(doc: &Automerge, heads: &[automerge::ChangeHash]) -> Vec<Change> {
         doc.get_changes(heads)
@@ -235,7 +262,7 @@ mod tests {
             let mut d = doc.fork();
             edit(&mut d, |tx| f(tx));
             let err = inspect(&d, false, &changes_after(&d, &heads)).expect_err("refused");
-            err.0
+            err.to_string()
         };
         // Re-signing a note, rewriting a timeline entry, removing one, replacing a list,
         // touching a fixed field.
@@ -264,6 +291,22 @@ mod tests {
             tx.put(ROOT, "reported_by", 8).expect("put");
         });
         assert!(msg.contains("written once"), "{msg}");
+    }
+
+    #[test]
+    fn editing_a_workflow_field_kept_as_text_is_a_workflow_step() {
+        let mut doc = new_record(ActorId::random(), &sample(ID, 7));
+        edit(&mut doc, |tx| {
+            let status = tx.put_object(ROOT, "status", ObjType::Text).expect("text");
+            tx.splice_text(&status, 0, 0, "reported").expect("splice");
+        });
+        let heads = doc.get_heads();
+        edit(&mut doc, |tx| {
+            let status = list(tx, "status");
+            tx.splice_text(&status, 0, 8, "closed").expect("splice");
+        });
+        let t = inspect(&doc, false, &changes_after(&doc, &heads)).expect("inspected");
+        assert!(t[0].workflow);
     }
 
     #[test]
