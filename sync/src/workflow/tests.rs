@@ -234,7 +234,7 @@ const NOW: i64 = 1_700_000_200_000;
 
 /// The push path's judgement of `changes` on a record the server already has.
 fn judge(doc: &Automerge, changes: &[Change], p: &Principal) -> Result<(), Denied> {
-    let touches = crate::ops::inspect(doc, false, changes).map_err(|v| Denied(v.to_string()))?;
+    let touches = crate::ops::inspect(doc, false, changes).map_err(|v| Denied(v.0))?;
     check_changes(doc, changes, &touches, false, p, &rules, NOW).map(|_| ())
 }
 
