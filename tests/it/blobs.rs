@@ -429,3 +429,111 @@ async fn photos_nobody_references_are_collected_after_the_grace_period() {
     );
     assert_eq!(head(&app.url, &lou.access, &kept).await.0, StatusCode::OK);
 }
+
+/// A record in `sector` of `grid` (under 金筑社区) reported by `by`.
+fn record_in(by: i64, grid: &str, sector: Option<&str>) -> haitang_sync::record::NewRecord {
+    let base = "/gusu/byw/ws1/jinzhu";
+    haitang_sync::record::NewRecord {
+        grid: format!("{base}/{grid}"),
+        sector: sector.map(|s| format!("{base}/{grid}/{s}")),
+        ..record(by)
+    }
+}
+
+#[tokio::test]
+async fn knowing_a_hash_gives_no_access_to_a_photo() {
+    let app = spawn_app().await;
+    let grid1 = app.login("grid1").await;
+    let grid1_id = grid1.user["id"].as_i64().expect("id");
+    let (sha, bytes) = jpeg(20, 20_000);
+    // grid1's photo of the building, which the lane's leader and grid2 may not see.
+    let mut g1 = Phone::new(&app.url, &grid1.access);
+    let building = g1.create(&record(grid1_id));
+    attach(&mut g1, &building, &sha, bytes.len(), grid1_id);
+    g1.sync().await;
+    assert!(g1.refused.is_empty(), "{:?}", g1.refused);
+    assert_eq!(
+        put(&app.url, &grid1.access, &sha, bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // grid2 names it in a record of its own grid, claiming grid1 took it.
+    let grid2 = app.login("grid2").await;
+    let grid2_id = grid2.user["id"].as_i64().expect("id");
+    let mut g2 = Phone::new(&app.url, &grid2.access);
+    let theirs = g2.create(&record_in(grid2_id, "g02", Some("c1")));
+    attach(&mut g2, &theirs, &sha, bytes.len(), grid1_id);
+    g2.sync().await;
+    let refused = !g2.refused.is_empty();
+    let yuan = app.login("yuan1").await.access;
+    for token in [&grid2.access, &yuan] {
+        assert_eq!(get_photo(&app, token, &sha).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(head(&app.url, token, &sha).await, (StatusCode::NOT_FOUND, None));
+    }
+    // A PUT answers as for a photo the server does not have: the bytes are checked.
+    let (_, other_bytes) = jpeg(21, 20_000);
+    assert_eq!(
+        code(put(&app.url, &grid2.access, &sha, other_bytes, None).await).await,
+        (StatusCode::BAD_REQUEST, "hash_mismatch".into())
+    );
+
+    // The lane's leader names it in a lane record that grid1 itself then edits: who else
+    // edited the record does not matter, only who wrote the reference.
+    let xiang = app.login("xiang1").await;
+    let xiang_id = xiang.user["id"].as_i64().expect("id");
+    let mut x = Phone::new(&app.url, &xiang.access);
+    let lane = x.create(&record_in(xiang_id, "g01", Some("l1")));
+    attach(&mut x, &lane, &sha, bytes.len(), grid1_id);
+    // (The push path may refuse such a reference outright; either way it grants nothing.)
+    x.sync().await;
+    let (own, own_bytes) = jpeg(22, 20_000);
+    assert_eq!(
+        put(&app.url, &grid1.access, &own, own_bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    g1.sync().await;
+    if g1.docs.contains_key(&lane) || !refused {
+        attach(&mut g1, &lane, &own, own_bytes.len(), grid1_id);
+        g1.sync().await;
+        assert!(g1.refused.is_empty(), "{:?}", g1.refused);
+        assert_eq!(
+            get_photo(&app, &xiang.access, &own).await,
+            (StatusCode::OK, own_bytes),
+            "grid1's own photo on the lane record"
+        );
+    }
+    assert_eq!(
+        get_photo(&app, &xiang.access, &sha).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Sending the bytes proves having them: grid2 is then an uploader like any other.
+    assert_eq!(
+        put(&app.url, &grid2.access, &sha, bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        put(&app.url, &grid2.access, &sha, bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::OK,
+        "idempotent"
+    );
+    assert_eq!(head(&app.url, &grid2.access, &sha).await.0, StatusCode::OK);
+    assert_eq!(
+        get_photo(&app, &grid2.access, &sha).await,
+        (StatusCode::OK, bytes.clone())
+    );
+    // Those who may see grid1's record see it as before.
+    let community = app.login("community1").await.access;
+    assert_eq!(
+        get_photo(&app, &community, &sha).await,
+        (StatusCode::OK, bytes)
+    );
+}

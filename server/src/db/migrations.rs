@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "workflow", include_str!("../../migrations/0003_workflow.sql")),
     (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
     (5, "doc_keys", include_str!("../../migrations/0005_doc_keys.sql")),
+    (6, "blob_uploads", include_str!("../../migrations/0006_blob_uploads.sql")),
 ];
 
 pub fn latest_version() -> i64 {
