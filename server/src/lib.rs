@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod org_import;
 mod routes;
+mod security_headers;
 
 use crate::auth::{AuthKeys, LoginLimiter, Passwords};
 use crate::config::Config;
@@ -93,6 +94,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::log_errors))
         .layer(CompressionLayer::new())
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn(security_headers::add))
         .with_state(state)
 }
 
