@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blobstore;
+pub mod client_addr;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -47,6 +48,7 @@ impl AppState {
             passwords: Passwords::per_core(),
             login_limiter: Arc::new(LoginLimiter::new(
                 config.login_per_minute_user,
+                config.login_per_minute_user_total,
                 config.login_per_minute_ip,
             )),
             config: Arc::new(config),
