@@ -82,6 +82,17 @@ pub struct Config {
     /// Seconds after a rotation during which the same refresh token presented again (two
     /// requests racing) gets the same successor instead of revoking the session.
     pub refresh_retry_grace_secs: u64,
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection is
+    /// closed after as long.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may take, beyond the time its size earns at
+    /// `request_body_min_bytes_per_sec`.
+    pub request_body_timeout_secs: u64,
+    /// The slowest pace a request body may arrive at, past `request_body_timeout_secs`.
+    pub request_body_min_bytes_per_sec: u64,
+    /// Seconds requests in flight get to finish at shutdown before their connections are
+    /// dropped.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for Config {
@@ -109,6 +120,10 @@ impl Default for Config {
             blob_quota_bytes_per_day: 256 * 1024 * 1024,
             blob_grace_hours: 7 * 24,
             refresh_retry_grace_secs: 30,
+            header_read_timeout_secs: 15,
+            request_body_timeout_secs: 60,
+            request_body_min_bytes_per_sec: 16 * 1024,
+            shutdown_drain_secs: 10,
         }
     }
 }
@@ -185,6 +200,18 @@ pub struct ConfigArgs {
     /// Seconds a refresh token presented again right after its rotation gets the same answer [default: 30].
     #[arg(long, env = "HAITANG_REFRESH_RETRY_GRACE_SECS")]
     pub refresh_retry_grace_secs: Option<u64>,
+    /// Seconds a client has to send request headers [default: 15].
+    #[arg(long, env = "HAITANG_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a request body may take beyond what its size earns [default: 60].
+    #[arg(long, env = "HAITANG_REQUEST_BODY_TIMEOUT_SECS")]
+    pub request_body_timeout_secs: Option<u64>,
+    /// Slowest pace in bytes per second a request body may keep up [default: 16384].
+    #[arg(long, env = "HAITANG_REQUEST_BODY_MIN_BYTES_PER_SEC")]
+    pub request_body_min_bytes_per_sec: Option<u64>,
+    /// Seconds requests in flight get at shutdown before their connections are dropped [default: 10].
+    #[arg(long, env = "HAITANG_SHUTDOWN_DRAIN_SECS")]
+    pub shutdown_drain_secs: Option<u64>,
 }
 
 impl Config {
@@ -216,7 +243,11 @@ impl Config {
             max_blob_bytes,
             blob_quota_bytes_per_day,
             blob_grace_hours,
-            refresh_retry_grace_secs
+            refresh_retry_grace_secs,
+            header_read_timeout_secs,
+            request_body_timeout_secs,
+            request_body_min_bytes_per_sec,
+            shutdown_drain_secs
         );
         if args.blobs_dir.is_some() {
             config.blobs_dir = args.blobs_dir.clone();
@@ -256,6 +287,12 @@ impl Config {
         }
         if self.access_ttl_secs == 0 || self.refresh_ttl_days == 0 {
             anyhow::bail!("token lifetimes must be positive");
+        }
+        if self.header_read_timeout_secs == 0
+            || self.request_body_timeout_secs == 0
+            || self.request_body_min_bytes_per_sec == 0
+        {
+            anyhow::bail!("request timeouts and the minimum body pace must be positive");
         }
         if self.login_per_minute_user == 0
             || self.login_per_minute_user_total == 0

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod org_import;
 mod routes;
 mod security_headers;
+pub mod timeouts;
 
 use crate::auth::{AuthKeys, LoginLimiter, Passwords};
 use crate::config::Config;
@@ -22,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -88,6 +90,10 @@ impl AppState {
 /// The whole HTTP surface: `/api/v1/...`, health checks, and the embedded PWA.
 pub fn app(state: AppState) -> Router {
     let json_limit = state.config.json_body_limit;
+    let pace = timeouts::BodyPace {
+        base: Duration::from_secs(state.config.request_body_timeout_secs),
+        min_bytes_per_sec: state.config.request_body_min_bytes_per_sec,
+    };
     let api = routes::api(state.clone()).layer(DefaultBodyLimit::max(json_limit));
     Router::new()
         .nest("/api/v1", api)
@@ -97,11 +103,15 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(RequestDecompressionLayer::new())
         .layer(axum::middleware::from_fn(security_headers::add))
+        .layer(axum::middleware::from_fn_with_state(
+            pace,
+            timeouts::pace_request_bodies,
+        ))
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight and closes the
-/// database cleanly.
+/// Serves until `shutdown` resolves, then finishes the requests in flight (for at most
+/// `shutdown_drain_secs`) and closes the database cleanly.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -120,20 +130,110 @@ pub async fn serve_state(
     let addr = listener.local_addr()?;
     let db = state.db.clone();
     let demo = state.config.demo;
+    let limits = ConnLimits {
+        header_read: Duration::from_secs(state.config.header_read_timeout_secs.max(1)),
+        drain: Duration::from_secs(state.config.shutdown_drain_secs),
+    };
     let job = tokio::spawn(jobs::run(state.clone()));
     let router = app(state);
     announce(addr, demo);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    serve_connections(listener, router, limits, shutdown).await;
     job.abort();
     let _ = job.await;
     tracing::info!("stopped taking requests; closing the database");
     db.close();
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct ConnLimits {
+    header_read: Duration,
+    drain: Duration,
+}
+
+/// The accept loop. hyper is driven here rather than through `axum::serve`, which sets no
+/// timer: without one a client that sends half a request head holds its connection (and
+/// a task) forever, and a graceful shutdown waits forever on a client that stopped
+/// reading. Here headers must arrive within `header_read`, and on shutdown connections
+/// get `drain` to finish before they are dropped.
+async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    conns.spawn(serve_connection(stream, peer, router.clone(), limits, stopping.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors, typically: wait for some to close rather
+                    // than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(limits.drain, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = conns.len(),
+            drain_secs = limits.drain.as_secs(),
+            "connections still busy after the shutdown drain; closing them"
+        );
+        conns.shutdown().await;
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: ConnLimits,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let _ = stream.set_nodelay(true);
+    let service = router.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+    tokio::pin!(conn);
+    let stop = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stop => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
 
 fn announce(addr: SocketAddr, demo: bool) {
