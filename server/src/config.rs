@@ -77,8 +77,10 @@ pub struct Config {
     pub max_blob_bytes: u64,
     /// Photo bytes one user may upload per day.
     pub blob_quota_bytes_per_day: u64,
-    /// Hours an unreferenced photo or an abandoned upload is kept before it is removed.
+    /// Hours an unreferenced photo is kept before it is removed.
     pub blob_grace_hours: u64,
+    /// Minutes an unfinished upload is kept after its last chunk before it is removed.
+    pub upload_expiry_minutes: u64,
     /// Seconds after a rotation during which the same refresh token presented again (two
     /// requests racing) gets the same successor instead of revoking the session.
     pub refresh_retry_grace_secs: u64,
@@ -119,6 +121,7 @@ impl Default for Config {
             max_blob_bytes: 8 * 1024 * 1024,
             blob_quota_bytes_per_day: 256 * 1024 * 1024,
             blob_grace_hours: 7 * 24,
+            upload_expiry_minutes: 60,
             refresh_retry_grace_secs: 30,
             header_read_timeout_secs: 15,
             request_body_timeout_secs: 60,
@@ -194,9 +197,12 @@ pub struct ConfigArgs {
     /// Photo bytes one user may upload per day [default: 268435456].
     #[arg(long, env = "HAITANG_BLOB_QUOTA_BYTES_PER_DAY")]
     pub blob_quota_bytes_per_day: Option<u64>,
-    /// Hours before unreferenced photos and abandoned uploads are removed [default: 168].
+    /// Hours before unreferenced photos are removed [default: 168].
     #[arg(long, env = "HAITANG_BLOB_GRACE_HOURS")]
     pub blob_grace_hours: Option<u64>,
+    /// Minutes an unfinished upload is kept after its last chunk [default: 60].
+    #[arg(long, env = "HAITANG_UPLOAD_EXPIRY_MINUTES")]
+    pub upload_expiry_minutes: Option<u64>,
     /// Seconds a refresh token presented again right after its rotation gets the same answer [default: 30].
     #[arg(long, env = "HAITANG_REFRESH_RETRY_GRACE_SECS")]
     pub refresh_retry_grace_secs: Option<u64>,
@@ -243,6 +249,7 @@ impl Config {
             max_blob_bytes,
             blob_quota_bytes_per_day,
             blob_grace_hours,
+            upload_expiry_minutes,
             refresh_retry_grace_secs,
             header_read_timeout_secs,
             request_body_timeout_secs,

@@ -537,3 +537,55 @@ async fn knowing_a_hash_gives_no_access_to_a_photo() {
         (StatusCode::OK, bytes)
     );
 }
+
+#[tokio::test]
+async fn unfinished_uploads_count_against_the_quota_and_expire_within_the_hour() {
+    let app = spawn_with(|c| c.blob_quota_bytes_per_day = 150_000).await;
+    let lou = app.login("lou1").await.access;
+    // Names no photo will ever have: the bytes are only parked.
+    let fake = |n: u8| format!("{n:02x}").repeat(32);
+    let mut chunk = vec![0xff, 0xd8, 0xff, 0xe0];
+    chunk.resize(60_000, 7);
+    let park = |sha: String| {
+        let (url, token, body) = (app.url.clone(), lou.clone(), chunk.clone());
+        async move { put(&url, &token, &sha, body, Some("bytes 0-59999/100000".into())).await }
+    };
+    assert_eq!(park(fake(1)).await.status(), StatusCode::ACCEPTED);
+    // 60,000 held plus another 100,000 announced is over the day's 150,000.
+    assert_eq!(
+        code(park(fake(2)).await).await,
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large".into())
+    );
+    // Resuming the one already held is not double-counted.
+    assert_eq!(
+        put(
+            &app.url,
+            &lou,
+            &fake(1),
+            vec![7; 10_000],
+            Some("bytes 60000-69999/100000".into()),
+        )
+        .await
+        .status(),
+        StatusCode::ACCEPTED
+    );
+
+    let now = haitang_server::db::now_ms();
+    haitang_server::jobs::collect_blobs_once(&app.state, now + 30 * 60_000)
+        .await
+        .expect("gc");
+    assert_eq!(
+        head(&app.url, &lou, &fake(1)).await,
+        (StatusCode::NOT_FOUND, Some(70_000)),
+        "kept while a phone may still resume it"
+    );
+    haitang_server::jobs::collect_blobs_once(&app.state, now + 61 * 60_000)
+        .await
+        .expect("gc");
+    assert_eq!(
+        head(&app.url, &lou, &fake(1)).await,
+        (StatusCode::NOT_FOUND, None),
+        "gone an hour after its last chunk"
+    );
+    assert_eq!(park(fake(2)).await.status(), StatusCode::ACCEPTED);
+}

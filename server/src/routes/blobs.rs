@@ -184,10 +184,16 @@ async fn upload(
     }
     let user = auth.user.id;
     let quota = state.config.blob_quota_bytes_per_day;
-    let used = state.db.uploaded_since(user, now_ms() - 86_400_000).await?;
-    if used as u64 + total > quota {
+    let finished = state.db.uploaded_since(user, now_ms() - 86_400_000).await?;
+    // Unfinished uploads count too, or bytes could be parked in them without limit.
+    let (st, s) = (state.blobs.clone(), sha.clone());
+    let unfinished = blocking(move || st.partial_bytes(user, &s))
+        .await?
+        .map_err(|e| ApiError::Internal(format!("measuring unfinished uploads: {e}")))?;
+    let used = finished as u64 + unfinished;
+    if used + total > quota {
         return Err(too_large(format!(
-            "you have uploaded {used} bytes of photos today; the daily limit is {quota}"
+            "you have {used} bytes of photos uploaded or uploading today; the daily limit is {quota}"
         )));
     }
     let not_image = || {
