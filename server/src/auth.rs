@@ -217,7 +217,11 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    pub fn new(per_minute_user: u32, per_minute_user_total: u32, per_minute_ip: u32) -> LoginLimiter {
+    pub fn new(
+        per_minute_user: u32,
+        per_minute_user_total: u32,
+        per_minute_ip: u32,
+    ) -> LoginLimiter {
         let quota = |n: u32| {
             let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
             Quota::per_minute(n).allow_burst(n)

@@ -23,7 +23,9 @@ impl Cidr {
         };
         match (self.net, addr) {
             (IpAddr::V4(net), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(a)) => {
@@ -129,12 +131,18 @@ mod tests {
         // From the proxy: the rightmost hop it does not vouch for.
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("203.0.113.9"));
         // From anyone else: the header is theirs to make up.
-        assert_eq!(client_ip(ip("198.51.100.4"), &h, &trusted), ip("198.51.100.4"));
+        assert_eq!(
+            client_ip(ip("198.51.100.4"), &h, &trusted),
+            ip("198.51.100.4")
+        );
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &[]), ip("10.0.0.2"));
         // Only proxies in the chain: the leftmost is as far as anyone can tell.
         h.insert("x-forwarded-for", HeaderValue::from_static("10.9.9.9"));
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.9.9.9"));
-        h.insert("x-forwarded-for", HeaderValue::from_static("junk, 10.0.0.7"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("junk, 10.0.0.7"),
+        );
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.7"));
         h.remove("x-forwarded-for");
         assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.2"));

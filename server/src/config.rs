@@ -341,7 +341,8 @@ mod tests {
     fn trusted_proxies_are_addresses_or_networks() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("h.toml");
-        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n").expect("write");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n")
+            .expect("write");
         let c = Config::from_file(&file).expect("load");
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(c.trusted_proxies[0].contains([10, 9, 8, 7].into()));

@@ -287,9 +287,9 @@ pub fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(a panic without a message)");
-    let location = info
-        .location()
-        .map_or_else(String::new, |l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let location = info.location().map_or_else(String::new, |l| {
+        format!("{}:{}:{}", l.file(), l.line(), l.column())
+    });
     let thread = std::thread::current();
     let thread = thread.name().unwrap_or("unnamed");
     let backtrace = std::backtrace::Backtrace::capture();
@@ -333,7 +333,10 @@ mod tests {
 
     impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {

@@ -169,7 +169,12 @@ async fn security_headers_on_the_app_the_api_and_photos() {
         .expect("me");
     assert_eq!(res.status(), StatusCode::OK);
     check("/api/v1/me", &res, false);
-    let res = app.client.get(app.at("/api/v1/me")).send().await.expect("me");
+    let res = app
+        .client
+        .get(app.at("/api/v1/me"))
+        .send()
+        .await
+        .expect("me");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     check("/api/v1/me without a token", &res, false);
     let res = app

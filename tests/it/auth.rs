@@ -497,7 +497,14 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     .await;
     for i in 0..2 {
         assert_eq!(
-            login_from(&app, &client, &format!("nobody{i}"), "x", Some("203.0.113.1")).await,
+            login_from(
+                &app,
+                &client,
+                &format!("nobody{i}"),
+                "x",
+                Some("203.0.113.1")
+            )
+            .await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -507,7 +514,14 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     );
     // What the client itself put in front of the proxy's entry changes nothing.
     assert_eq!(
-        login_from(&app, &client, "grid1", "demo", Some("192.0.2.50, 203.0.113.1")).await,
+        login_from(
+            &app,
+            &client,
+            "grid1",
+            "demo",
+            Some("192.0.2.50, 203.0.113.1")
+        )
+        .await,
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(

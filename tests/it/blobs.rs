@@ -470,7 +470,10 @@ async fn knowing_a_hash_gives_no_access_to_a_photo() {
     let yuan = app.login("yuan1").await.access;
     for token in [&grid2.access, &yuan] {
         assert_eq!(get_photo(&app, token, &sha).await.0, StatusCode::NOT_FOUND);
-        assert_eq!(head(&app.url, token, &sha).await, (StatusCode::NOT_FOUND, None));
+        assert_eq!(
+            head(&app.url, token, &sha).await,
+            (StatusCode::NOT_FOUND, None)
+        );
     }
     // A PUT answers as for a photo the server does not have: the bytes are checked.
     let (_, other_bytes) = jpeg(21, 20_000);
@@ -548,7 +551,16 @@ async fn unfinished_uploads_count_against_the_quota_and_expire_within_the_hour()
     chunk.resize(60_000, 7);
     let park = |sha: String| {
         let (url, token, body) = (app.url.clone(), lou.clone(), chunk.clone());
-        async move { put(&url, &token, &sha, body, Some("bytes 0-59999/100000".into())).await }
+        async move {
+            put(
+                &url,
+                &token,
+                &sha,
+                body,
+                Some("bytes 0-59999/100000".into()),
+            )
+            .await
+        }
     };
     assert_eq!(park(fake(1)).await.status(), StatusCode::ACCEPTED);
     // 60,000 held plus another 100,000 announced is over the day's 150,000.

@@ -193,18 +193,24 @@ async fn half_sent_requests_are_cut_off() {
     let addr = app.url.trim_start_matches("http://").to_owned();
 
     // Half a request head, then nothing.
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     stream
         .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nAccept: */").as_bytes())
         .await
         .expect("half a head");
     assert!(
-        closed_within(&mut stream, Duration::from_secs(5)).await.is_some(),
+        closed_within(&mut stream, Duration::from_secs(5))
+            .await
+            .is_some(),
         "a half-sent head holds its connection open"
     );
 
     // A whole head and part of the body it announces.
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     stream
         .write_all(
             format!(

@@ -613,7 +613,10 @@ async fn title_search_is_bounded_and_literal() {
     lou.sync().await;
     let community = app.login("community1").await.access;
     let got = app
-        .get(&format!("/api/v1/cases?q={}", "x".repeat(50_000)), &community)
+        .get(
+            &format!("/api/v1/cases?q={}", "x".repeat(50_000)),
+            &community,
+        )
         .await;
     crate::helpers::assert_error(&got, StatusCode::BAD_REQUEST, "invalid_query");
     let got = app

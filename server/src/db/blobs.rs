@@ -1,7 +1,7 @@
 //! Photo blobs: which are complete, who uploaded them, which records reference them.
 
 use super::{Db, DbError, now_ms};
-use automerge::{Automerge, ObjType, ReadDoc, ROOT, ScalarValue, Value};
+use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use haitang_sync::scope::{Position, Principal};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -21,9 +21,9 @@ pub struct Stored {
     pub new_upload: bool,
 }
 
-/// How many referencing records one access check reads at most: a photo is attached to
+/// How many referencing records one access check loads at most: a photo is attached to
 /// one record, or a few (duplicates); a long list is someone spraying a hash about.
-const MAX_REFS_CHECKED: i64 = 64;
+const MAX_RECORDS_LOADED: usize = 64;
 
 impl Db {
     pub async fn blob(&self, sha: String) -> Result<Option<BlobInfo>, DbError> {
@@ -154,14 +154,18 @@ fn readable(c: &Connection, principal: &Principal, sha: &str) -> Result<bool, Db
     if has_uploaded(c, principal.user_id, sha)? {
         return Ok(true);
     }
+    // Only records an uploader pushed to can hold a reference an uploader wrote (a change
+    // is only accepted from its actor's own user), so the others are never loaded.
     let mut stmt = c.prepare_cached(
-        "SELECT d.grid, d.sector, d.department, d.state FROM blob_refs r JOIN docs d ON d.key = r.doc \
-         WHERE r.sha256 = ?1 LIMIT ?2",
+        "SELECT d.key, d.grid, d.sector, d.department FROM blob_refs r JOIN docs d ON d.key = r.doc \
+         WHERE r.sha256 = ?1 AND EXISTS (SELECT 1 FROM changes ch \
+           JOIN blob_uploads u ON u.user_id = ch.user_id AND u.sha256 = ?1 WHERE ch.doc = r.doc)",
     )?;
-    let mut rows = stmt.query(params![sha, MAX_REFS_CHECKED])?;
+    let mut rows = stmt.query([sha])?;
+    let mut loaded = 0;
     while let Some(row) = rows.next()? {
-        let (grid, sector, department): (String, Option<String>, Option<String>) =
-            (row.get(0)?, row.get(1)?, row.get(2)?);
+        let (key, grid, sector, department): (i64, String, Option<String>, Option<String>) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
         if !principal.can_see(Position {
             grid: &grid,
             sector: sector.as_deref(),
@@ -169,7 +173,13 @@ fn readable(c: &Connection, principal: &Principal, sha: &str) -> Result<bool, Db
         }) {
             continue;
         }
-        let state: Vec<u8> = row.get(3)?;
+        loaded += 1;
+        if loaded > MAX_RECORDS_LOADED {
+            break;
+        }
+        let state: Vec<u8> = c
+            .prepare_cached("SELECT state FROM docs WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))?;
         let doc = Automerge::load(&state)
             .map_err(|e| DbError::Corrupt(format!("a stored record does not load: {e}")))?;
         for author in reference_authors(&doc, sha) {

@@ -1,7 +1,9 @@
 //! `POST /api/v1/auth/login`, `/refresh`, `/logout`.
 
 use crate::AppState;
-use crate::auth::{AuthUser, Claims, new_refresh_token, open_successor, refresh_hash, seal_successor};
+use crate::auth::{
+    AuthUser, Claims, new_refresh_token, open_successor, refresh_hash, seal_successor,
+};
 use crate::client_addr::client_ip;
 use crate::db::now_ms;
 use crate::db::users::{NextRefresh, Rotation, User};

@@ -35,7 +35,11 @@ async fn cases(
             "`under` must be a unit path like /gusu/byw",
         ));
     }
-    if query.q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q_CHARS) {
+    if query
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_Q_CHARS)
+    {
         return Err(ApiError::bad_request(
             "invalid_query",
             format!("`q` may be at most {MAX_Q_CHARS} characters"),
