@@ -514,6 +514,18 @@ async fn knowing_a_hash_gives_no_access_to_a_photo() {
         StatusCode::NOT_FOUND
     );
 
+    // What the push path may ask: grid2 may not name it, a photo still to come it may.
+    let db = &app.state.db;
+    let grid2_principal = db
+        .user_by_username("grid2".into())
+        .await
+        .expect("db")
+        .expect("grid2")
+        .principal();
+    let may = |sha: &str| db.may_reference_blob(grid2_principal.clone(), sha.to_owned());
+    assert!(!may(&sha).await.expect("db"));
+    assert!(may(&jpeg(23, 10).0).await.expect("db"), "not uploaded yet");
+
     // Sending the bytes proves having them: grid2 is then an uploader like any other.
     assert_eq!(
         put(&app.url, &grid2.access, &sha, bytes.clone(), None)
@@ -529,6 +541,7 @@ async fn knowing_a_hash_gives_no_access_to_a_photo() {
         "idempotent"
     );
     assert_eq!(head(&app.url, &grid2.access, &sha).await.0, StatusCode::OK);
+    assert!(may(&sha).await.expect("db"));
     assert_eq!(
         get_photo(&app, &grid2.access, &sha).await,
         (StatusCode::OK, bytes.clone())

@@ -84,22 +84,13 @@ impl Db {
         self.read(move |c| readable(c, &principal, &sha)).await
     }
 
-    /// Whether a record `principal` pushes may name the blob: one the server does not
-    /// have yet (a photo still uploading, its bytes to come from the same phone) or one
-    /// they may download. The push path calls this so that a record cannot name a photo
-    /// its author has no right to; access never depends on it (see [`readable`]).
+    /// Whether a record `principal` pushes may name the blob (see [`may_reference`]).
     pub async fn may_reference_blob(
         &self,
         principal: Principal,
         sha: String,
     ) -> Result<bool, DbError> {
-        self.read(move |c| {
-            let known = c
-                .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
-                .exists([&sha])?;
-            Ok(!known || readable(c, &principal, &sha)?)
-        })
-        .await
+        self.read(move |c| may_reference(c, &principal, &sha)).await
     }
 
     /// Complete blobs no record references, stored before `before` (ms).
@@ -129,6 +120,22 @@ impl Db {
         })
         .await
     }
+}
+
+/// Whether a record `principal` pushes may name the blob: one the server does not have
+/// yet (a photo still uploading, its bytes to come from the same phone) or one they may
+/// download. For the push path, on the connection it prepares the push with, so that a
+/// record cannot name a photo its author has no right to; access never depends on it
+/// (see [`readable`]).
+pub(crate) fn may_reference(
+    c: &Connection,
+    principal: &Principal,
+    sha: &str,
+) -> Result<bool, DbError> {
+    let known = c
+        .prepare_cached("SELECT 1 FROM blobs WHERE sha256 = ?1")?
+        .exists([sha])?;
+    Ok(!known || readable(c, principal, sha)?)
 }
 
 fn has_uploaded(c: &Connection, user_id: i64, sha: &str) -> rusqlite::Result<bool> {
