@@ -43,6 +43,11 @@ export default defineConfig({
       },
     }),
   ],
+  resolve: {
+    // cbor-x probes for `new Function` as it loads, which the server's Content-Security-
+    // Policy (no 'unsafe-eval') reports as a violation; its no-eval build never tries.
+    alias: [{ find: /^cbor-x$/, replacement: 'cbor-x/index-no-eval' }],
+  },
   build: {
     target: 'es2022',
     assetsDir: 'assets',

@@ -65,6 +65,8 @@ impl Server {
                 "100000",
                 "--login-per-minute-user",
                 "1000",
+                "--login-per-minute-user-total",
+                "1000",
             ])
             // A slow 1M run must not see its tokens expire half-way.
             .args(["--access-ttl-secs", "86400"])

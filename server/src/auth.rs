@@ -170,6 +170,35 @@ pub fn refresh_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// The 32-byte pad that seals the successor of `presented`: derived from the presented
+/// token, which the database never holds, and used for that one successor only.
+fn successor_pad(presented: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"haitang refresh successor\0");
+    h.update(presented.as_bytes());
+    h.finalize().into()
+}
+
+/// `successor` sealed so that only whoever presents `presented` again can open it: what
+/// the database keeps to give a retried refresh the same answer.
+pub fn seal_successor(presented: &str, successor: &str) -> Vec<u8> {
+    let raw = URL_SAFE_NO_PAD.decode(successor).unwrap_or_default();
+    raw.iter()
+        .zip(successor_pad(presented))
+        .map(|(b, p)| b ^ p)
+        .collect()
+}
+
+/// The successor token sealed by [`seal_successor`] for `presented`.
+pub fn open_successor(presented: &str, sealed: &[u8]) -> String {
+    let raw: Vec<u8> = sealed
+        .iter()
+        .zip(successor_pad(presented))
+        .map(|(b, p)| b ^ p)
+        .collect();
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
 /// A fresh 32-byte signing secret, for a server started without one.
 pub fn new_secret() -> Vec<u8> {
     let mut bytes = vec![0u8; 32];
@@ -177,27 +206,40 @@ pub fn new_secret() -> Vec<u8> {
     bytes
 }
 
-/// Per-username and per-address limits on login attempts.
+/// Limits on login attempts. A username is limited per client address, so that a few
+/// bad attempts from somewhere else cannot lock its owner out, and also in total, at a
+/// much higher ceiling, so that guessing from many addresses stays slow. Each address is
+/// limited across all usernames.
 pub struct LoginLimiter {
+    by_user_addr: DefaultKeyedRateLimiter<(String, IpAddr)>,
     by_user: DefaultKeyedRateLimiter<String>,
     by_addr: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl LoginLimiter {
-    pub fn new(per_minute_user: u32, per_minute_ip: u32) -> LoginLimiter {
+    pub fn new(
+        per_minute_user: u32,
+        per_minute_user_total: u32,
+        per_minute_ip: u32,
+    ) -> LoginLimiter {
         let quota = |n: u32| {
             let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
             Quota::per_minute(n).allow_burst(n)
         };
         LoginLimiter {
-            by_user: RateLimiter::keyed(quota(per_minute_user)),
+            by_user_addr: RateLimiter::keyed(quota(per_minute_user)),
+            by_user: RateLimiter::keyed(quota(per_minute_user_total)),
             by_addr: RateLimiter::keyed(quota(per_minute_ip)),
         }
     }
 
-    /// Counts one attempt; `Err(seconds)` when either limit is exhausted.
+    /// Counts one attempt; `Err(seconds)` when a limit is exhausted. The narrower limits
+    /// are checked first, so attempts one of them refuses do not use up the total.
     pub fn check(&self, username: &str, addr: IpAddr) -> Result<(), u64> {
         // Forget idle keys now and then so a flood of usernames cannot grow memory.
+        if self.by_user_addr.len() > 10_000 {
+            self.by_user_addr.retain_recent();
+        }
         if self.by_user.len() > 10_000 {
             self.by_user.retain_recent();
         }
@@ -211,6 +253,9 @@ impl LoginLimiter {
             return Err(wait(not_until.wait_time_from(clock.now())));
         }
         let user_key = username.to_lowercase();
+        if let Err(not_until) = self.by_user_addr.check_key(&(user_key.clone(), addr)) {
+            return Err(wait(not_until.wait_time_from(clock.now())));
+        }
         if let Err(not_until) = self.by_user.check_key(&user_key) {
             return Err(wait(not_until.wait_time_from(clock.now())));
         }
@@ -247,11 +292,15 @@ impl FromRequestParts<AppState> for AuthUser {
             .sub
             .parse()
             .map_err(|_| unauthorized("the access token is invalid"))?;
-        let user = state
+        let (user, rotated_iat) = state
             .db
             .session_user(claims.sid, user_id)
             .await?
             .ok_or_else(|| unauthorized("this session has ended; sign in again"))?;
+        // The first use of a freshly rotated pair ends the rotation's retry grace.
+        if rotated_iat.is_some_and(|iat| claims.iat >= iat) {
+            state.db.confirm_rotation(claims.sid, claims.iat).await?;
+        }
         Ok(AuthUser {
             user,
             session_id: claims.sid,
@@ -322,6 +371,18 @@ mod tests {
     }
 
     #[test]
+    fn a_sealed_successor_opens_only_with_its_token() {
+        let (presented, _) = new_refresh_token();
+        let (successor, _) = new_refresh_token();
+        let sealed = seal_successor(&presented, &successor);
+        assert_eq!(sealed.len(), 32);
+        assert_ne!(URL_SAFE_NO_PAD.encode(&sealed), successor);
+        assert_eq!(open_successor(&presented, &sealed), successor);
+        let (other, _) = new_refresh_token();
+        assert_ne!(open_successor(&other, &sealed), successor);
+    }
+
+    #[test]
     fn tokens_round_trip_and_reject_other_keys() {
         let keys = AuthKeys::from_secret(b"0123456789abcdef0123456789abcdef");
         let now = jsonwebtoken::get_current_timestamp() as i64;
@@ -346,16 +407,38 @@ mod tests {
 
     #[test]
     fn limiter_counts_per_user_and_address() {
-        let l = LoginLimiter::new(2, 100);
+        let l = LoginLimiter::new(2, 100, 100);
         let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
         assert!(l.check("grid1", a).is_ok());
         assert!(l.check("GRID1", a).is_ok());
         let wait = l.check("grid1", a).expect_err("third attempt");
         assert!(wait >= 1);
         assert!(l.check("grid2", a).is_ok());
-        let l = LoginLimiter::new(100, 1);
+        assert!(l.check("grid1", b).is_ok(), "the same user from elsewhere");
+        let l = LoginLimiter::new(100, 100, 1);
         assert!(l.check("a", a).is_ok());
         assert!(l.check("b", a).is_err());
         assert!(l.check("b", [10, 0, 0, 2].into()).is_ok());
+    }
+
+    #[test]
+    fn a_username_has_a_ceiling_over_all_addresses() {
+        let l = LoginLimiter::new(2, 5, 100);
+        for i in 0..5u8 {
+            assert!(l.check("grid1", [10, 0, 1, i].into()).is_ok(), "{i}");
+        }
+        assert!(l.check("grid1", [10, 0, 2, 0].into()).is_err());
+        assert!(l.check("grid2", [10, 0, 2, 0].into()).is_ok());
+        // Attempts a narrower limit refused do not count towards the ceiling.
+        let l = LoginLimiter::new(1, 3, 100);
+        let a: IpAddr = [10, 0, 0, 1].into();
+        assert!(l.check("grid1", a).is_ok());
+        for _ in 0..10 {
+            assert!(l.check("grid1", a).is_err());
+        }
+        assert!(l.check("grid1", [10, 0, 0, 2].into()).is_ok());
+        assert!(l.check("grid1", [10, 0, 0, 3].into()).is_ok());
+        assert!(l.check("grid1", [10, 0, 0, 4].into()).is_err());
     }
 }

@@ -164,17 +164,34 @@ impl BlobStore {
         }
     }
 
-    /// Unfinished uploads untouched for longer than `age`: abandoned; removed.
-    pub fn sweep_partials(&self, age: std::time::Duration) -> io::Result<usize> {
+    /// Bytes `user` holds in unfinished uploads, except the one of `except`: what counts
+    /// against their quota besides finished photos.
+    pub fn partial_bytes(&self, user: i64, except: &str) -> io::Result<u64> {
+        let suffix = format!("-{user}.part");
+        let mut bytes = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(sha) = name.to_str().and_then(|n| n.strip_suffix(&suffix)) else {
+                continue;
+            };
+            if sha != except {
+                bytes += entry.metadata().map_or(0, |m| m.len());
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Unfinished uploads (and temporary files) last touched before `cutoff`: abandoned;
+    /// removed.
+    pub fn sweep_partials(&self, cutoff: std::time::SystemTime) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(self.root.join("tmp"))? {
             let entry = entry?;
             let old = entry
                 .metadata()
                 .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|e| e > age);
+                .is_ok_and(|t| t < cutoff);
             if old && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
@@ -223,6 +240,9 @@ mod tests {
         ));
         assert_eq!(store.offset(&h, 5), 300);
         assert_eq!(store.offset(&h, 6), 0, "offsets are per user");
+        assert_eq!(store.partial_bytes(5, "other").expect("held"), 300);
+        assert_eq!(store.partial_bytes(5, &h).expect("held"), 0);
+        assert_eq!(store.partial_bytes(6, "other").expect("held"), 0);
         assert_eq!(
             store.append(&h, 5, 300, &jpeg[300..]).expect("rest"),
             jpeg.len() as u64

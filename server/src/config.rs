@@ -54,10 +54,15 @@ pub struct Config {
     pub json_body_limit: usize,
     /// Largest sync request body, in bytes (after decompression).
     pub sync_body_limit: usize,
-    /// Login attempts allowed per username per minute.
+    /// Login attempts allowed per username from one client address per minute.
     pub login_per_minute_user: u32,
+    /// Login attempts allowed per username from all addresses together per minute.
+    pub login_per_minute_user_total: u32,
     /// Login attempts allowed per client address per minute.
     pub login_per_minute_ip: u32,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client;
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<crate::client_addr::Cidr>,
     /// Read-only database connections.
     pub db_readers: usize,
     /// Hours a reported record may wait for acceptance before it is escalated and urged.
@@ -72,8 +77,24 @@ pub struct Config {
     pub max_blob_bytes: u64,
     /// Photo bytes one user may upload per day.
     pub blob_quota_bytes_per_day: u64,
-    /// Hours an unreferenced photo or an abandoned upload is kept before it is removed.
+    /// Hours an unreferenced photo is kept before it is removed.
     pub blob_grace_hours: u64,
+    /// Minutes an unfinished upload is kept after its last chunk before it is removed.
+    pub upload_expiry_minutes: u64,
+    /// Seconds after a rotation during which the same refresh token presented again (two
+    /// requests racing) gets the same successor instead of revoking the session.
+    pub refresh_retry_grace_secs: u64,
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection is
+    /// closed after as long.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may take, beyond the time its size earns at
+    /// `request_body_min_bytes_per_sec`.
+    pub request_body_timeout_secs: u64,
+    /// The slowest pace a request body may arrive at, past `request_body_timeout_secs`.
+    pub request_body_min_bytes_per_sec: u64,
+    /// Seconds requests in flight get to finish at shutdown before their connections are
+    /// dropped.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for Config {
@@ -89,7 +110,9 @@ impl Default for Config {
             json_body_limit: 1024 * 1024,
             sync_body_limit: 16 * 1024 * 1024,
             login_per_minute_user: 5,
+            login_per_minute_user_total: 100,
             login_per_minute_ip: 30,
+            trusted_proxies: Vec::new(),
             db_readers: 4,
             escalate_after_hours: 24,
             urge_overdue_after_hours: 0,
@@ -98,6 +121,12 @@ impl Default for Config {
             max_blob_bytes: 8 * 1024 * 1024,
             blob_quota_bytes_per_day: 256 * 1024 * 1024,
             blob_grace_hours: 7 * 24,
+            upload_expiry_minutes: 60,
+            refresh_retry_grace_secs: 30,
+            header_read_timeout_secs: 15,
+            request_body_timeout_secs: 60,
+            request_body_min_bytes_per_sec: 16 * 1024,
+            shutdown_drain_secs: 10,
         }
     }
 }
@@ -135,12 +164,18 @@ pub struct ConfigArgs {
     /// Largest sync request body in bytes after decompression [default: 16777216].
     #[arg(long, env = "HAITANG_SYNC_BODY_LIMIT")]
     pub sync_body_limit: Option<usize>,
-    /// Login attempts per username per minute [default: 5].
+    /// Login attempts per username from one client address per minute [default: 5].
     #[arg(long, env = "HAITANG_LOGIN_PER_MINUTE_USER")]
     pub login_per_minute_user: Option<u32>,
+    /// Login attempts per username from all addresses per minute [default: 100].
+    #[arg(long, env = "HAITANG_LOGIN_PER_MINUTE_USER_TOTAL")]
+    pub login_per_minute_user_total: Option<u32>,
     /// Login attempts per client address per minute [default: 30].
     #[arg(long, env = "HAITANG_LOGIN_PER_MINUTE_IP")]
     pub login_per_minute_ip: Option<u32>,
+    /// Reverse proxies trusted for X-Forwarded-For, comma-separated addresses or networks [default: none].
+    #[arg(long, env = "HAITANG_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<crate::client_addr::Cidr>>,
     /// Read-only database connections [default: 4].
     #[arg(long, env = "HAITANG_DB_READERS")]
     pub db_readers: Option<usize>,
@@ -162,9 +197,27 @@ pub struct ConfigArgs {
     /// Photo bytes one user may upload per day [default: 268435456].
     #[arg(long, env = "HAITANG_BLOB_QUOTA_BYTES_PER_DAY")]
     pub blob_quota_bytes_per_day: Option<u64>,
-    /// Hours before unreferenced photos and abandoned uploads are removed [default: 168].
+    /// Hours before unreferenced photos are removed [default: 168].
     #[arg(long, env = "HAITANG_BLOB_GRACE_HOURS")]
     pub blob_grace_hours: Option<u64>,
+    /// Minutes an unfinished upload is kept after its last chunk [default: 60].
+    #[arg(long, env = "HAITANG_UPLOAD_EXPIRY_MINUTES")]
+    pub upload_expiry_minutes: Option<u64>,
+    /// Seconds a refresh token presented again right after its rotation gets the same answer [default: 30].
+    #[arg(long, env = "HAITANG_REFRESH_RETRY_GRACE_SECS")]
+    pub refresh_retry_grace_secs: Option<u64>,
+    /// Seconds a client has to send request headers [default: 15].
+    #[arg(long, env = "HAITANG_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a request body may take beyond what its size earns [default: 60].
+    #[arg(long, env = "HAITANG_REQUEST_BODY_TIMEOUT_SECS")]
+    pub request_body_timeout_secs: Option<u64>,
+    /// Slowest pace in bytes per second a request body may keep up [default: 16384].
+    #[arg(long, env = "HAITANG_REQUEST_BODY_MIN_BYTES_PER_SEC")]
+    pub request_body_min_bytes_per_sec: Option<u64>,
+    /// Seconds requests in flight get at shutdown before their connections are dropped [default: 10].
+    #[arg(long, env = "HAITANG_SHUTDOWN_DRAIN_SECS")]
+    pub shutdown_drain_secs: Option<u64>,
 }
 
 impl Config {
@@ -186,14 +239,22 @@ impl Config {
             json_body_limit,
             sync_body_limit,
             login_per_minute_user,
+            login_per_minute_user_total,
             login_per_minute_ip,
+            trusted_proxies,
             db_readers,
             escalate_after_hours,
             urge_overdue_after_hours,
             jobs_interval_secs,
             max_blob_bytes,
             blob_quota_bytes_per_day,
-            blob_grace_hours
+            blob_grace_hours,
+            upload_expiry_minutes,
+            refresh_retry_grace_secs,
+            header_read_timeout_secs,
+            request_body_timeout_secs,
+            request_body_min_bytes_per_sec,
+            shutdown_drain_secs
         );
         if args.blobs_dir.is_some() {
             config.blobs_dir = args.blobs_dir.clone();
@@ -234,7 +295,16 @@ impl Config {
         if self.access_ttl_secs == 0 || self.refresh_ttl_days == 0 {
             anyhow::bail!("token lifetimes must be positive");
         }
-        if self.login_per_minute_user == 0 || self.login_per_minute_ip == 0 {
+        if self.header_read_timeout_secs == 0
+            || self.request_body_timeout_secs == 0
+            || self.request_body_min_bytes_per_sec == 0
+        {
+            anyhow::bail!("request timeouts and the minimum body pace must be positive");
+        }
+        if self.login_per_minute_user == 0
+            || self.login_per_minute_user_total == 0
+            || self.login_per_minute_ip == 0
+        {
             anyhow::bail!("login limits must be positive");
         }
         Ok(())
@@ -265,6 +335,20 @@ mod tests {
         assert_eq!(c.access_ttl_secs, 900);
         let shown = format!("{c:?}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("h.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n")
+            .expect("write");
+        let c = Config::from_file(&file).expect("load");
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(c.trusted_proxies[0].contains([10, 9, 8, 7].into()));
+        assert!(Config::default().trusted_proxies.is_empty());
+        std::fs::write(&file, "trusted_proxies = [\"my-proxy\"]\n").expect("write");
+        assert!(Config::from_file(&file).is_err());
     }
 
     #[test]

@@ -52,9 +52,11 @@ pub async fn escalate_once(state: &AppState, now: i64) -> Result<usize, DbError>
     Ok(done)
 }
 
-/// Removes photos no record references and uploads abandoned half-way, once they are
-/// older than the grace period (a phone may still be about to push the record that
-/// references a photo it uploaded first). Returns how many photos it removed.
+/// Removes photos no record references once they are older than the grace period (a
+/// phone may still be about to push the record that references a photo it uploaded
+/// first), and uploads abandoned half-way once untouched for `upload_expiry_minutes`: a
+/// phone resumes within minutes, and until removed they count against their uploader's
+/// quota. Returns how many photos it removed.
 pub async fn collect_blobs_once(state: &AppState, now: i64) -> Result<usize, DbError> {
     let grace = state.config.blob_grace_hours;
     let mut removed = 0;
@@ -76,8 +78,9 @@ pub async fn collect_blobs_once(state: &AppState, now: i64) -> Result<usize, DbE
         }
     }
     let store = state.blobs.clone();
-    let age = Duration::from_secs(grace * 3600);
-    if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.sweep_partials(age)).await
+    let expiry_ms = state.config.upload_expiry_minutes as i64 * 60_000;
+    let cutoff = std::time::UNIX_EPOCH + Duration::from_millis((now - expiry_ms).max(0) as u64);
+    if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.sweep_partials(cutoff)).await
         && n > 0
     {
         tracing::info!(uploads = n, "removed abandoned partial uploads");

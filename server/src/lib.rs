@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blobstore;
+pub mod client_addr;
 pub mod commands;
 pub mod config;
 pub mod db;
@@ -11,6 +12,8 @@ pub mod error;
 pub mod jobs;
 pub mod org_import;
 mod routes;
+mod security_headers;
+pub mod timeouts;
 
 use crate::auth::{AuthKeys, LoginLimiter, Passwords};
 use crate::config::Config;
@@ -20,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -49,6 +53,7 @@ impl AppState {
             passwords: Passwords::per_core(),
             login_limiter: Arc::new(LoginLimiter::new(
                 config.login_per_minute_user,
+                config.login_per_minute_user_total,
                 config.login_per_minute_ip,
             )),
             config: Arc::new(config),
@@ -88,6 +93,10 @@ impl AppState {
 /// The whole HTTP surface: `/api/v1/...`, health checks, and the embedded PWA.
 pub fn app(state: AppState) -> Router {
     let json_limit = state.config.json_body_limit;
+    let pace = timeouts::BodyPace {
+        base: Duration::from_secs(state.config.request_body_timeout_secs),
+        min_bytes_per_sec: state.config.request_body_min_bytes_per_sec,
+    };
     let api = routes::api(state.clone()).layer(DefaultBodyLimit::max(json_limit));
     Router::new()
         .nest("/api/v1", api)
@@ -96,11 +105,16 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::log_errors))
         .layer(CompressionLayer::new())
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn(security_headers::add))
+        .layer(axum::middleware::from_fn_with_state(
+            pace,
+            timeouts::pace_request_bodies,
+        ))
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight and closes the
-/// database cleanly.
+/// Serves until `shutdown` resolves, then finishes the requests in flight (for at most
+/// `shutdown_drain_secs`) and closes the database cleanly.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -119,20 +133,110 @@ pub async fn serve_state(
     let addr = listener.local_addr()?;
     let db = state.db.clone();
     let demo = state.config.demo;
+    let limits = ConnLimits {
+        header_read: Duration::from_secs(state.config.header_read_timeout_secs.max(1)),
+        drain: Duration::from_secs(state.config.shutdown_drain_secs),
+    };
     let job = tokio::spawn(jobs::run(state.clone()));
     let router = app(state);
     announce(addr, demo);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    serve_connections(listener, router, limits, shutdown).await;
     job.abort();
     let _ = job.await;
     tracing::info!("stopped taking requests; closing the database");
     db.close();
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct ConnLimits {
+    header_read: Duration,
+    drain: Duration,
+}
+
+/// The accept loop. hyper is driven here rather than through `axum::serve`, which sets no
+/// timer: without one a client that sends half a request head holds its connection (and
+/// a task) forever, and a graceful shutdown waits forever on a client that stopped
+/// reading. Here headers must arrive within `header_read`, and on shutdown connections
+/// get `drain` to finish before they are dropped.
+async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    conns.spawn(serve_connection(stream, peer, router.clone(), limits, stopping.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors, typically: wait for some to close rather
+                    // than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(limits.drain, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = conns.len(),
+            drain_secs = limits.drain.as_secs(),
+            "connections still busy after the shutdown drain; closing them"
+        );
+        conns.shutdown().await;
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: ConnLimits,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let _ = stream.set_nodelay(true);
+    let service = router.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+    tokio::pin!(conn);
+    let stop = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stop => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
 
 fn announce(addr: SocketAddr, demo: bool) {
@@ -154,7 +258,9 @@ fn announce(addr: SocketAddr, demo: bool) {
 }
 
 /// Readable logs by default, JSON lines when asked; `RUST_LOG` overrides the level.
+/// Panics are logged through the same subscriber (see [`log_panic`]).
 pub fn init_tracing(json: bool) {
+    std::panic::set_hook(Box::new(log_panic));
     use tracing_subscriber::EnvFilter;
     // Automerge instruments its decoding at INFO level: a span per change parsed and per
     // document loaded, a tenth of the server's CPU under load, and an ERROR event for every
@@ -170,6 +276,31 @@ pub fn init_tracing(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// The panic hook: a panic becomes one ERROR event with its message and location, in
+/// the log's format, instead of raw text on stderr. Most panics the server sees are caught
+/// (`catch_unwind` around database jobs and Automerge's decoding) and answered as a 5xx
+/// or a refusal, so the default hook's lines would be the only trace, and out of format
+/// for a JSON log collector. A backtrace is added when `RUST_BACKTRACE` asks for one.
+pub fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)");
+    let location = info.location().map_or_else(String::new, |l| {
+        format!("{}:{}:{}", l.file(), l.line(), l.column())
+    });
+    let thread = std::thread::current();
+    let thread = thread.name().unwrap_or("unnamed");
+    let backtrace = std::backtrace::Backtrace::capture();
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        tracing::error!(panic = message, %location, thread, %backtrace, "panicked");
+    } else {
+        tracing::error!(panic = message, %location, thread, "panicked");
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -193,4 +324,49 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_caught_panic_is_a_structured_log_line() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(super::log_panic));
+        let caught = tracing::subscriber::with_default(subscriber, || {
+            std::panic::catch_unwind(|| panic!("automerge said no: {}", 42))
+        });
+        std::panic::set_hook(previous);
+        assert!(caught.is_err());
+        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf-8");
+        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        assert_eq!(line["level"], "ERROR", "{text}");
+        assert_eq!(line["fields"]["panic"], "automerge said no: 42", "{text}");
+        let location = line["fields"]["location"].as_str().expect("location");
+        assert!(location.starts_with("server/src/lib.rs:"), "{location}");
+    }
 }

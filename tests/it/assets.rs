@@ -103,3 +103,87 @@ async fn text_is_compressed_and_etags_revalidate() {
         .expect("send");
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 }
+
+/// Every kind of response carries the hardening headers: the shell and its assets get the
+/// app's policy (wasm allowed, nothing inline), API answers and photos a policy that allows
+/// nothing at all, whatever their status.
+#[tokio::test]
+async fn security_headers_on_the_app_the_api_and_photos() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app().await;
+    let lou = app.login("lou1").await.access;
+    let mut photo = vec![0xff, 0xd8, 0xff, 0xe0];
+    photo.extend((0..4000u32).map(|i| (i * 7) as u8));
+    let sha = hex::encode(Sha256::digest(&photo));
+    let res = app
+        .client
+        .put(app.at(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(&lou)
+        .body(photo)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let check = |what: &str, res: &reqwest::Response, app_policy: bool| {
+        let h = res.headers();
+        let get = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{what}: no {name} header"))
+                .to_owned()
+        };
+        let csp = get("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        if app_policy {
+            assert!(csp.contains("default-src 'self'"), "{what}: {csp}");
+            assert!(
+                csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+                "{what}: {csp}"
+            );
+            assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+        } else {
+            assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+        }
+        assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(get("x-frame-options"), "DENY", "{what}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+        let permissions = get("permissions-policy");
+        assert!(
+            permissions.contains("camera=(self)") && permissions.contains("geolocation=(self)"),
+            "{what}: {permissions}"
+        );
+    };
+
+    for path in ["/", "/records/abc", &a_hashed_asset(), "/sw.js"] {
+        let res = app.client.get(app.at(path)).send().await.expect("send");
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        check(path, &res, true);
+    }
+    let res = app
+        .client
+        .get(app.at("/api/v1/me"))
+        .bearer_auth(&lou)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(res.status(), StatusCode::OK);
+    check("/api/v1/me", &res, false);
+    let res = app
+        .client
+        .get(app.at("/api/v1/me"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    check("/api/v1/me without a token", &res, false);
+    let res = app
+        .client
+        .get(app.at(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(&lou)
+        .send()
+        .await
+        .expect("photo");
+    assert_eq!(res.status(), StatusCode::OK);
+    check("a photo", &res, false);
+}

@@ -129,6 +129,57 @@ async fn age_refresh_token(db: &haitang_server::db::Db, hash: Vec<u8>) {
     .expect("age");
 }
 
+/// Two refreshes with the same token (two requests that each saw the access token
+/// expire, or a retry after a lost answer) both get the same new pair; the session lives.
+/// Reuse is still caught once the client has used the new pair, or after the grace.
+#[tokio::test]
+async fn a_refresh_retried_at_once_gets_the_same_answer() {
+    let app = spawn_app().await;
+    let first = app.login("grid1").await;
+    let body = json!({"refresh_token": first.refresh});
+    let (a, b) = tokio::join!(
+        app.post("/api/v1/auth/refresh", None, body.clone()),
+        app.post("/api/v1/auth/refresh", None, body.clone()),
+    );
+    assert_eq!(a.0, StatusCode::OK, "{}", a.1);
+    assert_eq!(b.0, StatusCode::OK, "{}", b.1);
+    let next = a.1["refresh_token"].as_str().expect("refresh").to_owned();
+    assert_ne!(next, first.refresh);
+    assert_eq!(b.1["refresh_token"], next.as_str(), "the same successor");
+    for pair in [&a.1, &b.1] {
+        let access = pair["access_token"].as_str().expect("access");
+        assert_eq!(app.get("/api/v1/me", access).await.0, StatusCode::OK);
+    }
+    // The client has shown it holds the new pair: the old token now is a replay.
+    let got = app.post("/api/v1/auth/refresh", None, body.clone()).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "refresh_token_reused");
+    let got = app
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": next}))
+        .await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
+
+    // A retry after the grace is reuse too, even with the new pair never used.
+    let s = app.login("grid1").await;
+    let body = json!({"refresh_token": s.refresh});
+    let got = app.post("/api/v1/auth/refresh", None, body.clone()).await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    let hash = haitang_server::auth::refresh_hash(&s.refresh);
+    app.state
+        .db
+        .write(move |c| {
+            let n = c.execute(
+                "UPDATE refresh_tokens SET used_at = used_at - 31000 WHERE hash = ?1",
+                [hash],
+            )?;
+            assert_eq!(n, 1);
+            Ok(())
+        })
+        .await
+        .expect("age the rotation");
+    let got = app.post("/api/v1/auth/refresh", None, body).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "refresh_token_reused");
+}
+
 #[tokio::test]
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
@@ -353,6 +404,129 @@ async fn login_is_rate_limited_per_client_address() {
     assert_eq!(
         app.login_raw("grid1", "demo").await.status(),
         StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// A client on its own loopback address (the whole of 127.0.0.0/8 is local on Linux), to
+/// sign in from somewhere else than the test's other requests.
+fn client_from(addr: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(addr))
+        .build()
+        .expect("client")
+}
+
+async fn login_from(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> StatusCode {
+    let mut req = client
+        .post(app.at("/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}));
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.expect("send").status()
+}
+
+#[tokio::test]
+async fn bad_attempts_from_elsewhere_do_not_lock_the_owner_out() {
+    let app = spawn_with(|c| {
+        c.login_per_minute_user = 3;
+        c.login_per_minute_user_total = 6;
+    })
+    .await;
+    let attacker = client_from([127, 0, 0, 2]);
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&app, &attacker, "grid1", "wrong", None).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, &attacker, "grid1", "demo", None).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The owner, from their own address, still signs in.
+    let owner = client_from([127, 0, 0, 1]);
+    assert_eq!(
+        login_from(&app, &owner, "grid1", "demo", None).await,
+        StatusCode::OK
+    );
+    // Guessing from many addresses meets the username's ceiling (six attempts so far).
+    let other = client_from([127, 0, 0, 3]);
+    assert_eq!(
+        login_from(&app, &other, "grid1", "wrong", None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let last = client_from([127, 0, 0, 4]);
+    assert_eq!(
+        login_from(&app, &last, "grid1", "wrong", None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_from(&app, &client_from([127, 0, 0, 5]), "grid1", "demo", None).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    // Not trusted (the default): the header is the client's to make up, and ignored.
+    let app = spawn_with(|c| c.login_per_minute_ip = 2).await;
+    let client = reqwest::Client::new();
+    for (i, f) in ["198.51.100.1", "198.51.100.2"].iter().enumerate() {
+        assert_eq!(
+            login_from(&app, &client, &format!("nobody{i}"), "x", Some(f)).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, &client, "grid1", "demo", Some("198.51.100.3")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Behind a trusted proxy: each client has its own limit, named by the proxy.
+    let app = spawn_with(|c| {
+        c.login_per_minute_ip = 2;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().expect("cidr")];
+    })
+    .await;
+    for i in 0..2 {
+        assert_eq!(
+            login_from(
+                &app,
+                &client,
+                &format!("nobody{i}"),
+                "x",
+                Some("203.0.113.1")
+            )
+            .await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, &client, "grid1", "demo", Some("203.0.113.1")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // What the client itself put in front of the proxy's entry changes nothing.
+    assert_eq!(
+        login_from(
+            &app,
+            &client,
+            "grid1",
+            "demo",
+            Some("192.0.2.50, 203.0.113.1")
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, &client, "grid1", "demo", Some("203.0.113.2")).await,
+        StatusCode::OK
     );
 }
 

@@ -429,3 +429,197 @@ async fn photos_nobody_references_are_collected_after_the_grace_period() {
     );
     assert_eq!(head(&app.url, &lou.access, &kept).await.0, StatusCode::OK);
 }
+
+/// A record in `sector` of `grid` (under 金筑社区) reported by `by`.
+fn record_in(by: i64, grid: &str, sector: Option<&str>) -> haitang_sync::record::NewRecord {
+    let base = "/gusu/byw/ws1/jinzhu";
+    haitang_sync::record::NewRecord {
+        grid: format!("{base}/{grid}"),
+        sector: sector.map(|s| format!("{base}/{grid}/{s}")),
+        ..record(by)
+    }
+}
+
+#[tokio::test]
+async fn knowing_a_hash_gives_no_access_to_a_photo() {
+    let app = spawn_app().await;
+    let grid1 = app.login("grid1").await;
+    let grid1_id = grid1.user["id"].as_i64().expect("id");
+    let (sha, bytes) = jpeg(20, 20_000);
+    // grid1's photo of the building, which the lane's leader and grid2 may not see.
+    let mut g1 = Phone::new(&app.url, &grid1.access);
+    let building = g1.create(&record(grid1_id));
+    attach(&mut g1, &building, &sha, bytes.len(), grid1_id);
+    g1.sync().await;
+    assert!(g1.refused.is_empty(), "{:?}", g1.refused);
+    assert_eq!(
+        put(&app.url, &grid1.access, &sha, bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // grid2 names it in a record of its own grid, claiming grid1 took it.
+    let grid2 = app.login("grid2").await;
+    let grid2_id = grid2.user["id"].as_i64().expect("id");
+    let mut g2 = Phone::new(&app.url, &grid2.access);
+    let theirs = g2.create(&record_in(grid2_id, "g02", Some("c1")));
+    attach(&mut g2, &theirs, &sha, bytes.len(), grid1_id);
+    g2.sync().await;
+    // The push path refuses to store the reference at all.
+    assert_eq!(
+        g2.refused.get(&theirs).map(|(code, _)| code.as_str()),
+        Some("forbidden"),
+        "{:?}",
+        g2.refused
+    );
+    let yuan = app.login("yuan1").await.access;
+    for token in [&grid2.access, &yuan] {
+        assert_eq!(get_photo(&app, token, &sha).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            head(&app.url, token, &sha).await,
+            (StatusCode::NOT_FOUND, None)
+        );
+    }
+    // A PUT answers as for a photo the server does not have: the bytes are checked.
+    let (_, other_bytes) = jpeg(21, 20_000);
+    assert_eq!(
+        code(put(&app.url, &grid2.access, &sha, other_bytes, None).await).await,
+        (StatusCode::BAD_REQUEST, "hash_mismatch".into())
+    );
+
+    // The lane's leader names it in a lane record that grid1 itself then edits: who else
+    // edited the record does not matter, only who wrote the reference.
+    let xiang = app.login("xiang1").await;
+    let xiang_id = xiang.user["id"].as_i64().expect("id");
+    let mut x = Phone::new(&app.url, &xiang.access);
+    let lane = x.create(&record_in(xiang_id, "g01", Some("l1")));
+    attach(&mut x, &lane, &sha, bytes.len(), grid1_id);
+    x.sync().await;
+    assert_eq!(
+        x.refused.get(&lane).map(|(code, _)| code.as_str()),
+        Some("forbidden")
+    );
+    let (own, own_bytes) = jpeg(22, 20_000);
+    assert_eq!(
+        put(&app.url, &grid1.access, &own, own_bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    g1.sync().await;
+    if g1.docs.contains_key(&lane) {
+        attach(&mut g1, &lane, &own, own_bytes.len(), grid1_id);
+        g1.sync().await;
+        assert!(g1.refused.is_empty(), "{:?}", g1.refused);
+        assert_eq!(
+            get_photo(&app, &xiang.access, &own).await,
+            (StatusCode::OK, own_bytes),
+            "grid1's own photo on the lane record"
+        );
+    }
+    assert_eq!(
+        get_photo(&app, &xiang.access, &sha).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // What the push path may ask: grid2 may not name it, a photo still to come it may.
+    let db = &app.state.db;
+    let grid2_principal = db
+        .user_by_username("grid2".into())
+        .await
+        .expect("db")
+        .expect("grid2")
+        .principal();
+    let may = |sha: &str| db.may_reference_blob(grid2_principal.clone(), sha.to_owned());
+    assert!(!may(&sha).await.expect("db"));
+    assert!(may(&jpeg(23, 10).0).await.expect("db"), "not uploaded yet");
+
+    // Sending the bytes proves having them: grid2 is then an uploader like any other.
+    assert_eq!(
+        put(&app.url, &grid2.access, &sha, bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        put(&app.url, &grid2.access, &sha, bytes.clone(), None)
+            .await
+            .status(),
+        StatusCode::OK,
+        "idempotent"
+    );
+    assert_eq!(head(&app.url, &grid2.access, &sha).await.0, StatusCode::OK);
+    assert!(may(&sha).await.expect("db"));
+    assert_eq!(
+        get_photo(&app, &grid2.access, &sha).await,
+        (StatusCode::OK, bytes.clone())
+    );
+    // Those who may see grid1's record see it as before.
+    let community = app.login("community1").await.access;
+    assert_eq!(
+        get_photo(&app, &community, &sha).await,
+        (StatusCode::OK, bytes)
+    );
+}
+
+#[tokio::test]
+async fn unfinished_uploads_count_against_the_quota_and_expire_within_the_hour() {
+    let app = spawn_with(|c| c.blob_quota_bytes_per_day = 150_000).await;
+    let lou = app.login("lou1").await.access;
+    // Names no photo will ever have: the bytes are only parked.
+    let fake = |n: u8| format!("{n:02x}").repeat(32);
+    let mut chunk = vec![0xff, 0xd8, 0xff, 0xe0];
+    chunk.resize(60_000, 7);
+    let park = |sha: String| {
+        let (url, token, body) = (app.url.clone(), lou.clone(), chunk.clone());
+        async move {
+            put(
+                &url,
+                &token,
+                &sha,
+                body,
+                Some("bytes 0-59999/100000".into()),
+            )
+            .await
+        }
+    };
+    assert_eq!(park(fake(1)).await.status(), StatusCode::ACCEPTED);
+    // 60,000 held plus another 100,000 announced is over the day's 150,000.
+    assert_eq!(
+        code(park(fake(2)).await).await,
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large".into())
+    );
+    // Resuming the one already held is not double-counted.
+    assert_eq!(
+        put(
+            &app.url,
+            &lou,
+            &fake(1),
+            vec![7; 10_000],
+            Some("bytes 60000-69999/100000".into()),
+        )
+        .await
+        .status(),
+        StatusCode::ACCEPTED
+    );
+
+    let now = haitang_server::db::now_ms();
+    haitang_server::jobs::collect_blobs_once(&app.state, now + 30 * 60_000)
+        .await
+        .expect("gc");
+    assert_eq!(
+        head(&app.url, &lou, &fake(1)).await,
+        (StatusCode::NOT_FOUND, Some(70_000)),
+        "kept while a phone may still resume it"
+    );
+    haitang_server::jobs::collect_blobs_once(&app.state, now + 61 * 60_000)
+        .await
+        .expect("gc");
+    assert_eq!(
+        head(&app.url, &lou, &fake(1)).await,
+        (StatusCode::NOT_FOUND, None),
+        "gone an hour after its last chunk"
+    );
+    assert_eq!(park(fake(2)).await.status(), StatusCode::ACCEPTED);
+}

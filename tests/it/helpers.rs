@@ -28,6 +28,7 @@ pub fn test_config(dir: &Path) -> Config {
         jwt_secret: Some(Secret::new(TEST_SECRET)),
         // High enough that only the rate-limit tests, which lower them, ever hit them.
         login_per_minute_user: 1000,
+        login_per_minute_user_total: 1000,
         login_per_minute_ip: 1000,
         ..Config::default()
     }

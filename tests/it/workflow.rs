@@ -600,3 +600,34 @@ async fn inbox_filters_sorting_and_bad_queries() {
     let (status, _) = app.get("/api/v1/cases?sneaky=1", &community).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn title_search_is_bounded_and_literal() {
+    let app = spawn_app().await;
+    let (mut lou, lou_id) = phone(&app, "lou1").await;
+    for title in ["100%满的垃圾桶", "1000 满的垃圾桶", "a_b 路灯", "axb 路灯"] {
+        let mut r = record(lou_id);
+        r.title = title.into();
+        lou.create(&r);
+    }
+    lou.sync().await;
+    let community = app.login("community1").await.access;
+    let got = app
+        .get(
+            &format!("/api/v1/cases?q={}", "x".repeat(50_000)),
+            &community,
+        )
+        .await;
+    crate::helpers::assert_error(&got, StatusCode::BAD_REQUEST, "invalid_query");
+    let got = app
+        .get(&format!("/api/v1/cases?q={}", "x".repeat(201)), &community)
+        .await;
+    crate::helpers::assert_error(&got, StatusCode::BAD_REQUEST, "invalid_query");
+    let page = inbox(&app, &community, &format!("q={}", "垃".repeat(200))).await;
+    assert_eq!(page["total"], 0);
+    // `%` and `_` are letters here, not wildcards.
+    let page = inbox(&app, &community, "q=100%25").await;
+    assert_eq!(page["total"], 1);
+    let page = inbox(&app, &community, "q=a_b").await;
+    assert_eq!(page["total"], 1);
+}

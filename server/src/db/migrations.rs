@@ -14,7 +14,9 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "workflow", include_str!("../../migrations/0003_workflow.sql")),
     (4, "blobs", include_str!("../../migrations/0004_blobs.sql")),
     (5, "doc_keys", include_str!("../../migrations/0005_doc_keys.sql")),
-    (6, "quarantine", include_str!("../../migrations/0006_quarantine.sql")),
+    (6, "blob_uploads", include_str!("../../migrations/0006_blob_uploads.sql")),
+    (7, "refresh_retry", include_str!("../../migrations/0007_refresh_retry.sql")),
+    (8, "quarantine", include_str!("../../migrations/0008_quarantine.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -288,7 +288,8 @@ impl Db {
                 .as_ref()
                 .and_then(|doc| haitang_sync::record::read_record(doc).ok());
             let old = stored_record.as_ref().map(Position::of);
-            let old_assignee = stored_record.and_then(|r| r.assignee);
+            let old_assignee = stored_record.as_ref().and_then(|r| r.assignee);
+            let old_photos: Vec<String> = stored_record.map(|r| r.attachments).unwrap_or_default();
             let owner = |a: &ActorId| actor_owner(c, a).flatten();
             let rules = |code: &str| category_rules(c, code);
             let ctx = PushContext {
@@ -317,6 +318,18 @@ impl Db {
                     code: RefusalCode::ForbiddenTransition,
                     message: format!("record {doc_id}: {problem}"),
                 }));
+            }
+            // A photo named for the first time must be one the pusher sent or may see:
+            // knowing a hash is no right to a photo (`blobs::readable`).
+            for sha in &applied.record.attachments {
+                if !old_photos.contains(sha) && !super::blobs::may_reference(c, &principal, sha)? {
+                    return Ok(Err(Refusal {
+                        code: RefusalCode::Forbidden,
+                        message: format!(
+                            "record {doc_id} names photo {sha}, which you did not upload and may not see; attach photos from this phone"
+                        ),
+                    }));
+                }
             }
             let (applied, state, times) = Outcome::of(applied);
             Ok(Ok(Prepared {

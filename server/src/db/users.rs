@@ -6,9 +6,28 @@ use haitang_sync::scope::{Principal, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-/// A refresh token's row and its session's: session id, expiry, when it was used, when
-/// the session was revoked, and the user.
-type RefreshRow = (i64, i64, Option<i64>, Option<i64>, i64);
+/// A refresh token's row and its session's.
+struct RefreshRow {
+    session_id: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    successor_hash: Option<Vec<u8>>,
+    successor_sealed: Option<Vec<u8>>,
+    revoked_at: Option<i64>,
+    rotated_iat: Option<i64>,
+    user_id: i64,
+}
+
+/// The successor a rotation issues: its hash (the row), the token sealed for a retry of
+/// the same rotation (see `auth::seal_successor`), and its expiry.
+#[derive(Debug, Clone)]
+pub struct NextRefresh {
+    pub hash: Vec<u8>,
+    pub sealed: Vec<u8>,
+    pub expires_at: i64,
+    /// The `iat` of the access token issued with it.
+    pub iat: i64,
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct User {
@@ -108,6 +127,13 @@ fn user_where(
 pub enum Rotation {
     /// The token was good; it is now used and `new_hash` is the session's live token.
     Rotated { session_id: i64, user: User },
+    /// The token was rotated moments ago and its successor is still unused: the same
+    /// successor again, `sealed` as it was stored.
+    Retried {
+        session_id: i64,
+        user: User,
+        sealed: Vec<u8>,
+    },
     /// The token had been used before: the session is now revoked.
     Reused { session_id: i64 },
     /// Unknown, expired, or its session or user is no longer valid.
@@ -238,77 +264,147 @@ impl Db {
     }
 
     /// Exchanges a refresh token for its successor in one transaction, detecting reuse.
+    ///
+    /// A token presented again within `retry_grace_ms` of its rotation gets the same
+    /// successor (`Retried`) rather than revoking the session, as long as nothing shows the
+    /// client already has that successor: neither the successor itself nor an access token
+    /// issued with it has been used. Two requests that raced each other, or a retry after
+    /// an answer lost on a poor network, look exactly like that; a token replayed after the
+    /// client moved on, or later than the grace, is reuse as before.
     pub async fn rotate_refresh(
         &self,
         old_hash: Vec<u8>,
-        new_hash: Vec<u8>,
-        new_expires_at: i64,
+        next: NextRefresh,
+        retry_grace_ms: i64,
     ) -> Result<Rotation, DbError> {
         self.write(move |c| {
             let now = super::now_ms();
             let found: Option<RefreshRow> = c
                 .query_row(
-                    "SELECT t.session_id, t.expires_at, t.used_at, s.revoked_at, s.user_id \
+                    "SELECT t.session_id, t.expires_at, t.used_at, t.successor_hash, t.successor_sealed, \
+                     s.revoked_at, s.rotated_iat, s.user_id \
                      FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?1",
                     [&old_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| {
+                        Ok(RefreshRow {
+                            session_id: r.get(0)?,
+                            expires_at: r.get(1)?,
+                            used_at: r.get(2)?,
+                            successor_hash: r.get(3)?,
+                            successor_sealed: r.get(4)?,
+                            revoked_at: r.get(5)?,
+                            rotated_iat: r.get(6)?,
+                            user_id: r.get(7)?,
+                        })
+                    },
                 )
                 .optional()?;
-            let Some((session_id, expires_at, used_at, revoked_at, user_id)) = found else {
+            let Some(row) = found else {
                 return Ok(Rotation::Invalid);
             };
-            if revoked_at.is_some() {
+            let session_id = row.session_id;
+            if row.revoked_at.is_some() {
                 return Ok(Rotation::Invalid);
             }
-            if used_at.is_some() {
+            let user = user_where(c, "u.id = ?1", &row.user_id)?
+                .map(|(u, _)| u)
+                .filter(|u| u.active);
+            if let Some(used_at) = row.used_at {
+                if let (Some(user), Some(successor), Some(sealed)) =
+                    (user, &row.successor_hash, row.successor_sealed)
+                    && now - used_at <= retry_grace_ms
+                    && row.rotated_iat.is_some()
+                    && successor_unused(c, successor)?
+                {
+                    return Ok(Rotation::Retried {
+                        session_id,
+                        user,
+                        sealed,
+                    });
+                }
                 c.execute(
                     "UPDATE sessions SET revoked_at = ?1, revoked_reason = 'refresh token reused' WHERE id = ?2",
                     params![now, session_id],
                 )?;
                 return Ok(Rotation::Reused { session_id });
             }
-            if expires_at <= now {
+            if row.expires_at <= now {
                 return Ok(Rotation::Invalid);
             }
-            let Some((user, _)) = user_where(c, "u.id = ?1", &user_id)? else {
+            let Some(user) = user else {
                 return Ok(Rotation::Invalid);
             };
-            if !user.active {
-                return Ok(Rotation::Invalid);
-            }
-            c.execute("UPDATE refresh_tokens SET used_at = ?1 WHERE hash = ?2", params![now, old_hash])?;
+            c.execute(
+                "UPDATE refresh_tokens SET used_at = ?1, successor_hash = ?2, successor_sealed = ?3 WHERE hash = ?4",
+                params![now, next.hash, next.sealed, old_hash],
+            )?;
             c.execute(
                 "INSERT INTO refresh_tokens(hash, session_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![new_hash, session_id, new_expires_at],
+                params![next.hash, session_id, next.expires_at],
+            )?;
+            c.execute(
+                "UPDATE sessions SET rotated_iat = ?1 WHERE id = ?2",
+                params![next.iat, session_id],
             )?;
             Ok(Rotation::Rotated { session_id, user })
         })
         .await
     }
 
+    /// Notes that the client has used the pair issued with the session's latest rotation
+    /// (an access token at least as new as `iat`), which ends that rotation's retry grace.
+    pub async fn confirm_rotation(&self, session_id: i64, iat: i64) -> Result<(), DbError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sessions SET rotated_iat = NULL WHERE id = ?1 AND rotated_iat <= ?2",
+                params![session_id, iat],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// The user behind a live session, or `None` if the session is revoked or the user
-    /// disabled. Checked on every authenticated request so revocation bites at once.
+    /// disabled, with the `iat` of its latest rotation while the client has not yet used
+    /// that rotation's pair. Checked on every authenticated request so revocation bites at
+    /// once.
     pub async fn session_user(
         &self,
         session_id: i64,
         user_id: i64,
-    ) -> Result<Option<User>, DbError> {
+    ) -> Result<Option<(User, Option<i64>)>, DbError> {
         self.read(move |c| {
-            let live: Option<i64> = c
+            let live: Option<(i64, Option<i64>)> = c
                 .prepare_cached(
-                    "SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL",
+                    "SELECT user_id, rotated_iat FROM sessions WHERE id = ?1 AND revoked_at IS NULL",
                 )?
-                .query_row([session_id], |r| r.get(0))
+                .query_row([session_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            if live != Some(user_id) {
+            let Some((owner, rotated_iat)) = live else {
+                return Ok(None);
+            };
+            if owner != user_id {
                 return Ok(None);
             }
             Ok(user_where(c, "u.id = ?1", &user_id)?
                 .map(|(u, _)| u)
-                .filter(|u| u.active))
+                .filter(|u| u.active)
+                .map(|u| (u, rotated_iat)))
         })
         .await
     }
+}
+
+/// Whether the refresh token with this hash has not been used yet.
+fn successor_unused(c: &Connection, hash: &[u8]) -> rusqlite::Result<bool> {
+    let used: Option<Option<i64>> = c
+        .query_row(
+            "SELECT used_at FROM refresh_tokens WHERE hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(matches!(used, Some(None)))
 }
 
 fn revoke_all(c: &Connection, user_id: i64, reason: &str) -> rusqlite::Result<usize> {

@@ -1,13 +1,16 @@
 //! `POST /api/v1/auth/login`, `/refresh`, `/logout`.
 
 use crate::AppState;
-use crate::auth::{AuthUser, Claims, new_refresh_token, refresh_hash};
+use crate::auth::{
+    AuthUser, Claims, new_refresh_token, open_successor, refresh_hash, seal_successor,
+};
+use crate::client_addr::client_ip;
 use crate::db::now_ms;
-use crate::db::users::{Rotation, User};
+use crate::db::users::{NextRefresh, Rotation, User};
 use crate::error::{ApiError, Json};
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -79,14 +82,16 @@ fn bad_credentials() -> ApiError {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     if req.username.len() > 128 || req.password.len() > 1024 {
         return Err(bad_credentials());
     }
+    let client = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
     state
         .login_limiter
-        .check(&req.username, peer.ip())
+        .check(&req.username, client)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     let found = state.db.user_for_login(req.username.clone()).await?;
     let (user, hash) = found.map_or((None, None), |(u, h)| (Some(u), Some(h)));
@@ -108,17 +113,32 @@ async fn refresh(
     Json(req): Json<RefreshRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let (next_token, next_hash) = new_refresh_token();
+    let next = NextRefresh {
+        hash: next_hash,
+        sealed: seal_successor(&req.refresh_token, &next_token),
+        expires_at: refresh_expiry(&state),
+        iat: now_ms() / 1000,
+    };
+    let grace_ms = state.config.refresh_retry_grace_secs as i64 * 1000;
     match state
         .db
-        .rotate_refresh(
-            refresh_hash(&req.refresh_token),
-            next_hash,
-            refresh_expiry(&state),
-        )
+        .rotate_refresh(refresh_hash(&req.refresh_token), next, grace_ms)
         .await?
     {
         Rotation::Rotated { session_id, user } => {
             issue(&state, &user, session_id, next_token).map(Json)
+        }
+        Rotation::Retried {
+            session_id,
+            user,
+            sealed,
+        } => {
+            tracing::info!(
+                session = session_id,
+                "a refresh token was presented again moments after its rotation; same successor given"
+            );
+            let successor = open_successor(&req.refresh_token, &sealed);
+            issue(&state, &user, session_id, successor).map(Json)
         }
         Rotation::Reused { session_id } => {
             tracing::warn!(

@@ -1,6 +1,7 @@
 //! `/api/v1/blobs/{sha256}`: photos, uploaded apart from document sync.
-//! - `HEAD`: 200 if the server has the blob; else 404, with `Upload-Offset` when part of
-//!   the caller's upload is held.
+//! - `HEAD`: 200 if the caller may download the blob; else 404, with `Upload-Offset` when
+//!   part of the caller's upload is held. Whether someone else's photo exists is never
+//!   told: without access it is answered as absent.
 //! - `PUT`: the whole photo, or a chunk with `Content-Range: bytes START-END/TOTAL` (END
 //!   inclusive) to resume on a poor network. 201 stored, 200 already had it, 202 chunk
 //!   taken (with `Upload-Offset`), 409 wrong offset (with `Upload-Offset`), 400 the bytes
@@ -68,7 +69,7 @@ async fn probe(
     Path(sha): Path<String>,
 ) -> Result<Response, ApiError> {
     check_sha(&sha)?;
-    if let Some(info) = state.db.blob(sha.clone()).await? {
+    if let Some(info) = readable_blob(&state, &auth, &sha).await? {
         let mut res = StatusCode::OK.into_response();
         res.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(info.bytes));
@@ -91,14 +92,9 @@ async fn fetch(
 ) -> Result<Response, ApiError> {
     check_sha(&sha)?;
     let not_found = || ApiError::not_found("no such photo, or not one of a record you may see");
-    let info = state.db.blob(sha.clone()).await?.ok_or_else(not_found)?;
-    if !state
-        .db
-        .blob_visible(auth.user.principal(), sha.clone())
+    let info = readable_blob(&state, &auth, &sha)
         .await?
-    {
-        return Err(not_found());
-    }
+        .ok_or_else(not_found)?;
     let store = state.blobs.clone();
     let bytes = blocking(move || store.read(&sha))
         .await?
@@ -114,6 +110,22 @@ async fn fetch(
         HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
     Ok(res)
+}
+
+/// The blob, if the server has it complete and the caller may download it.
+async fn readable_blob(
+    state: &AppState,
+    auth: &AuthUser,
+    sha: &str,
+) -> Result<Option<BlobInfo>, ApiError> {
+    let Some(info) = state.db.blob(sha.to_owned()).await? else {
+        return Ok(None);
+    };
+    let readable = state
+        .db
+        .blob_readable(auth.user.principal(), sha.to_owned())
+        .await?;
+    Ok(readable.then_some(info))
 }
 
 /// `bytes START-END/TOTAL` with END inclusive.
@@ -160,7 +172,7 @@ async fn upload(
             ApiError::bad_request("invalid_body", r.body_text())
         }
     })?;
-    if let Some(info) = state.db.blob(sha.clone()).await? {
+    if let Some(info) = readable_blob(&state, &auth, &sha).await? {
         return Ok((StatusCode::OK, Json(info)).into_response());
     }
     let range = content_range(&headers)?;
@@ -172,10 +184,16 @@ async fn upload(
     }
     let user = auth.user.id;
     let quota = state.config.blob_quota_bytes_per_day;
-    let used = state.db.uploaded_since(user, now_ms() - 86_400_000).await?;
-    if used as u64 + total > quota {
+    let finished = state.db.uploaded_since(user, now_ms() - 86_400_000).await?;
+    // Unfinished uploads count too, or bytes could be parked in them without limit.
+    let (st, s) = (state.blobs.clone(), sha.clone());
+    let unfinished = blocking(move || st.partial_bytes(user, &s))
+        .await?
+        .map_err(|e| ApiError::Internal(format!("measuring unfinished uploads: {e}")))?;
+    let used = finished as u64 + unfinished;
+    if used + total > quota {
         return Err(too_large(format!(
-            "you have uploaded {used} bytes of photos today; the daily limit is {quota}"
+            "you have {used} bytes of photos uploaded or uploading today; the daily limit is {quota}"
         )));
     }
     let not_image = || {
@@ -262,8 +280,8 @@ async fn upload(
     };
     // The file is durable before the row says the blob exists, so a crash in between
     // leaves at worst an unlisted file, which a retry of the upload then lists.
-    let created = state.db.insert_blob(info.clone(), user).await?;
-    let status = if created {
+    let stored = state.db.insert_blob(info.clone(), user).await?;
+    let status = if stored.new_upload {
         StatusCode::CREATED
     } else {
         StatusCode::OK

@@ -12,6 +12,10 @@ use axum::extract::State;
 use axum::routing::get;
 use serde::Deserialize;
 
+/// Longest title search, in characters. Titles are short; a longer `q` is no search
+/// anyone types, and SQLite refuses a LIKE pattern past 50,000 bytes with an error.
+const MAX_Q_CHARS: usize = 200;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cases", get(cases))
@@ -29,6 +33,16 @@ async fn cases(
         return Err(ApiError::bad_request(
             "invalid_query",
             "`under` must be a unit path like /gusu/byw",
+        ));
+    }
+    if query
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_Q_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`q` may be at most {MAX_Q_CHARS} characters"),
         ));
     }
     Ok(Json(state.db.cases(auth.user.principal(), query).await?))

@@ -269,7 +269,10 @@ mod tests {
             .map(|_| in_flight.enter(1).expect("a slot"))
             .collect();
         assert!(in_flight.enter(1).is_none(), "one account past the limit");
-        assert!(in_flight.enter(2).is_some(), "another account is not held up");
+        assert!(
+            in_flight.enter(2).is_some(),
+            "another account is not held up"
+        );
         drop(held);
         assert!(in_flight.enter(1).is_some());
         assert!(
