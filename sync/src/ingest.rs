@@ -1627,83 +1627,6 @@ mod tests {
         assert_eq!(refusal.code, RefusalCode::TooLarge, "{}", refusal.message);
     }
 
-    /// A change with two surplus bytes after its first column's data, lengths and
-    /// checksum fixed: it decodes and applies, but the saved document would not load.
-    pub(crate) fn with_surplus_bytes(change: &[u8]) -> Vec<u8> {
-        fn leb(bytes: &[u8], pos: &mut usize) -> u64 {
-            let (mut n, mut shift) = (0u64, 0);
-            loop {
-                let b = bytes[*pos];
-                *pos += 1;
-                n |= u64::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return n;
-                }
-                shift += 7;
-            }
-        }
-        fn put_leb(out: &mut Vec<u8>, mut n: u64) {
-            loop {
-                let b = (n & 0x7f) as u8;
-                n >>= 7;
-                if n == 0 {
-                    out.push(b);
-                    return;
-                }
-                out.push(b | 0x80);
-            }
-        }
-        assert_eq!(change[8], 1, "an uncompressed change chunk");
-        let mut pos = 9;
-        let len = leb(change, &mut pos) as usize;
-        let body = &change[pos..pos + len];
-        // Header: deps, actor, seq, start op, time, message, other actors.
-        let mut p = 0;
-        let deps = leb(body, &mut p);
-        p += 32 * deps as usize;
-        let actor_len = leb(body, &mut p) as usize;
-        p += actor_len;
-        leb(body, &mut p);
-        leb(body, &mut p);
-        // time is a signed LEB128; skipping it byte-wise is the same.
-        leb(body, &mut p);
-        let msg_len = leb(body, &mut p) as usize;
-        p += msg_len;
-        let others = leb(body, &mut p);
-        for _ in 0..others {
-            let l = leb(body, &mut p) as usize;
-            p += l;
-        }
-        let meta_start = p;
-        let columns = leb(body, &mut p);
-        let mut specs = Vec::new();
-        for _ in 0..columns {
-            let spec = leb(body, &mut p);
-            let l = leb(body, &mut p);
-            specs.push((spec, l));
-        }
-        let data_start = p;
-        let mut new_body = body[..meta_start].to_vec();
-        put_leb(&mut new_body, columns);
-        for (i, (spec, l)) in specs.iter().enumerate() {
-            put_leb(&mut new_body, *spec);
-            put_leb(&mut new_body, if i == 0 { l + 2 } else { *l });
-        }
-        let first = specs[0].1 as usize;
-        new_body.extend_from_slice(&body[data_start..data_start + first]);
-        new_body.extend_from_slice(&[0x08, 0x00]);
-        new_body.extend_from_slice(&body[data_start + first..]);
-        let mut chunk = vec![1u8];
-        put_leb(&mut chunk, new_body.len() as u64);
-        chunk.extend_from_slice(&new_body);
-        use sha2::Digest;
-        let hash = sha2::Sha256::digest(&chunk);
-        let mut out = change[..4].to_vec();
-        out.extend_from_slice(&hash[..4]);
-        out.extend_from_slice(&chunk);
-        out
-    }
-
     #[test]
     fn a_change_that_does_not_load_back_is_refused() {
         let (mut phone, server) = stored();
@@ -1712,7 +1635,7 @@ mod tests {
             record::append_note(tx, USER, TEST_NOW - 1000, "补充").expect("note")
         });
         let mut change = phone.get_changes(&heads)[0].clone();
-        let bad = with_surplus_bytes(change.raw_bytes());
+        let bad = crate::testing::with_surplus_bytes(change.raw_bytes());
         // It does decode: the bytes are a valid change to Automerge.
         let decoded = Change::try_from(bad.as_slice()).expect("decodes");
         assert_ne!(decoded.hash(), change.hash());

@@ -8,4 +8,6 @@ pub mod ops;
 pub mod protocol;
 pub mod record;
 pub mod scope;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod workflow;

@@ -539,36 +539,7 @@ impl Db {
                         .map_err(|e| DbError::Corrupt(format!("escalating {doc_id}: {e}")))?;
                 }
                 tx.commit();
-                let Some(change) = doc.get_last_local_change() else {
-                    return Ok(None);
-                };
-                let record = haitang_sync::record::read_record(&doc).map_err(|e| {
-                    DbError::Corrupt(format!("escalated record {doc_id} is invalid: {e}"))
-                })?;
-                let state = doc.save_nocompress();
-                let (applied, state, times) = Outcome::of(Applied {
-                    state,
-                    heads: doc.get_heads(),
-                    new_changes: vec![haitang_sync::ingest::NewChange {
-                        hash: change.hash(),
-                        bytes: change.raw_bytes().to_vec(),
-                        actor: change.actor_id().clone(),
-                    }],
-                    new_actors: Vec::new(),
-                    record,
-                    doc,
-                });
-                Ok(Some((
-                    Prepared {
-                        doc_id,
-                        base_seq: Some(seq),
-                        applied,
-                        state,
-                        old: None,
-                        times,
-                    },
-                    actions,
-                )))
+                Ok(server_change(doc, doc_id, seq)?.map(|p| (p, actions)))
             })
             .await?;
         let Some((prepared, actions)) = prepared else {
@@ -685,37 +656,7 @@ impl Db {
                         "repaired: changes that left the record unreadable were set aside",
                     ),
                 );
-                let record = haitang_sync::record::read_record(&doc).map_err(|e| {
-                    DbError::Corrupt(format!(
-                        "record {doc_id} rebuilt from its log is still not a valid record: {e}"
-                    ))
-                })?;
-                let Some(change) = doc.get_last_local_change() else {
-                    return Ok(None);
-                };
-                let new_change = haitang_sync::ingest::NewChange {
-                    hash: change.hash(),
-                    bytes: change.raw_bytes().to_vec(),
-                    actor: change.actor_id().clone(),
-                };
-                let state = doc.save_nocompress();
-                let (applied, state, times) = Outcome::of(Applied {
-                    state,
-                    heads: doc.get_heads(),
-                    new_changes: vec![new_change],
-                    new_actors: Vec::new(),
-                    record,
-                    doc,
-                });
-                let prepared = Prepared {
-                    doc_id,
-                    base_seq: Some(seq),
-                    applied,
-                    state,
-                    old: None,
-                    times,
-                };
-                Ok(Some((key, prepared, kept, dropped)))
+                Ok(server_change(doc, doc_id, seq)?.map(|p| (key, p, kept, dropped)))
             })
             .await?;
         let Some((key, prepared, kept, dropped)) = rebuilt else {
@@ -758,6 +699,38 @@ impl Db {
         debug_assert!(committed);
         Ok(Some(report))
     }
+}
+
+/// The server's own last change to a stored record (the escalation job's, a repair's), made
+/// ready for the writer like a push; `seq` is the stored document's. The server is trusted,
+/// so only the schema is checked. `None` if it made no change.
+fn server_change(doc: Automerge, doc_id: String, seq: i64) -> Result<Option<Prepared>, DbError> {
+    let Some(change) = doc.get_last_local_change() else {
+        return Ok(None);
+    };
+    let new_change = haitang_sync::ingest::NewChange {
+        hash: change.hash(),
+        bytes: change.raw_bytes().to_vec(),
+        actor: change.actor_id().clone(),
+    };
+    let record = haitang_sync::record::read_record(&doc)
+        .map_err(|e| DbError::Corrupt(format!("record {doc_id} would be invalid: {e}")))?;
+    let (applied, state, times) = Outcome::of(Applied {
+        state: doc.save_nocompress(),
+        heads: doc.get_heads(),
+        new_changes: vec![new_change],
+        new_actors: Vec::new(),
+        record,
+        doc,
+    });
+    Ok(Some(Prepared {
+        doc_id,
+        base_seq: Some(seq),
+        applied,
+        state,
+        old: None,
+        times,
+    }))
 }
 
 /// A stored document, loaded; `None` when it does not load (a record damaged before
