@@ -220,17 +220,26 @@ async fn unknown_and_hidden_records_answer_alike() {
     );
 }
 
+/// A note on the phone's copy, and the change that makes it with two surplus bytes (see
+/// `with_surplus_bytes`), with the heads it was made at.
+fn note_with_surplus_bytes(
+    lou: &mut Phone,
+    lou_id: i64,
+    id: &str,
+) -> (Vec<automerge::ChangeHash>, Vec<u8>) {
+    let heads = lou.docs[id].get_heads();
+    let now = haitang_server::db::now_ms();
+    lou.edit(id, |tx| append_note(tx, lou_id, now, "补充").expect("note"));
+    let good = changes_since(&lou.docs[id], &heads);
+    (heads, with_surplus_bytes(&good[0]))
+}
+
 #[tokio::test]
 async fn a_change_that_would_not_load_back_is_refused_and_a_damaged_record_stays_alone() {
     let app = spawn_app().await;
     let (mut lou, lou_id, id) = reported(&app).await;
-    let heads = lou.docs[&id].get_heads();
+    let (_, bad) = note_with_surplus_bytes(&mut lou, lou_id, &id);
     let now = haitang_server::db::now_ms();
-    lou.edit(&id, |tx| {
-        append_note(tx, lou_id, now, "补充").expect("note")
-    });
-    let good = changes_since(&lou.docs[&id], &heads);
-    let bad = with_surplus_bytes(&good[0]);
     assert!(
         automerge::Change::try_from(bad.as_slice()).is_ok(),
         "it decodes"
@@ -316,13 +325,8 @@ async fn a_change_that_would_not_load_back_is_refused_and_a_damaged_record_stays
 async fn repair_sets_aside_changes_that_broke_a_record() {
     let app = spawn_app().await;
     let (mut lou, lou_id, id) = reported(&app).await;
-    let heads = lou.docs[&id].get_heads();
+    let (heads, bad) = note_with_surplus_bytes(&mut lou, lou_id, &id);
     let now = haitang_server::db::now_ms();
-    lou.edit(&id, |tx| {
-        append_note(tx, lou_id, now, "补充").expect("note")
-    });
-    let good = changes_since(&lou.docs[&id], &heads);
-    let bad = with_surplus_bytes(&good[0]);
     // How such a change got in before ingest checked: appended to the log and state as is.
     let bad_change = automerge::Change::try_from(bad.as_slice()).expect("decodes");
     let mut server = lou.docs[&id].fork_at(&heads).expect("fork");
