@@ -416,8 +416,9 @@ pub fn apply_push(
         return refuse(OutOfScope, format!("record {doc_id} is outside your scope"));
     }
 
-    let state = match guarded(|| saved_and_checked(&doc)) {
-        Some(Ok(state)) => state,
+    let heads = doc.get_heads();
+    let (doc, state) = match guarded(move || saved_and_checked(doc)) {
+        Some(Ok(saved)) => saved,
         Some(Err(problem)) => {
             return refuse(Malformed, format!("record {doc_id}: {problem}"));
         }
@@ -439,7 +440,7 @@ pub fn apply_push(
     }
 
     Ok(Applied {
-        heads: doc.get_heads(),
+        heads,
         doc,
         record,
         new_changes,
@@ -462,15 +463,23 @@ fn unreadable<T>(doc_id: &str) -> Result<T, Refusal> {
 /// and the stored record would never load again. Re-encoding each change from its
 /// operations is not enough: the fuzz of the push path found changes that re-encode to
 /// their own hash and still leave a document that does not load.
-fn saved_and_checked(doc: &Automerge) -> Result<Vec<u8>, String> {
+///
+/// The applied document is dropped before the saved one is loaded, and the loaded one is
+/// what the caller goes on with: the same document, so a push holds one at a time.
+fn saved_and_checked(doc: Automerge) -> Result<(Automerge, Vec<u8>), String> {
+    let mut heads = doc.get_heads();
     let state = doc.save_nocompress();
+    drop(doc);
     let loaded = Automerge::load(&state).map_err(|e| {
         format!("the changes do not save and load back as they came ({e}); the app that made them encodes them in a way this server cannot keep")
     })?;
-    if loaded.get_heads() != doc.get_heads() {
+    let mut again = loaded.get_heads();
+    heads.sort();
+    again.sort();
+    if again != heads {
         return Err("the changes do not save and load back as they came (the heads differ); the app that made them encodes them in a way this server cannot keep".into());
     }
-    Ok(state)
+    Ok((loaded, state))
 }
 
 /// The notes and attachments a record had before a push, to tell the push's new ones.
