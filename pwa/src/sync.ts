@@ -46,6 +46,8 @@ interface SyncResponse {
   cursor: number;
   more: boolean;
   resume?: number;
+  /** Wanted ids the response had no room for: ask again. */
+  unsent?: string[];
 }
 
 // The protocol's limits, with room to spare for the request around the changes.
@@ -357,8 +359,11 @@ export class Syncer {
         }
       }
 
-      // Whatever was asked for has come, or the server has no version of it for us.
+      // Whatever was asked for has come, or the server has no version of it for us,
+      // except what it had no room for, which is asked for again.
+      const unsent = new Set(res.unsent ?? []);
       for (const id of wanted) {
+        if (unsent.has(id)) continue;
         const t = safeGet(id);
         if (t) delete t.entry.reset;
       }
@@ -366,7 +371,8 @@ export class Syncer {
         Array.from(touched.values(), ({ entry, doc, saved }) => put(saved ? entry : { ...entry, bytes: A.save(doc) }, doc, A)),
       );
       const meta = tx.objectStore('meta');
-      if (wanted.length) await meta.delete('want');
+      if (unsent.size) await meta.put([...unsent], 'want');
+      else if (wanted.length) await meta.delete('want');
       if (res.more) {
         await meta.put(res.resume ?? res.cursor, 'resume');
       } else {

@@ -23,7 +23,9 @@ use crate::workflow::{self, CategoryRules};
 pub const MAX_CHANGES_PER_PUSH: usize = 10_000;
 /// Most bytes of changes one push may carry for one document. Photos never travel inside
 /// a document, so a real record stays far below this.
-pub const MAX_BYTES_PER_PUSH: usize = 1024 * 1024;
+/// A record may not grow past its cap anyway, so a push as large as the whole cap is the
+/// most that could be taken.
+pub const MAX_BYTES_PER_PUSH: usize = MAX_RECORD_BYTES;
 /// Most bytes the push's changes may take once decompressed. Automerge inflates a
 /// compressed change without a bound, so a few kilobytes of crafted deflate could otherwise
 /// ask for gigabytes.

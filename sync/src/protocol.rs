@@ -107,6 +107,11 @@ pub struct SyncResponse {
     /// Present when `more` is true: the position within the pull to send back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<u64>,
+    /// Ids from `want` the response had no room for (its snapshots stop after a few
+    /// megabytes): ask for them again. Ids that are simply not sent are records that do
+    /// not exist or that the caller may not see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent: Vec<String>,
 }
 
 /// The outcome of pushing one document. A push is all or nothing per document.
@@ -415,6 +420,7 @@ mod tests {
             cursor: 1234,
             more: true,
             resume: Some(1300),
+            unsent: vec!["f".into()],
         };
         let back: SyncResponse = from_cbor(&to_cbor(&resp));
         assert_eq!(back, resp);

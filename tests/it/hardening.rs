@@ -557,3 +557,39 @@ async fn fuzz_the_push_path() {
         "{accepted} accepted, {refused} refused"
     );
 }
+
+#[tokio::test]
+async fn wanted_records_past_the_response_cap_are_named_to_ask_again() {
+    let app = spawn_app().await;
+    let (mut lou, lou_id) = phone(&app, "lou1").await;
+    let mut rng = Rng(7);
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let id = lou.create(&record(lou_id));
+        // Big but within a record's cap: bytes nobody can compress.
+        let junk: Vec<u8> = (0..1_500_000).map(|_| rng.next() as u8).collect();
+        lou.edit(&id, |tx| tx.put(ROOT, "scan", junk).expect("put"));
+        lou.sync().await;
+        assert!(lou.refused.is_empty(), "{:?}", lou.refused);
+        ids.push(id);
+    }
+    let mut req = SyncRequest::new(None);
+    req.pull = false;
+    req.want = Some(ids.clone());
+    let (status, body) = lou.send(&req).await;
+    assert_eq!(status, StatusCode::OK);
+    let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode");
+    let sent: Vec<&str> = res.pull.iter().map(|i| i.doc()).collect();
+    assert_eq!(
+        sent.len() + res.unsent.len(),
+        4,
+        "{sent:?} {:?}",
+        res.unsent
+    );
+    assert!(
+        !res.unsent.is_empty(),
+        "all {} came in one response",
+        sent.len()
+    );
+    assert_eq!(res.unsent, ids[sent.len()..].to_vec());
+}

@@ -43,6 +43,8 @@ interface PullItem {
 interface SyncResponse {
   results?: PushResult[];
   pull?: PullItem[];
+  /** Wanted ids the response had no room for: ask again. */
+  unsent?: string[];
 }
 
 type Am = Awaited<ReturnType<typeof automerge>>;
@@ -225,8 +227,10 @@ export class ConsoleSyncer {
           if (t) t.entry.refusal = { code: 'damaged', message: String(err), at: Date.now(), heads: A.getHeads(t.doc) };
         }
       }
+      const unsent = new Set(res.unsent ?? []);
       for (const id of wanted) {
-        const t = touched.get(id) ?? (await get(id));
+        if (unsent.has(id)) continue;
+        const t = touched.get(id) ?? (await get(id).catch(() => undefined));
         if (t) delete t.entry.reset;
       }
       for (const { entry, doc } of touched.values()) {
@@ -234,7 +238,7 @@ export class ConsoleSyncer {
       }
       const meta = tx.objectStore('meta');
       const resets = ((await meta.get('want')) as string[] | undefined) ?? [];
-      const left = resets.filter((id) => !wanted.includes(id));
+      const left = resets.filter((id) => !wanted.includes(id) || unsent.has(id));
       if (left.length) await meta.put(left, 'want');
       else await meta.delete('want');
     });

@@ -381,21 +381,19 @@ impl Db {
     }
 
     /// Saved documents of the named records the caller may see, up to about [`PAGE_BYTES`]
-    /// in all: a phone that asked for more asks again for those missing.
+    /// in all, and the ids left for another request past that.
     pub async fn want(
         &self,
         principal: Principal,
         ids: Vec<String>,
-    ) -> Result<Vec<PullItem>, DbError> {
+    ) -> Result<(Vec<PullItem>, Vec<String>), DbError> {
         self.read(move |c| {
             let mut stmt =
                 c.prepare_cached("SELECT state, grid, sector, department FROM docs WHERE id = ?1")?;
             let mut items = Vec::new();
             let mut bytes = 0usize;
-            for id in ids {
-                if bytes > PAGE_BYTES {
-                    break;
-                }
+            let mut ids = ids.into_iter();
+            for id in ids.by_ref() {
                 let row: Option<(Vec<u8>, String, [Option<String>; 2])> = stmt
                     .query_row([&id], |r| {
                         Ok((r.get(0)?, r.get(1)?, [r.get(2)?, r.get(3)?]))
@@ -415,8 +413,11 @@ impl Db {
                         });
                     }
                 }
+                if bytes > PAGE_BYTES {
+                    break;
+                }
             }
-            Ok(items)
+            Ok((items, ids.collect()))
         })
         .await
     }

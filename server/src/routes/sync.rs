@@ -146,13 +146,13 @@ async fn sync(
     let principal = auth.user.principal();
 
     let results = push(&state, &principal, req.push).await?;
-    let mut pull = match req.want {
+    let (mut pull, unsent) = match req.want {
         Some(mut ids) if !ids.is_empty() => {
             let mut seen = HashSet::with_capacity(ids.len());
             ids.retain(|id| seen.insert(id.clone()));
             state.db.want(principal.clone(), ids).await?
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), Vec::new()),
     };
     if let (Some(resume), cursor) = (req.resume, req.cursor.unwrap_or(0))
         && resume < cursor
@@ -184,6 +184,7 @@ async fn sync(
         cursor: page.cursor,
         more: page.more,
         resume: page.resume,
+        unsent,
     };
     let mut bytes = Vec::new();
     ciborium::into_writer(&response, &mut bytes)
