@@ -8,8 +8,9 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::fmt;
 use std::io::Read;
+
+use crate::names::named_enum;
 
 use automerge::{ActorId, Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 use serde::{Deserialize, Serialize};
@@ -106,41 +107,23 @@ pub enum RefusalCode {
     /// The server's copy of the record is damaged (it does not load); an administrator must
     /// repair it (`haitang records check`), and until then it takes no pushes.
     Damaged,
+    /// Other pushes kept changing the record at the same moment; send it again. Not a rule:
+    /// the server gave up racing.
+    Busy,
 }
 
-impl RefusalCode {
-    pub const ALL: [RefusalCode; 9] = [
-        RefusalCode::Malformed,
-        RefusalCode::MissingDeps,
-        RefusalCode::InvalidDocument,
-        RefusalCode::OutOfScope,
-        RefusalCode::Forbidden,
-        RefusalCode::ForeignActor,
-        RefusalCode::TooLarge,
-        RefusalCode::ForbiddenTransition,
-        RefusalCode::Damaged,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefusalCode::Malformed => "malformed",
-            RefusalCode::MissingDeps => "missing_deps",
-            RefusalCode::InvalidDocument => "invalid_document",
-            RefusalCode::OutOfScope => "out_of_scope",
-            RefusalCode::Forbidden => "forbidden",
-            RefusalCode::ForeignActor => "foreign_actor",
-            RefusalCode::TooLarge => "too_large",
-            RefusalCode::ForbiddenTransition => "forbidden_transition",
-            RefusalCode::Damaged => "damaged",
-        }
-    }
-}
-
-impl fmt::Display for RefusalCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_enum!(RefusalCode {
+    Malformed => "malformed",
+    MissingDeps => "missing_deps",
+    InvalidDocument => "invalid_document",
+    OutOfScope => "out_of_scope",
+    Forbidden => "forbidden",
+    ForeignActor => "foreign_actor",
+    TooLarge => "too_large",
+    ForbiddenTransition => "forbidden_transition",
+    Damaged => "damaged",
+    Busy => "busy",
+});
 
 fn refuse<T>(code: RefusalCode, message: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal {

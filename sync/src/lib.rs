@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod ingest;
+pub mod names;
 pub mod ops;
 pub mod protocol;
 pub mod record;

@@ -436,6 +436,17 @@ mod tests {
     }
 
     #[test]
+    fn refusal_codes_serialise_as_their_names() {
+        // serde derives the spelling from the variant; `named_enum!` writes it out. The
+        // wire carries `as_str`, so the two must agree.
+        for &code in RefusalCode::ALL {
+            let back: String = from_cbor(&to_cbor(&code));
+            assert_eq!(back, code.as_str());
+            assert_eq!(code.as_str().parse::<RefusalCode>(), Ok(code));
+        }
+    }
+
+    #[test]
     fn refused_result_leaves_heads_out() {
         let refusal = Refusal {
             code: RefusalCode::Forbidden,

@@ -12,7 +12,6 @@
 
 use automerge::iter::MapRangeItem;
 use std::cell::RefCell;
-use std::fmt;
 use std::str::FromStr;
 
 use automerge::transaction::{CommitOptions, Transactable};
@@ -22,7 +21,8 @@ use automerge::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::scope::{self, Position, UnknownName};
+use crate::names::{NamedEnum, named_enum};
+use crate::scope::{self, Position};
 
 /// The value of the `schema` field this crate reads and writes.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -35,46 +35,6 @@ pub const MAX_ADDRESS_CHARS: usize = 500;
 pub const MAX_LONG_TEXT_CHARS: usize = 20_000;
 /// Longest short identifier-like string (`category`, `household`, `action`, `mime`).
 pub const MAX_CODE_CHARS: usize = 128;
-
-/// Generates `ALL`, `as_str`, `Display`, `FromStr` and the list of names for error messages,
-/// for a fieldless enum whose wire spelling is given next to each variant, so that the
-/// spelling is written exactly once.
-macro_rules! named_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl NamedEnum for $name {
-            fn names() -> String {
-                $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| UnknownName(s.to_owned()))
-            }
-        }
-    };
-}
 
 /// What a record is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -817,11 +777,6 @@ impl<'a> Reader<'a> {
         }
         Ok(shas)
     }
-}
-
-/// Lets an error message list an enum's allowed spellings.
-trait NamedEnum {
-    fn names() -> String;
 }
 
 fn check_len(field: &str, s: &str, max: usize) -> Result<(), SchemaError> {

@@ -5,9 +5,8 @@
 //! another when it equals it or continues it after a `/`, so `/gusu/byw` does not contain
 //! `/gusu/bywx`.
 
+use crate::names::named_enum;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// A user's role. The names are the wire and database spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,29 +21,17 @@ pub enum Role {
     DepartmentHandler,
 }
 
+named_enum!(Role {
+    Leader => "leader",
+    GridStaff => "grid_staff",
+    CommunitySupervisor => "community_supervisor",
+    WorkstationSupervisor => "workstation_supervisor",
+    StreetSupervisor => "street_supervisor",
+    DistrictAdmin => "district_admin",
+    DepartmentHandler => "department_handler",
+});
+
 impl Role {
-    pub const ALL: [Role; 7] = [
-        Role::Leader,
-        Role::GridStaff,
-        Role::CommunitySupervisor,
-        Role::WorkstationSupervisor,
-        Role::StreetSupervisor,
-        Role::DistrictAdmin,
-        Role::DepartmentHandler,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Leader => "leader",
-            Role::GridStaff => "grid_staff",
-            Role::CommunitySupervisor => "community_supervisor",
-            Role::WorkstationSupervisor => "workstation_supervisor",
-            Role::StreetSupervisor => "street_supervisor",
-            Role::DistrictAdmin => "district_admin",
-            Role::DepartmentHandler => "department_handler",
-        }
-    }
-
     /// The kind of unit a user of this role must be attached to. Handlers sit in the unit
     /// that owns their department (a district or a street), so any non-sector kind is allowed.
     pub fn home_kinds(self) -> &'static [UnitKind] {
@@ -65,22 +52,6 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
-    }
-}
-
 /// The five levels of the org tree, then the sector a leader looks after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,27 +64,16 @@ pub enum UnitKind {
     Sector,
 }
 
+named_enum!(UnitKind {
+    District => "district",
+    Street => "street",
+    Workstation => "workstation",
+    Community => "community",
+    Grid => "grid",
+    Sector => "sector",
+});
+
 impl UnitKind {
-    pub const ALL: [UnitKind; 6] = [
-        UnitKind::District,
-        UnitKind::Street,
-        UnitKind::Workstation,
-        UnitKind::Community,
-        UnitKind::Grid,
-        UnitKind::Sector,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitKind::District => "district",
-            UnitKind::Street => "street",
-            UnitKind::Workstation => "workstation",
-            UnitKind::Community => "community",
-            UnitKind::Grid => "grid",
-            UnitKind::Sector => "sector",
-        }
-    }
-
     /// The kind a unit of this kind hangs under; `None` for the root.
     pub fn parent(self) -> Option<UnitKind> {
         match self {
@@ -127,25 +87,7 @@ impl UnitKind {
     }
 }
 
-impl fmt::Display for UnitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for UnitKind {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        UnitKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownName(s.to_owned()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown name `{0}`")]
-pub struct UnknownName(pub String);
+pub use crate::names::UnknownName;
 
 /// Who is asking: enough of a user to apply the scope rule without a database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,10 +347,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }
-        for k in UnitKind::ALL {
+        for &k in UnitKind::ALL {
             assert_eq!(k.as_str().parse::<UnitKind>(), Ok(k));
         }
         assert!("admin".parse::<Role>().is_err());

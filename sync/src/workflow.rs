@@ -8,6 +8,7 @@
 //! (its dependencies), so two supervisors acting concurrently offline are both judged
 //! fairly and the merge flags the conflict instead of refusing one of them.
 
+use crate::names::named_enum;
 use crate::record::{EditError, Level, Reader, Record, Status};
 use crate::scope::{Principal, Role};
 use automerge::transaction::Transactable;
@@ -16,8 +17,6 @@ use automerge::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,65 +57,25 @@ pub enum Action {
     Urge,
 }
 
-impl Action {
-    pub const ALL: [Action; 17] = [
-        Action::Report,
-        Action::ResolveOnSpot,
-        Action::Withdraw,
-        Action::Resubmit,
-        Action::Accept,
-        Action::Return,
-        Action::Assign,
-        Action::Dispatch,
-        Action::Escalate,
-        Action::Verify,
-        Action::Close,
-        Action::CloseDuplicate,
-        Action::Reopen,
-        Action::Start,
-        Action::ReportBack,
-        Action::HandBack,
-        Action::Urge,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Report => "report",
-            Action::ResolveOnSpot => "resolve_on_spot",
-            Action::Withdraw => "withdraw",
-            Action::Resubmit => "resubmit",
-            Action::Accept => "accept",
-            Action::Return => "return",
-            Action::Assign => "assign",
-            Action::Dispatch => "dispatch",
-            Action::Escalate => "escalate",
-            Action::Verify => "verify",
-            Action::Close => "close",
-            Action::CloseDuplicate => "close_duplicate",
-            Action::Reopen => "reopen",
-            Action::Start => "start",
-            Action::ReportBack => "report_back",
-            Action::HandBack => "hand_back",
-            Action::Urge => "urge",
-        }
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Action {
-    type Err = crate::scope::UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| crate::scope::UnknownName(s.to_owned()))
-    }
-}
+named_enum!(Action {
+    Report => "report",
+    ResolveOnSpot => "resolve_on_spot",
+    Withdraw => "withdraw",
+    Resubmit => "resubmit",
+    Accept => "accept",
+    Return => "return",
+    Assign => "assign",
+    Dispatch => "dispatch",
+    Escalate => "escalate",
+    Verify => "verify",
+    Close => "close",
+    CloseDuplicate => "close_duplicate",
+    Reopen => "reopen",
+    Start => "start",
+    ReportBack => "report_back",
+    HandBack => "hand_back",
+    Urge => "urge",
+});
 
 /// The fields only workflow actions may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,19 +89,15 @@ pub enum Field {
     DuplicateOf,
 }
 
-impl Field {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Field::Status => "status",
-            Field::Level => "level",
-            Field::Assignee => "assignee",
-            Field::Department => "department",
-            Field::DueAt => "due_at",
-            Field::Urged => "urged",
-            Field::DuplicateOf => "duplicate_of",
-        }
-    }
-}
+named_enum!(Field {
+    Status => "status",
+    Level => "level",
+    Assignee => "assignee",
+    Department => "department",
+    DueAt => "due_at",
+    Urged => "urged",
+    DuplicateOf => "duplicate_of",
+});
 
 /// Who takes an action: a signed-in user, or the server's own jobs.
 #[derive(Debug, Clone, Copy)]
@@ -371,7 +326,8 @@ fn is_handler(p: &Principal, facts: &Facts) -> bool {
 /// Every action `who` may take now, for showing only those buttons.
 pub fn available(who: Who<'_>, facts: &Facts) -> Vec<Action> {
     Action::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|a| check(who, facts, *a).is_ok())
         .collect()
 }

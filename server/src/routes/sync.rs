@@ -13,6 +13,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use haitang_sync::ingest::{Refusal, RefusalCode};
 use haitang_sync::protocol::{MAX_WANT, PROTOCOL_VERSION, PushResult, SyncRequest, SyncResponse};
 use haitang_sync::scope::Principal;
 use std::collections::{HashMap, HashSet};
@@ -101,7 +102,7 @@ async fn sync(
     let Some(_slot) = state.syncs.enter(auth.user.id) else {
         return Err(ApiError::client(
             StatusCode::TOO_MANY_REQUESTS,
-            "busy",
+            RefusalCode::Busy.as_str(),
             format!(
                 "this account already has {MAX_SYNCS_PER_USER} syncs under way; try again when one has finished"
             ),
@@ -246,15 +247,14 @@ async fn push(
         pending = stale;
     }
     for i in pending {
-        results[i] = Some(PushResult {
-            doc: docs[i].0.clone(),
-            ok: false,
-            heads: None,
-            code: Some("busy".into()),
-            message: Some(
-                "others kept changing this record at the same moment; send it again".into(),
-            ),
-        });
+        results[i] = Some(PushResult::refused(
+            docs[i].0.clone(),
+            &Refusal {
+                code: RefusalCode::Busy,
+                message: "others kept changing this record at the same moment; send it again"
+                    .into(),
+            },
+        ));
     }
     Ok(results.into_iter().flatten().collect())
 }

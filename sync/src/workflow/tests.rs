@@ -139,7 +139,7 @@ fn every_role_status_and_action_at_every_level() {
                 .flat_map(|(a, ss)| ss.into_iter().map(move |s| (a.as_str(), s.as_str())))
                 .collect();
             for status in ALL_STATUSES {
-                for action in Action::ALL {
+                for &action in Action::ALL {
                     let got = check(Who::User(&p), &facts(status, level), action);
                     let want = allowed.contains(&(action.as_str(), status.as_str()));
                     assert_eq!(
@@ -161,7 +161,7 @@ fn every_role_status_and_action_at_every_level() {
 #[test]
 fn the_server_only_escalates_and_urges() {
     for status in ALL_STATUSES {
-        for action in Action::ALL {
+        for &action in Action::ALL {
             let ok = check(Who::Server, &facts(status, Level::Community), action).is_ok();
             let want = match action {
                 Action::Escalate => matches!(
