@@ -158,3 +158,19 @@ test('perform writes the fields and the timeline entry; a supervisor action sett
   assert.equal(w.conflict, false);
   assert.equal(w.level, 'workstation');
 });
+
+test('the same status written concurrently is no conflict; different statuses are', () => {
+  const sup = { user_id: 4, role: 'community_supervisor' };
+  const at = Date.now();
+  const base = sample();
+  const accept = (actor) => {
+    const doc = A.clone(base, { actor });
+    return perform(A, doc, factsOf(readWorkflow(A, doc), true), 'accept', sup.user_id, at, { due_at: dueAt(at, 24, false) });
+  };
+  const both = A.merge(accept('bb'.repeat(16)), accept('cc'.repeat(16)));
+  assert.ok(A.getConflicts(both, 'status'), 'Automerge keeps both writes');
+  assert.equal(readWorkflow(A, both).conflict, false);
+  const returned = perform(A, A.clone(base, { actor: 'dd'.repeat(16) }), factsOf(readWorkflow(A, base), true), 'return', sup.user_id, at, { note: '信息不全' });
+  const differ = A.merge(accept('ee'.repeat(16)), returned);
+  assert.equal(readWorkflow(A, differ).conflict, true);
+});

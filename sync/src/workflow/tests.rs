@@ -323,3 +323,31 @@ fn pushed_actions_are_judged_at_their_own_base() {
     let merged = read_record(&server).expect("valid");
     assert!(merged.conflict, "accept and withdraw concurrently: flagged");
 }
+
+#[test]
+fn the_same_status_written_concurrently_is_no_conflict_different_ones_are() {
+    let doc = new_record(ActorId::random(), &sample(REPORTER));
+    let at = 1_700_000_100_000;
+    let accept = Params {
+        due_at: Some(due_at(at, 24, false)),
+        ..Params::default()
+    };
+    let mut a = doc.fork().with_actor(ActorId::random());
+    let mut b = doc.fork().with_actor(ActorId::random());
+    act(&mut a, Action::Accept, 4, at, &accept);
+    act(&mut b, Action::Accept, 4, at, &accept);
+    let mut both = a.clone();
+    both.merge(&mut b.clone()).expect("merge");
+    assert!(both.get_all(ROOT, "status").expect("status").len() > 1);
+    assert!(!read_record(&both).expect("valid").conflict);
+
+    let mut c = doc.fork().with_actor(ActorId::random());
+    let note = Params {
+        note: Some("信息不全"),
+        ..Params::default()
+    };
+    act(&mut c, Action::Return, 4, at, &note);
+    let mut differ = a.clone();
+    differ.merge(&mut c).expect("merge");
+    assert!(read_record(&differ).expect("valid").conflict);
+}
