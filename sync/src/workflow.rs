@@ -183,7 +183,13 @@ pub fn role_level(role: Role) -> Option<Level> {
 
 use Status::*;
 
-const OPEN: &[Status] = &[Reported, Accepted, Dispatched, InProgress, Returned];
+/// Statuses in which a record is still open: someone has yet to act on it. The server's
+/// inboxes, rates and jobs take their SQL from these lists (`db/records.rs::status_in`).
+pub const OPEN: &[Status] = &[Reported, Accepted, Dispatched, InProgress, Returned];
+/// Open statuses in which the handling deadline runs: every open one after `accept`.
+pub const DEADLINE_RUNS: &[Status] = &[Accepted, Dispatched, InProgress, Returned];
+/// Statuses in which the record is with its handler (the department or the assignee).
+pub const WITH_HANDLER: &[Status] = &[Dispatched, InProgress];
 
 fn effect(status: Option<Status>, fields: &'static [Field], needs_note: bool) -> Effect {
     Effect {
@@ -236,12 +242,9 @@ pub fn check(who: Who<'_>, facts: &Facts, action: Action) -> Result<Effect, Deni
             &[Dispatched],
             effect(Some(InProgress), &[Field::Status], false),
         ),
-        Action::ReportBack => (
-            &[Dispatched, InProgress],
-            effect(Some(Resolved), &[Field::Status], true),
-        ),
+        Action::ReportBack => (WITH_HANDLER, effect(Some(Resolved), &[Field::Status], true)),
         Action::HandBack => (
-            &[Dispatched, InProgress],
+            WITH_HANDLER,
             effect(
                 Some(Accepted),
                 &[Field::Status, Field::Department, Field::Assignee],

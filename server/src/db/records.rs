@@ -454,13 +454,13 @@ impl Db {
         limit: usize,
     ) -> Result<Vec<(String, Neglect)>, DbError> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, status = 'reported' FROM docs \
                  WHERE (status = 'reported' AND level != 'district' AND updated_at < ?1) \
-                    OR (status IN ('accepted', 'dispatched', 'in_progress', 'returned') \
-                        AND due_at IS NOT NULL AND due_at < ?2 AND urged = 0) \
+                    OR ({} AND due_at IS NOT NULL AND due_at < ?2 AND urged = 0) \
                  ORDER BY updated_at LIMIT ?3",
-            )?;
+                status_in(workflow::DEADLINE_RUNS)
+            ))?;
             let rows = stmt.query_map(
                 params![unaccepted_before, overdue_before, limit as i64],
                 |r| {
@@ -1202,7 +1202,12 @@ pub struct CasePage {
     pub counts: std::collections::BTreeMap<&'static str, i64>,
 }
 
-const OPEN_SQL: &str = "status IN ('reported','accepted','dispatched','in_progress','returned')";
+/// `status IN (…)` for a set of statuses from the rule table, so the SQL never spells its
+/// own copy of which statuses are open, running a deadline or with the handler.
+fn status_in(set: &[haitang_sync::record::Status]) -> String {
+    let names: Vec<String> = set.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    format!("status IN ({})", names.join(","))
+}
 
 fn bucket_sql(
     bucket: Bucket,
@@ -1221,21 +1226,24 @@ fn bucket_sql(
         Bucket::All => "1".into(),
         Bucket::New => with_level("(status = 'reported' AND level = ?L)"),
         Bucket::Escalated => with_level(&format!(
-            "(level = ?L AND level != 'community' AND {OPEN_SQL})"
+            "(level = ?L AND level != 'community' AND {})",
+            status_in(workflow::OPEN)
         )),
         Bucket::AwaitingVerification => with_level("(status = 'resolved' AND level = ?L)"),
         Bucket::Overdue => {
             params.push(V::Integer(now_ms()));
             format!(
-                "(due_at IS NOT NULL AND due_at < ?{} AND status IN ('accepted','dispatched','in_progress','returned'))",
-                params.len()
+                "(due_at IS NOT NULL AND due_at < ?{} AND {})",
+                params.len(),
+                status_in(workflow::DEADLINE_RUNS)
             )
         }
         Bucket::Conflicting => "(conflict = 1)".into(),
         Bucket::Mine => {
             params.push(V::Integer(principal.user_id));
             format!(
-                "(status IN ('dispatched','in_progress') AND (assignee = ?{}",
+                "({} AND (assignee = ?{}",
+                status_in(workflow::WITH_HANDLER),
                 params.len()
             ) + &match &principal.department {
                 Some(d) => {
@@ -1333,10 +1341,11 @@ impl Db {
             let offset = query.offset.unwrap_or(0);
             params.push(V::Integer(now_ms()));
             let now_n = params.len();
+            let running = status_in(workflow::DEADLINE_RUNS);
             let sql = format!(
                 "SELECT id, kind, title, category, status, level, urgency, grid, sector, department, assignee, \
                  reported_by, reported_at, updated_at, due_at, \
-                 (due_at IS NOT NULL AND due_at < ?{now_n} AND status IN ('accepted','dispatched','in_progress','returned')), \
+                 (due_at IS NOT NULL AND due_at < ?{now_n} AND {running}), \
                  urged, conflict, lat, lng \
                  FROM docs WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
             );
@@ -1403,10 +1412,14 @@ impl Db {
         self.read(move |c| {
             let (clause, param) = scope_sql(&principal.scope(), "");
             let now = now_ms();
+            let (open, running) = (
+                status_in(workflow::OPEN),
+                status_in(workflow::DEADLINE_RUNS),
+            );
             let sql = format!(
                 "SELECT count(*), \
-                   coalesce(sum({OPEN_SQL}), 0), \
-                   coalesce(sum(due_at IS NOT NULL AND due_at < ?2 AND {OPEN_SQL} AND status != 'reported'), 0), \
+                   coalesce(sum({open}), 0), \
+                   coalesce(sum(due_at IS NOT NULL AND due_at < ?2 AND {running}), 0), \
                    coalesce(sum(status = 'closed'), 0), \
                    coalesce(sum(kind = 'event' AND status NOT IN ('withdrawn') AND duplicate_of IS NULL), 0), \
                    coalesce(sum(kind = 'event' AND status IN ('resolved','closed') AND duplicate_of IS NULL), 0), \

@@ -351,3 +351,34 @@ fn the_same_status_written_concurrently_is_no_conflict_different_ones_are() {
     differ.merge(&mut c).expect("merge");
     assert!(read_record(&differ).expect("valid").conflict);
 }
+
+#[test]
+fn the_status_sets_agree_with_the_rules() {
+    // The deadline runs in every open status but the one before acceptance.
+    let after_accept: Vec<Status> = OPEN
+        .iter()
+        .copied()
+        .filter(|s| *s != Status::Reported)
+        .collect();
+    assert_eq!(DEADLINE_RUNS, after_accept.as_slice());
+    // Urging is allowed exactly in the open statuses, reporting back exactly with the handler.
+    for &status in Status::ALL {
+        let f = facts(status, Level::Community);
+        assert_eq!(
+            check(Who::Server, &f, Action::Urge).is_ok(),
+            OPEN.contains(&status),
+            "{status}"
+        );
+        let handler = principal(9, Role::DepartmentHandler, Some("/gusu:police"));
+        let f = Facts {
+            department: Some("/gusu:police".into()),
+            ..f
+        };
+        assert_eq!(
+            check(Who::User(&handler), &f, Action::Start).is_ok()
+                || check(Who::User(&handler), &f, Action::HandBack).is_ok(),
+            WITH_HANDLER.contains(&status),
+            "{status}"
+        );
+    }
+}
