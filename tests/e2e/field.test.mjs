@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { MANY_SIGN_INS, launchBrowser, newPhone, startServer, submitLogin } from './harness.mjs';
+import { MANY_SIGN_INS, launchBrowser, newPhone, screenshot, startServer, submitLogin } from './harness.mjs';
 import { listTitles, openRecord, shot, pendingCount, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { login, pullAll, syncOnce } from './interop/client.mjs';
 import { A, makeRecord } from './interop/make-record.mjs';
@@ -43,6 +43,19 @@ async function moveToGrid2(id) {
   });
   const res = await syncOnce(server.url, token, { push: [{ doc: id, changes: A.getChanges(doc, moved) }] });
   assert.equal(res.results[0].ok, true, JSON.stringify(res.results[0]));
+}
+
+/**
+ * Cuts a record's saved state short on the server, as a crafted change once left one
+ * (the server now refuses such a change), so no Automerge can load it.
+ */
+function damageOnServer(id) {
+  execFileSync('python3', [
+    '-c',
+    'import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\nc.execute("UPDATE docs SET state = substr(state, 1, length(state) - 3) WHERE id = ?", (sys.argv[2],))\nc.commit()',
+    server.dbPath,
+    id,
+  ]);
 }
 
 /** Titles of the records grid1 can see on the server, by id. */
@@ -447,12 +460,7 @@ test('a record whose copy on the server is damaged does not stop a first sign-in
   // A record damaged before the server checked that every push loads back: its saved
   // state is cut short, as a crafted change once left one, so no Automerge can load it.
   const damaged = ids[2];
-  execFileSync('python3', [
-    '-c',
-    'import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\nc.execute("UPDATE docs SET state = substr(state, 1, length(state) - 3) WHERE id = ?", (sys.argv[2],))\nc.commit()',
-    server.dbPath,
-    damaged,
-  ]);
+  damageOnServer(damaged);
 
   const { context, page } = await phone();
   try {
@@ -462,6 +470,39 @@ test('a record whose copy on the server is damaged does not stop a first sign-in
       ids,
     );
     assert.deepEqual(stored, ids.map((id) => id !== damaged), 'every record but the damaged one is on the phone');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a note on a record damaged on the server stays on the phone, with the reason, in Chinese and English', async () => {
+  const { context, page } = await phone();
+  try {
+    await signIn(page, server.url, 'lou1');
+    const title = `楼道堆物-${Date.now()}`;
+    await report(page, { title, description: '三楼楼道堆放纸箱' });
+    await waitPendingCount(page, 0);
+    await openRecord(page, title);
+    damageOnServer(await page.getByTestId('detail').getAttribute('data-id'));
+    await page.getByTestId('note-input').fill('已提醒住户清理');
+    await page.getByTestId('add-note').click();
+    await page.getByTestId('refusal').waitFor();
+    assert.equal(await page.getByTestId('refusal-code').textContent(), 'damaged');
+    assert.match(await page.getByTestId('refusal').textContent(), /服务器上这条记录的副本已损坏/);
+    assert.ok(await page.getByTestId('note').filter({ hasText: '已提醒住户清理' }).count(), 'the note is kept');
+    assert.equal(await page.getByTestId('reset').count(), 0, 'no server version to go back to');
+    await shot(page, 'field-damaged-zh');
+    await page.getByTestId('refusal').scrollIntoViewIfNeeded();
+    await screenshot(page, 'field-damaged-zh-reason');
+
+    await page.evaluate(() => localStorage.setItem('haitang.lang', 'en'));
+    await page.reload();
+    await openRecord(page, title);
+    await page.getByTestId('refusal').waitFor();
+    assert.match(await page.getByTestId('refusal').textContent(), /server's copy of this record is damaged/);
+    await shot(page, 'field-damaged-en');
+    await page.getByTestId('refusal').scrollIntoViewIfNeeded();
+    await screenshot(page, 'field-damaged-en-reason');
   } finally {
     await context.close();
   }

@@ -234,6 +234,19 @@ fn note_with_surplus_bytes(
     (heads, with_surplus_bytes(&good[0]))
 }
 
+/// What `haitang records repair ID` does, through the same `Db` method.
+async fn repair(app: &TestApp, id: &str) -> haitang_server::db::records::Repair {
+    let actor = haitang_server::jobs::server_actor(&app.state)
+        .await
+        .expect("actor");
+    app.state
+        .db
+        .repair_record(actor, id.to_owned())
+        .await
+        .expect("repair")
+        .expect("found")
+}
+
 #[tokio::test]
 async fn a_change_that_would_not_load_back_is_refused_and_a_damaged_record_stays_alone() {
     let app = spawn_app().await;
@@ -298,16 +311,7 @@ async fn a_change_that_would_not_load_back_is_refused_and_a_damaged_record_stays
         .expect("the pass goes on past a damaged record");
 
     // Repair rebuilds it from its log; every record loads again and it takes pushes.
-    let actor = haitang_server::jobs::server_actor(&app.state)
-        .await
-        .expect("actor");
-    let report = app
-        .state
-        .db
-        .repair_record(actor, other.clone())
-        .await
-        .expect("repair")
-        .expect("found");
+    let report = repair(&app, &other).await;
     assert!(report.dropped.is_empty(), "{report:?}");
     assert!(
         app.state
@@ -363,16 +367,7 @@ async fn repair_sets_aside_changes_that_broke_a_record() {
         app.state.db.damaged_records().await.expect("check"),
         vec![id.clone()]
     );
-    let actor = haitang_server::jobs::server_actor(&app.state)
-        .await
-        .expect("actor");
-    let report = app
-        .state
-        .db
-        .repair_record(actor, id.clone())
-        .await
-        .expect("repair")
-        .expect("found");
+    let report = repair(&app, &id).await;
     assert_eq!(report.dropped.len(), 1, "{report:?}");
     assert!(
         app.state

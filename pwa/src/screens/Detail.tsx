@@ -188,8 +188,8 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
             <button type="button" class="btn btn-light" data-testid="copy" onClick={() => void copy()}>
               {copied ? t('detail.copied') : t('detail.copy')}
             </button>
-            {/* Out of the user's area there is no server version to go back to. */}
-            {!entry.evicted && (
+            {/* Out of the user's area, or damaged on the server, there is no server version to go back to. */}
+            {!entry.evicted && refusal.code !== 'damaged' && (
               <button
                 type="button"
                 class="btn btn-danger"
