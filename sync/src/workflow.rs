@@ -449,14 +449,36 @@ pub fn timeline(doc: &Automerge) -> Vec<Entry> {
 
 /// The workflow fields of a record, for comparing before and after a push.
 fn workflow_values(r: &Record) -> [(Field, String); 7] {
+    values(
+        r.status,
+        r.level,
+        r.assignee,
+        r.department.as_deref(),
+        r.due_at,
+        r.urged,
+        r.duplicate_of.as_deref(),
+    )
+}
+
+/// The workflow fields as comparable text, in [`Field`] order: one shape for the full
+/// record, the light view and a new record's defaults.
+fn values(
+    status: Status,
+    level: Level,
+    assignee: Option<i64>,
+    department: Option<&str>,
+    due_at: Option<i64>,
+    urged: bool,
+    duplicate_of: Option<&str>,
+) -> [(Field, String); 7] {
     [
-        (Field::Status, r.status.as_str().to_owned()),
-        (Field::Level, r.level.as_str().to_owned()),
-        (Field::Assignee, format!("{:?}", r.assignee)),
-        (Field::Department, format!("{:?}", r.department)),
-        (Field::DueAt, format!("{:?}", r.due_at)),
-        (Field::Urged, r.urged.to_string()),
-        (Field::DuplicateOf, format!("{:?}", r.duplicate_of)),
+        (Field::Status, status.as_str().to_owned()),
+        (Field::Level, level.as_str().to_owned()),
+        (Field::Assignee, format!("{assignee:?}")),
+        (Field::Department, format!("{department:?}")),
+        (Field::DueAt, format!("{due_at:?}")),
+        (Field::Urged, urged.to_string()),
+        (Field::DuplicateOf, format!("{duplicate_of:?}")),
     ]
 }
 
@@ -562,15 +584,15 @@ impl View {
     }
 
     fn workflow_values(&self) -> [(Field, String); 7] {
-        [
-            (Field::Status, self.status().as_str().to_owned()),
-            (Field::Level, self.level.as_str().to_owned()),
-            (Field::Assignee, format!("{:?}", self.assignee)),
-            (Field::Department, format!("{:?}", self.department)),
-            (Field::DueAt, format!("{:?}", self.due_at)),
-            (Field::Urged, self.urged.to_string()),
-            (Field::DuplicateOf, format!("{:?}", self.duplicate_of)),
-        ]
+        values(
+            self.status(),
+            self.level,
+            self.assignee,
+            self.department.as_deref(),
+            self.due_at,
+            self.urged,
+            self.duplicate_of.as_deref(),
+        )
     }
 }
 
@@ -657,15 +679,7 @@ pub fn check_net_effect(
     after: &Record,
     allowed: &HashSet<Field>,
 ) -> Result<(), Denied> {
-    let fresh = [
-        (Field::Status, Status::Reported.as_str().to_owned()),
-        (Field::Level, Level::Community.as_str().to_owned()),
-        (Field::Assignee, format!("{:?}", None::<i64>)),
-        (Field::Department, format!("{:?}", None::<String>)),
-        (Field::DueAt, format!("{:?}", None::<i64>)),
-        (Field::Urged, false.to_string()),
-        (Field::DuplicateOf, format!("{:?}", None::<String>)),
-    ];
+    let fresh = values(Reported, Level::Community, None, None, None, false, None);
     let was = before.map_or(fresh, workflow_values);
     for ((field, was), (_, now)) in was.iter().zip(workflow_values(after).iter()) {
         if was != now && !allowed.contains(field) {
@@ -689,14 +703,6 @@ fn entry(r: &Reader<'_>, obj: &ObjId) -> Entry {
         by: r.int(obj, "by", "by").ok().flatten().unwrap_or(i64::MIN),
         at: r.int(obj, "at", "at").ok().flatten().unwrap_or(i64::MIN),
         note: r.string(obj, "note", "note").ok().flatten(),
-    }
-}
-
-/// Number of entries in the timeline, cheaply.
-pub fn timeline_len(doc: &Automerge) -> usize {
-    match doc.get(ROOT, "timeline") {
-        Ok(Some((Value::Object(ObjType::List), list))) => doc.length(&list),
-        _ => 0,
     }
 }
 
