@@ -244,27 +244,16 @@ export async function getPeople(): Promise<Person[]> {
 }
 
 /**
- * How long one sync round may take before the link counts as stalled. A connection in
- * a lane with a fading signal can hang without ever failing, and a sync that never ends
- * blocks every later one; abandoning it is safe, since a push the server did commit is
- * skipped when it is sent again. The allowance grows with the upload at a poor 2G rate,
- * so a big push on a slow link is not cut off.
+ * One round of the sync protocol (docs/PROTOCOL.md): CBOR request body in, CBOR response
+ * body out. `signal` gives up on a round that stalls (sync/runner.ts, `bounded`).
  */
-export function syncTimeoutMs(bodyBytes: number): number {
-  return 60_000 + Math.ceil(bodyBytes / 16);
-}
-
-/** One round of the sync protocol (docs/PROTOCOL.md): CBOR request body in, CBOR response body out. */
-export function postSync(body: Uint8Array): Promise<Uint8Array> {
-  const controller = new AbortController();
-  // A timer rather than AbortSignal.timeout, so it is cleared as soon as the round ends.
-  const timer = window.setTimeout(() => controller.abort(new DOMException('sync stalled', 'TimeoutError')), syncTimeoutMs(body.byteLength));
+export function postSync(body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
   return authed<Uint8Array>('/sync', () => ({
     method: 'POST',
     body: body as Uint8Array<ArrayBuffer>,
-    signal: controller.signal,
+    signal,
     headers: { 'Content-Type': 'application/cbor', Accept: 'application/cbor' },
-  })).finally(() => window.clearTimeout(timer));
+  }));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Store } from './store';
-import type { Syncer, SyncStatus } from './sync';
+import type { SyncHandle, SyncStatus } from './sync/syncer';
 
 /** The browser's idea of connectivity; API calls still handle failures themselves. */
 export function useOnline(): boolean {
@@ -54,6 +54,6 @@ export function useStoreVersion(store: Store): number {
 }
 
 /** The syncer's status; a screen opened mid-sync still sees the sync end. */
-export function useSyncStatus(syncer: Syncer): SyncStatus {
+export function useSyncStatus(syncer: SyncHandle): SyncStatus {
   return useAnnounced(syncer, () => syncer.status);
 }

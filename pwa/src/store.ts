@@ -4,6 +4,7 @@ import type { Category, Person, Unit } from './api-types';
 import { automerge } from './automerge';
 import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
 import { userDbName } from './session';
+import type { RefusalCode } from './sync/wire';
 
 /**
  * One user's field data, in the database `haitang-u<id>`:
@@ -20,6 +21,7 @@ import { userDbName } from './session';
 export type SyncState = 'pending' | 'synced' | 'refused';
 
 export interface Refusal {
+  /** A `RefusalCode`, or what an older version stored (`unknown` when the server gave none). */
   code: string;
   message: string;
   at: number;
@@ -211,6 +213,14 @@ export class Store {
     return this.db.get('docs', id);
   }
 
+  /** Several entries in one transaction, the reads all in flight at once. */
+  async entries(ids: string[]): Promise<(DocEntry | undefined)[]> {
+    const tx = this.db.transaction('docs');
+    const got = await Promise.all(ids.map((id) => tx.store.get(id)));
+    await tx.done;
+    return got;
+  }
+
   /** Loads a record for reading and editing, with this user's actor id. */
   async load(id: string): Promise<{ A: Am; doc: Doc<unknown>; entry: DocEntry } | undefined> {
     const [A, actor, entry] = await Promise.all([automerge(), this.actor(), this.entry(id)]);
@@ -396,7 +406,7 @@ export function keepEvicted(A: Am, entry: DocEntry, doc: Doc<unknown>): boolean 
   delete entry.reset;
   if (waiting) {
     entry.refusal = {
-      code: 'out_of_scope',
+      code: 'out_of_scope' satisfies RefusalCode,
       message: entry.refusal?.code === 'out_of_scope' ? entry.refusal.message : 'the record has left your area on the server',
       at: now,
       heads: A.getHeads(doc),

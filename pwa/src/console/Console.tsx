@@ -4,7 +4,6 @@ import { useStoreVersion, useSyncStatus } from '../hooks';
 import { hasKey, t } from '../i18n';
 import { loadReference, refreshReference, type Reference } from '../reference';
 import { getStore, type Store } from '../store';
-import type { Syncer } from '../sync';
 import { getRates, listCases, listDepartments, listPeople, type Bucket, type CasePage, type Rates } from './api';
 import { setDepartments } from './record';
 import { ct, type CKey } from './i18n';
@@ -53,7 +52,7 @@ export default function Console({ user, online, onLogout }: Props) {
       setSyncer(s);
       s.start();
       // The browser tests drive the console's storage and sync through this handle, as for the field app.
-      window.haitang = { store: st, syncer: s as unknown as Syncer };
+      window.haitang = { store: st, syncer: s };
     });
     return () => {
       cancelled = true;
@@ -122,7 +121,7 @@ function ConsoleBody({
   selected: string | null;
   setSelected: (id: string | null) => void;
 }) {
-  const status = useSyncStatus(syncer as unknown as Syncer);
+  const status = useSyncStatus(syncer);
   useStoreVersion(store);
   const { pending, refused } = store.counts();
   // The inbox asks the server again after each sync, so it shows the actions just pushed.

@@ -1,12 +1,10 @@
 import { ApiError, NetworkError, authedFetch, errorOf } from '../api';
-import type { Syncer } from '../sync';
+import { bounded, Runner, stallAllowanceMs } from '../sync/runner';
+import type { SyncHandle } from '../sync/syncer';
 import { getPhotos, type Photo, type Photos } from './db';
 
 /** Bytes per PUT: small enough that a poor network still makes progress between drops. */
 export const CHUNK_BYTES = 256 * 1024;
-const BACKOFF_FIRST_MS = 2_000;
-const BACKOFF_MAX_MS = 5 * 60_000;
-/** After "over the daily quota" there is no point trying again soon. */
 const QUOTA_WAIT_MS = 60 * 60_000;
 const DRAFT_MAX_AGE_MS = 7 * 24 * 3600_000;
 
@@ -18,9 +16,14 @@ export interface UploadStatus {
   retryAt: number | null;
 }
 
+/** One blob request, given up (a `NetworkError`) if it stalls. */
+function blobRequest(sha256: string, init: RequestInit, bytes = 0): Promise<Response> {
+  return bounded(stallAllowanceMs(bytes), (signal) => authedFetch(`/blobs/${sha256}`, { ...init, signal }));
+}
+
 /** The server has the blob complete (200), or the offset to continue from. */
 async function head(sha256: string): Promise<true | number> {
-  const res = await authedFetch(`/blobs/${sha256}`, { method: 'HEAD' });
+  const res = await blobRequest(sha256, { method: 'HEAD' });
   if (res.ok) return true;
   if (res.status === 404) return Number(res.headers.get('Upload-Offset') ?? 0) || 0;
   throw await errorOf(res);
@@ -53,7 +56,7 @@ export async function uploadPhoto(p: Photo, progress: (sent: number) => void = (
     const end = Math.min(total, offset + CHUNK_BYTES);
     const headers: Record<string, string> = { 'Content-Type': p.mime };
     if (!(offset === 0 && end === total)) headers['Content-Range'] = `bytes ${offset}-${end - 1}/${total}`;
-    const res = await authedFetch(`/blobs/${p.sha256}`, { method: 'PUT', headers, body: p.full.slice(offset, end) });
+    const res = await blobRequest(p.sha256, { method: 'PUT', headers, body: p.full.slice(offset, end) }, end - offset);
     if (res.status === 200 || res.status === 201) return;
     if (res.status === 202) {
       offset = offsetOf(res, end);
@@ -75,34 +78,50 @@ export async function uploadPhoto(p: Photo, progress: (sent: number) => void = (
   throw new ApiError(500, 'no_progress', 'the server did not take the upload forward');
 }
 
+/** What a failed upload round means: over the quota waits long, a lost sign-in waits for the next one. */
+function uploadFailure(err: unknown, backoff: number): { error: NonNullable<UploadStatus['error']>; retryIn: number | null } {
+  // The sign-in that follows starts a new uploader.
+  if (err instanceof ApiError && err.status === 401) return { error: 'server', retryIn: null };
+  // After "over the daily quota" there is no point trying again soon.
+  if (err instanceof ApiError && err.status === 413) return { error: 'quota', retryIn: QUOTA_WAIT_MS };
+  return { error: err instanceof NetworkError ? 'network' : 'server', retryIn: backoff };
+}
+
 /**
  * Uploads the photos records refer to, apart from the document sync: after every
  * successful sync, when the network returns, when a photo starts waiting, and with
  * backoff after a failure. One tab per user at a time (Web Locks).
  */
 export class Uploader {
-  status: UploadStatus = { running: false, current: null, error: null, retryAt: null };
-  private readonly listeners = new Set<() => void>();
-  private failures = 0;
-  private timer: number | undefined;
-  private current: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly runner: Runner<UploadStatus>;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(
     private readonly photos: Photos,
-    private readonly syncer?: Syncer,
-  ) {}
+    private readonly syncer?: SyncHandle,
+  ) {
+    this.runner = new Runner<UploadStatus>({
+      lock: `haitang-photos-u${photos.userId}`,
+      backoff: { first: 2_000, max: 5 * 60_000 },
+      initial: { running: false, current: null, error: null, retryAt: null },
+      ending: { current: null },
+      failure: uploadFailure,
+      round: () => this.round(),
+    });
+  }
+
+  get status(): UploadStatus {
+    return this.runner.status;
+  }
 
   start(): void {
-    window.addEventListener('online', this.onOnline);
-    this.cleanups.push(() => window.removeEventListener('online', this.onOnline));
+    this.runner.start();
     if (this.syncer) {
-      let wasRunning = this.syncer.status.running;
+      const syncer = this.syncer;
+      let wasRunning = syncer.status.running;
       this.cleanups.push(
-        this.syncer.subscribe(() => {
-          const s = this.syncer!.status;
+        syncer.subscribe(() => {
+          const s = syncer.status;
           if (wasRunning && !s.running && s.error === null) void this.uploadNow();
           wasRunning = s.running;
         }),
@@ -111,91 +130,40 @@ export class Uploader {
     // A photo starts waiting (a record saved with photos): send it while the signal lasts.
     this.cleanups.push(this.photos.subscribe(() => void this.uploadNow()));
     void this.photos.dropStaleDrafts(DRAFT_MAX_AGE_MS).catch(() => undefined);
-    void this.uploadNow();
   }
 
   stop(): void {
-    this.stopped = true;
-    window.clearTimeout(this.timer);
+    this.runner.stop();
     for (const fn of this.cleanups.splice(0)) fn();
   }
 
   subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  private readonly onOnline = () => {
-    this.failures = 0;
-    void this.uploadNow();
-  };
-
-  private set(patch: Partial<UploadStatus>): void {
-    this.status = { ...this.status, ...patch };
-    for (const fn of this.listeners) fn();
+    return this.runner.subscribe(fn);
   }
 
   /** Uploads now, or once more after the run under way; resolves when nothing is left to try. */
-  uploadNow(): Promise<void> {
-    if (this.current) {
-      this.again = true;
-      return this.current;
-    }
-    this.current = (async () => {
-      do {
-        this.again = false;
-        await this.run();
-      } while (this.again && !this.stopped && this.status.error === null);
-    })().finally(() => {
-      this.current = null;
-    });
-    return this.current;
+  async uploadNow(): Promise<void> {
+    await this.runner.now();
   }
 
-  private async run(): Promise<void> {
-    if (this.stopped || !navigator.onLine) return;
-    window.clearTimeout(this.timer);
-    this.set({ running: true, error: null, retryAt: null });
-    // Bytes the server took in this run: a network that drops now and then still
-    // works, so the retry after such a drop comes soon rather than after a long backoff.
-    let progressed = false;
-    try {
-      await navigator.locks.request(`haitang-photos-u${this.photos.userId}`, { ifAvailable: true }, async (lock) => {
-        if (!lock) return; // another tab is uploading this user's photos
-        for (const p of await this.photos.withState('pending')) {
-          if (this.stopped) return;
-          this.set({ current: { sha256: p.sha256, sent: 0, total: p.full.size } });
-          let from: number | undefined;
-          try {
-            await uploadPhoto(p, (sent) => {
-              from ??= sent;
-              if (sent > from) progressed = true;
-              this.set({ current: { sha256: p.sha256, sent, total: p.full.size } });
-            });
-            progressed = true;
-            await this.photos.setState([p.sha256], 'done');
-          } catch (err) {
-            if (!(err instanceof Refused)) throw err;
-            await this.photos.setState([p.sha256], 'failed', err.code);
-          }
-        }
-      });
-      this.failures = 0;
-      this.set({ running: false, current: null });
-    } catch (err) {
-      const quota = err instanceof ApiError && err.status === 413;
-      const error = err instanceof NetworkError ? 'network' : quota ? 'quota' : 'server';
-      if (err instanceof ApiError && err.status === 401) {
-        this.set({ running: false, current: null, error: 'server', retryAt: null });
-        return;
+  private async round(): Promise<void> {
+    for (const p of await this.photos.withState('pending')) {
+      if (this.runner.stopped) return;
+      this.runner.set({ current: { sha256: p.sha256, sent: 0, total: p.full.size } });
+      let from: number | undefined;
+      try {
+        await uploadPhoto(p, (sent) => {
+          from ??= sent;
+          // Bytes the server took in this round: a retry after a drop comes soon.
+          if (sent > from) this.runner.progressed();
+          this.runner.set({ current: { sha256: p.sha256, sent, total: p.full.size } });
+        });
+        this.runner.progressed();
+        await this.photos.setState([p.sha256], 'done');
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err;
+        await this.photos.setState([p.sha256], 'failed', err.code);
       }
-      if (progressed) this.failures = 0;
-      const delay = quota ? QUOTA_WAIT_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.failures);
-      this.failures++;
-      const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
-      this.set({ running: false, current: null, error, retryAt: Date.now() + wait });
-      if (!this.stopped) this.timer = window.setTimeout(() => void this.uploadNow(), wait);
-      if (!(err instanceof NetworkError || err instanceof ApiError)) console.error('photo upload failed', err);
     }
   }
 }
@@ -208,7 +176,7 @@ declare global {
 }
 
 /** Starts uploading the user's waiting photos alongside `syncer`; returns the uploader. */
-export async function startUploads(userId: number, syncer?: Syncer): Promise<Uploader> {
+export async function startUploads(userId: number, syncer?: SyncHandle): Promise<Uploader> {
   const uploader = new Uploader(await getPhotos(userId), syncer);
   uploader.start();
   window.haitangUploads = uploader;

@@ -6,7 +6,7 @@ import { categoryName, formatTime, label, unitName } from '../labels';
 import { MESSAGES, readRecord, type RecordData } from '../record/core.mjs';
 import { personName, type Reference } from '../reference';
 import { recordText, type DocEntry, type Store } from '../store';
-import type { Syncer } from '../sync';
+import type { SyncHandle } from '../sync/syncer';
 import { useUnsaved } from '../unsaved';
 import { FieldWorkflow } from '../console/FieldWorkflow';
 import { addAttachments, PHOTO_MESSAGE, readAttachments } from '../photos/attachments';
@@ -18,7 +18,7 @@ interface Props {
   id: string;
   user: User;
   store: Store;
-  syncer: Syncer;
+  syncer: SyncHandle;
   reference: Reference;
   onBack: () => void;
 }

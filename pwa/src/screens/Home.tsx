@@ -6,13 +6,13 @@ import { hasKey, t } from '../i18n';
 import { formatTime } from '../labels';
 import type { Reference } from '../reference';
 import type { Store } from '../store';
-import type { Syncer } from '../sync';
+import type { SyncHandle } from '../sync/syncer';
 
 interface Props {
   user: User;
   online: boolean;
   store: Store;
-  syncer: Syncer;
+  syncer: SyncHandle;
   reference: Reference;
   onNavigate: (tab: Tab) => void;
   onLogout: () => Promise<void>;

@@ -4,7 +4,7 @@ import { getLang, t } from '../i18n';
 import type { Reference } from '../reference';
 import type { Location } from '../record/core.mjs';
 import type { Store } from '../store';
-import type { Syncer } from '../sync';
+import type { SyncHandle } from '../sync/syncer';
 import { useUnsaved } from '../unsaved';
 import { Duplicates } from '../console/Duplicates';
 import { addAttachments } from '../photos/attachments';
@@ -14,7 +14,7 @@ import { DraftPhotos, PhotoPicker } from '../photos/PhotoPicker';
 interface Props {
   user: User;
   store: Store;
-  syncer: Syncer;
+  syncer: SyncHandle;
   reference: Reference;
   onOpen: (id: string) => void;
 }

@@ -4,7 +4,7 @@ import { BottomNav, type Tab } from '../components/BottomNav';
 import { t } from '../i18n';
 import { loadReference, refreshReference, type Reference } from '../reference';
 import { getStore, type Store } from '../store';
-import { Syncer } from '../sync';
+import { Syncer, type SyncHandle } from '../sync/syncer';
 import { startUploads, type Uploader } from '../photos/upload';
 import { Detail } from './Detail';
 import { Home } from './Home';
@@ -13,7 +13,7 @@ import { Report } from './Report';
 
 declare global {
   interface Window {
-    haitang?: { store: Store; syncer: Syncer };
+    haitang?: { store: Store; syncer: SyncHandle };
   }
 }
 

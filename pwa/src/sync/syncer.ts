@@ -1,0 +1,88 @@
+import { postSync } from '../api';
+import type { Store } from '../store';
+import { exchange, syncFailure, type SyncError, type Transport } from './engine';
+import { Runner } from './runner';
+
+export type { SyncError } from './engine';
+
+export interface SyncStatus {
+  running: boolean;
+  /** Documents sent and pull items applied in the sync under way (or the last one). */
+  pushed: number;
+  pulled: number;
+  error: SyncError | null;
+  /** When the next automatic attempt after a failure is due (epoch ms). */
+  retryAt: number | null;
+}
+
+/** What screens, the photo uploader and the browser tests see of a syncer, the field app's or the console's. */
+export interface SyncHandle {
+  readonly status: SyncStatus;
+  subscribe(fn: () => void): () => void;
+  /** Syncs now (or once more after the sync under way); resolves when it is over, failed or not. */
+  syncNow(): Promise<void>;
+}
+
+/**
+ * One user's sync rounds (sync/engine.ts) under the runner: on start, when the network
+ * comes back, every 3 minutes and on request, with backoff from 5 s to 5 min, one tab at a
+ * time. What a round asks for is the subclass's.
+ */
+export abstract class SyncRunner implements SyncHandle {
+  protected readonly runner: Runner<SyncStatus>;
+
+  constructor(
+    protected readonly store: Store,
+    protected readonly transport: Transport,
+    waitForLock: boolean,
+  ) {
+    this.runner = new Runner<SyncStatus>({
+      lock: `haitang-sync-u${store.userId}`,
+      waitForLock,
+      period: 3 * 60_000,
+      backoff: { first: 5_000, max: 5 * 60_000 },
+      initial: { running: false, pushed: 0, pulled: 0, error: null, retryAt: null },
+      starting: { pushed: 0, pulled: 0 },
+      failure: syncFailure,
+      round: () => this.round(),
+    });
+  }
+
+  protected abstract round(): Promise<void>;
+
+  protected readonly progress = (pushed: number, pulled: number): void => this.runner.set({ pushed, pulled });
+
+  get status(): SyncStatus {
+    return this.runner.status;
+  }
+
+  subscribe(fn: () => void): () => void {
+    return this.runner.subscribe(fn);
+  }
+
+  async syncNow(): Promise<void> {
+    await this.runner.now();
+  }
+
+  start(): void {
+    this.runner.start();
+  }
+
+  stop(): void {
+    this.runner.stop();
+  }
+}
+
+/**
+ * The field app's sync: pushes what waits and pulls the user's scope from the stored
+ * cursor. Another tab of the same user already syncing the same database is left to it.
+ */
+export class Syncer extends SyncRunner {
+  constructor(store: Store, transport: Transport = postSync) {
+    super(store, transport, false);
+  }
+
+  protected round(): Promise<void> {
+    return exchange(this.store, this.transport, { pull: true, progress: this.progress });
+  }
+}

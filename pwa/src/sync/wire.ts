@@ -1,0 +1,75 @@
+// The wire types of POST /api/v1/sync, named as in sync/src/protocol.rs (and the refusal
+// codes as in sync/src/ingest.rs), which are the definition; docs/PROTOCOL.md is the prose.
+// Types only, so that this file can be replaced by one generated from the Rust.
+//
+// Bytes are `Uint8Array`s (CBOR byte strings). A field Rust leaves out when it is `None` or
+// empty is optional here.
+
+/** Why a pushed document was refused: `RefusalCode` in sync/src/ingest.rs, spelt as on the wire. */
+export type RefusalCode =
+  | 'malformed'
+  | 'missing_deps'
+  | 'invalid_document'
+  | 'out_of_scope'
+  | 'forbidden'
+  | 'foreign_actor'
+  | 'too_large'
+  | 'forbidden_transition'
+  | 'damaged'
+  | 'busy';
+
+/** One sync round trip from a phone: push local changes, pull what changed in scope. */
+export interface SyncRequest {
+  v: number;
+  cursor?: number;
+  resume?: number;
+  push?: PushDoc[];
+  want?: string[];
+  /** Absent means true; `false` pushes and fetches `want` only. */
+  pull?: boolean;
+  limit?: number;
+}
+
+/** The changes pushed for one document, each as Automerge made it. */
+export interface PushDoc {
+  doc: string;
+  changes: Uint8Array[];
+}
+
+/** The server's answer: one result per pushed document, then the pull page. */
+export interface SyncResponse {
+  v: number;
+  results: PushResult[];
+  pull: PullItem[];
+  cursor: number;
+  more: boolean;
+  resume?: number;
+  unsent?: string[];
+}
+
+/** The outcome of pushing one document: all of its changes stored, or none. */
+export interface PushResult {
+  doc: string;
+  ok: boolean;
+  heads?: string[];
+  code?: RefusalCode;
+  message?: string;
+}
+
+/** One document's worth of pull, told apart by which field is present (`#[serde(untagged)]`). */
+export type PullItem = PullChanges | PullSnapshot | PullEvict;
+
+export interface PullChanges {
+  doc: string;
+  changes: Uint8Array[];
+}
+
+export interface PullSnapshot {
+  doc: string;
+  snapshot: Uint8Array;
+}
+
+export interface PullEvict {
+  doc: string;
+  evict: boolean;
+}
