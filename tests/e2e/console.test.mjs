@@ -319,3 +319,24 @@ test('a case assigned to grid staff shows on their phone with start and report b
     await Promise.all([lou.context.close(), desk.context.close(), grid.context.close()]);
   }
 });
+
+test('a supervisor’s note from the console reaches the reporter’s phone', async () => {
+  const lou = await open('phone', 'lou1');
+  const desk = await open('desktop', 'community1');
+  try {
+    const title = unique('井盖缺失');
+    await lou1Reports(lou, title);
+    await openCase(desk.page, title, 'new');
+    await desk.page.getByTestId('note-input').fill('已通知市政，请先设置警示');
+    await desk.page.getByTestId('add-note').click();
+    await desk.page.getByTestId('note').filter({ hasText: '已通知市政' }).waitFor();
+    await waitRecord(desk.page, 'reported');
+
+    await syncFromHome(lou.page);
+    await openRecord(lou.page, title);
+    await lou.page.getByTestId('note').filter({ hasText: '已通知市政' }).waitFor();
+    assert.deepEqual(await lou.page.getByTestId('note-by').allTextContents(), ['李秀英']);
+  } finally {
+    await Promise.all([lou.context.close(), desk.context.close()]);
+  }
+});

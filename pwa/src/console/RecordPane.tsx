@@ -6,6 +6,8 @@ import { categoryName, formatTime, label, unitName } from '../labels';
 import { readAttachments } from '../photos/attachments';
 import type { Attachment } from '../photos/db';
 import { PhotoStrip } from '../photos/PhotoStrip';
+import { Notes } from '../record/Notes';
+import { Steps, Timeline } from '../record/Timeline';
 import type { Reference } from '../reference';
 import type { DocEntry, Store } from '../store';
 import { act, categoryOf, whoOf } from './actions';
@@ -98,6 +100,11 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
   const actions = available(who, facts).filter((a) => a !== 'report');
   const name = (uid: number | undefined) => personName(uid, user, people);
   const overdue = w.due_at !== undefined && w.due_at < Date.now() && ['accepted', 'dispatched', 'in_progress', 'returned'].includes(w.status);
+
+  async function addNote(text: string) {
+    await store.addNote(id, user.id, text);
+    void syncer.syncNow();
+  }
 
   async function discard() {
     // Out of this user's area now: the server will not send its version back.
@@ -220,55 +227,26 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
         </section>
       )}
 
-      <section class="card">
-        <h3 class="section-title">{ct('record.timeline')}</h3>
-        <ol class="timeline" data-testid="record-timeline">
-          {r.timeline.map((e, i) => (
-            <li key={i} data-testid="timeline-entry" data-action={e.action}>
-              <strong>{label('action', e.action)}</strong>
-              <span class="muted">
-                {' '}
-                {name(e.by)} · {formatTime(e.at)}
-              </span>
-              {e.note && <p class="prewrap">{e.note}</p>}
-            </li>
-          ))}
-        </ol>
-      </section>
-
-      <section class="card">
-        <h3 class="section-title">{ct('record.notes')}</h3>
-        {r.notes.length === 0 && <p class="muted">{ct('record.noNotes')}</p>}
-        <ul class="notes">
-          {r.notes.map((n, i) => (
-            <li key={i} class="note">
-              <p class="prewrap">{n.text}</p>
-              <p class="muted">
-                {name(n.by)} · {formatTime(n.at)}
-              </p>
-            </li>
-          ))}
-        </ul>
-      </section>
-
-      <section class="card">
-        <h3 class="section-title">{ct('record.history')}</h3>
-        <ol class="timeline" data-testid="record-history">
-          {history.map((h) => (
-            <li key={h.hash} data-testid="history-entry">
-              <strong>{h.actions.length ? h.actions.map((a) => label('action', a)).join('、') : name(h.by)}</strong>
-              <span class="muted">
-                {' '}
-                {h.actions.length ? `${name(h.by)} · ` : ''}
-                {formatTime(h.time)}
-              </span>
-              <p class="muted c-history-fields">
-                {h.fields.length ? ct('record.historyField', { fields: h.fields.join(', ') }) : ct('record.historyNone')}
-              </p>
-            </li>
-          ))}
-        </ol>
-      </section>
+      <Timeline title={ct('record.timeline')} level={3} entries={r.timeline} name={name} testid="record-timeline" />
+      {/* Out of this user's area a note would only be refused. */}
+      <Notes title={ct('record.notes')} level={3} notes={r.notes} name={name} add={entry.evicted ? undefined : addNote} />
+      <Steps
+        title={ct('record.history')}
+        level={3}
+        steps={history.map((h) => ({
+          key: h.hash,
+          title: h.actions.length ? h.actions.map((a) => label('action', a)).join('、') : name(h.by),
+          who: h.actions.length ? name(h.by) : undefined,
+          at: h.time,
+          body: (
+            <p class="muted c-history-fields">
+              {h.fields.length ? ct('record.historyField', { fields: h.fields.join(', ') }) : ct('record.historyNone')}
+            </p>
+          ),
+        }))}
+        testid="record-history"
+        itemTestid="history-entry"
+      />
     </section>
   );
 }

@@ -9,6 +9,8 @@ import { recordText, type DocEntry, type Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
 import { useUnsaved } from '../unsaved';
 import { FieldWorkflow } from '../console/FieldWorkflow';
+import { Notes } from '../record/Notes';
+import { Steps, Timeline } from '../record/Timeline';
 import { addAttachments, PHOTO_MESSAGE, readAttachments } from '../photos/attachments';
 import { toAttachment, type Attachment } from '../photos/db';
 import { PhotoPicker } from '../photos/PhotoPicker';
@@ -47,11 +49,10 @@ const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.
 export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
   const version = useStoreVersion(store);
   const [loaded, setLoaded] = useState<Loaded | null | undefined>(undefined);
-  const [note, setNote] = useState('');
   const [description, setDescription] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
   const [busy, setBusy] = useState(false);
-  useUnsaved(note.trim() !== '' || description !== null);
+  useUnsaved(description !== null);
 
   useEffect(() => {
     let cancelled = false;
@@ -111,13 +112,8 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
     if (navigator.onLine) void syncer.syncNow();
   };
 
-  async function addNote() {
-    const text = note.trim();
-    if (!text || busy) return;
-    setBusy(true);
+  async function addNote(text: string) {
     await store.addNote(id, user.id, text);
-    setNote('');
-    setBusy(false);
     afterEdit();
   }
 
@@ -281,32 +277,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
         <PhotoPicker userId={user.id} state="pending" onAdded={addPhotos} />
       </section>
 
-      <section class="card">
-        <h2 class="section-title">{t('detail.notes')}</h2>
-        {r.notes.length === 0 && <p class="muted">{t('detail.noNotes')}</p>}
-        <ul class="notes" data-testid="notes">
-          {r.notes.map((n, i) => (
-            <li key={i} class="note" data-testid="note">
-              <p class="prewrap">{n.text}</p>
-              <p class="muted">
-                <span data-testid="note-by">{person(n.by)}</span> · {formatTime(n.at)}
-              </p>
-            </li>
-          ))}
-        </ul>
-        <textarea
-          class="textarea"
-          rows={3}
-          placeholder={t('detail.notePlaceholder')}
-          aria-label={t('detail.addNote')}
-          data-testid="note-input"
-          value={note}
-          onInput={(e) => setNote(e.currentTarget.value)}
-        />
-        <button type="button" class="btn btn-primary btn-block" disabled={busy || !note.trim()} data-testid="add-note" onClick={() => void addNote()}>
-          {t('detail.addNote')}
-        </button>
-      </section>
+      <Notes title={t('detail.notes')} level={2} notes={r.notes} name={person} add={addNote} />
 
       {entry.kept && entry.kept.length > 0 && (
         <section class="card">
@@ -322,36 +293,14 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
         </section>
       )}
 
-      <section class="card">
-        <h2 class="section-title">{t('detail.timeline')}</h2>
-        <ol class="timeline" data-testid="timeline">
-          {r.timeline.map((e, i) => (
-            <li key={i}>
-              <strong>{label('action', e.action)}</strong>
-              <span class="muted">
-                {' '}
-                {person(e.by)} · {formatTime(e.at)}
-              </span>
-              {e.note && <p class="prewrap">{e.note}</p>}
-            </li>
-          ))}
-        </ol>
-      </section>
-
-      <section class="card">
-        <h2 class="section-title">{t('detail.history')}</h2>
-        <ol class="timeline" data-testid="history">
-          {history.map((h) => (
-            <li key={h.hash} data-testid="history-item">
-              <strong>{h.what}</strong>
-              <span class="muted">
-                {' '}
-                {h.who} · {formatTime(h.time)}
-              </span>
-            </li>
-          ))}
-        </ol>
-      </section>
+      <Timeline title={t('detail.timeline')} level={2} entries={r.timeline} name={person} testid="timeline" />
+      <Steps
+        title={t('detail.history')}
+        level={2}
+        steps={history.map((h) => ({ key: h.hash, title: h.what, who: h.who, at: h.time }))}
+        testid="history"
+        itemTestid="history-item"
+      />
     </main>
   );
 }
