@@ -35,7 +35,10 @@ pub fn new_record(actor: ActorId, fields: &NewRecord) -> Automerge {
     doc
 }
 
-pub(super) fn write_new_record<T: Transactable>(tx: &mut T, f: &NewRecord) -> Result<(), AutomergeError> {
+pub(super) fn write_new_record<T: Transactable>(
+    tx: &mut T,
+    f: &NewRecord,
+) -> Result<(), AutomergeError> {
     tx.put(ROOT, "schema", SCHEMA_VERSION)?;
     tx.put(ROOT, "id", f.id.as_str())?;
     tx.put(ROOT, "kind", f.kind.as_str())?;
@@ -159,4 +162,3 @@ pub(super) fn list<T: Transactable>(tx: &T, key: &'static str) -> Result<ObjId, 
         _ => Err(EditError::MissingList(key)),
     }
 }
-

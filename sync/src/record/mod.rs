@@ -339,9 +339,7 @@ pub(crate) fn status_conflict(r: &Reader<'_>) -> bool {
 mod edit;
 mod reader;
 
-pub use edit::{
-    EditError, NewRecord, append_note, append_timeline, new_record, set_text,
-};
+pub use edit::{EditError, NewRecord, append_note, append_timeline, new_record, set_text};
 pub(crate) use reader::Reader;
 use reader::{check_len, quote, type_name};
 

@@ -129,7 +129,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn required_string(&self, obj: &ObjId, key: &str, field: &str) -> Result<String, SchemaError> {
+    pub(super) fn required_string(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        field: &str,
+    ) -> Result<String, SchemaError> {
         self.string(obj, key, field)?
             .ok_or_else(|| SchemaError::missing(field))
     }
@@ -173,13 +178,23 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| SchemaError::wrong_type(field, "an integer", &value))
     }
 
-    pub(super) fn required_int(&self, obj: &ObjId, key: &str, field: &str) -> Result<i64, SchemaError> {
+    pub(super) fn required_int(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        field: &str,
+    ) -> Result<i64, SchemaError> {
         self.int(obj, key, field)?
             .ok_or_else(|| SchemaError::missing(field))
     }
 
     /// Any finite number; JS stores `31` as `int` and `31.3` as `f64`.
-    pub(super) fn number(&self, obj: &ObjId, key: &str, field: &str) -> Result<Option<f64>, SchemaError> {
+    pub(super) fn number(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<f64>, SchemaError> {
         let Some((value, _)) = self.get(obj, key) else {
             return Ok(None);
         };
@@ -449,4 +464,3 @@ pub(super) fn type_name(v: &Value<'_>) -> &'static str {
         },
     }
 }
-

@@ -1,5 +1,5 @@
-use super::*;
 use super::edit::list;
+use super::*;
 use automerge::transaction::Transactable;
 
 pub const GRID: &str = "/gusu/byw/ws1/jinzhu/g01";
@@ -170,8 +170,7 @@ fn attachments_are_checked() {
         tx.put(&a, "sha256", "AB".repeat(32)).expect("put");
     });
     assert!(
-        err_of(&doc)
-            .starts_with("field `attachments[0].sha256` must be 64 lower-case hex digits")
+        err_of(&doc).starts_with("field `attachments[0].sha256` must be 64 lower-case hex digits")
     );
 }
 
