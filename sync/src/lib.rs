@@ -8,6 +8,7 @@ pub mod names;
 pub mod ops;
 pub mod protocol;
 pub mod record;
+pub mod rules;
 pub mod scope;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
