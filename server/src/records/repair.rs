@@ -44,8 +44,8 @@ impl Records {
                 .compute(move || {
                     rows.into_iter()
                         .filter(|row| {
-                            !load_stored(&row.state)
-                                .is_some_and(|d| heads_text(&d.get_heads()) == row.heads)
+                            load_stored(&row.state)
+                                .is_none_or(|d| heads_text(&d.get_heads()) != row.heads)
                         })
                         .map(|row| row.id)
                         .collect::<Vec<_>>()
