@@ -9,6 +9,7 @@ pub mod ops;
 pub mod protocol;
 pub mod pull;
 pub mod record;
+pub mod rules;
 pub mod scope;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

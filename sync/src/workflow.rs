@@ -2,122 +2,25 @@
 //! close, with return for correction, escalation up the levels, withdrawal and urging.
 //!
 //! Every action is an ordinary Automerge change that sets the workflow fields and appends a
-//! timeline entry `{action, by, at, note?}`, so it works offline like any edit. This module
-//! is the one definition of who may take which action in which status; the server checks
-//! each pushed change against it, judged by the record as it was when the change was made
-//! (its dependencies), so two supervisors acting concurrently offline are both judged
-//! fairly and the merge flags the conflict instead of refusing one of them.
+//! timeline entry `{action, by, at, note?}`, so it works offline like any edit. The rules
+//! themselves are data in [`crate::rules`]; this module applies them to documents: it writes
+//! an action ([`perform`]) and judges each pushed change by the record as it was when the
+//! change was made (its dependencies), so two supervisors acting concurrently offline are
+//! both judged fairly and the merge flags the conflict instead of refusing one of them.
 
-use crate::names::named_enum;
-use crate::record::{EditError, Level, Reader, Record, Status};
-use crate::scope::{Principal, Role};
+use crate::record::{EditError, Reader, Record};
+pub use crate::rules::{
+    Action, CategoryRules, DEADLINE_RUNS, Denied, Effect, Facts, Field, Level, Note, OPEN, Rule,
+    Status, WITH_HANDLER, Who, Write, available, check, due_at, role_level,
+};
+use crate::scope::Principal;
 use automerge::transaction::Transactable;
 use automerge::{
     Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// 上报: made when the record is created.
-    Report,
-    /// 自行处置: field staff fixed it there and then (categories that allow it).
-    ResolveOnSpot,
-    /// The reporter takes the report back before anyone accepted it.
-    Withdraw,
-    /// The reporter corrected a returned record and sends it again.
-    Resubmit,
-    /// 受理: the responsible supervisor takes the case; the deadline starts.
-    Accept,
-    /// 退回: back to the reporter for correction, with a reason.
-    Return,
-    /// 分派: to a grid staff member.
-    Assign,
-    /// 派遣: to a department.
-    Dispatch,
-    /// 上报升级: to the next level up.
-    Escalate,
-    /// 核查: the supervisor checked the work reported back.
-    Verify,
-    /// 结案.
-    Close,
-    /// 结案 as a duplicate of another record.
-    CloseDuplicate,
-    /// A closed case turns out not to be done.
-    Reopen,
-    /// 处置: the handler starts work.
-    Start,
-    /// 反馈: the handler reports the work done.
-    ReportBack,
-    /// Not ours: the handler gives the case back to the supervisor.
-    HandBack,
-    /// 督办: marked for supervision because it was left too long.
-    Urge,
-}
-
-named_enum!(Action {
-    Report => "report",
-    ResolveOnSpot => "resolve_on_spot",
-    Withdraw => "withdraw",
-    Resubmit => "resubmit",
-    Accept => "accept",
-    Return => "return",
-    Assign => "assign",
-    Dispatch => "dispatch",
-    Escalate => "escalate",
-    Verify => "verify",
-    Close => "close",
-    CloseDuplicate => "close_duplicate",
-    Reopen => "reopen",
-    Start => "start",
-    ReportBack => "report_back",
-    HandBack => "hand_back",
-    Urge => "urge",
-});
-
-/// The fields only workflow actions may change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    Status,
-    Level,
-    Assignee,
-    Department,
-    DueAt,
-    Urged,
-    DuplicateOf,
-}
-
-named_enum!(Field {
-    Status => "status",
-    Level => "level",
-    Assignee => "assignee",
-    Department => "department",
-    DueAt => "due_at",
-    Urged => "urged",
-    DuplicateOf => "duplicate_of",
-});
-
-/// Who takes an action: a signed-in user, or the server's own jobs.
-#[derive(Debug, Clone, Copy)]
-pub enum Who<'a> {
-    User(&'a Principal),
-    Server,
-}
-
-/// What the state machine needs to know about a record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
-    pub status: Status,
-    /// Every status concurrent changes left (one unless the record is conflicting).
-    pub statuses: Vec<Status>,
-    pub level: Level,
-    pub reported_by: i64,
-    pub assignee: Option<i64>,
-    pub department: Option<String>,
-    pub field_resolvable: bool,
-}
+use Status::*;
 
 impl Facts {
     pub fn of(doc: &Automerge, record: &Record, field_resolvable: bool) -> Facts {
@@ -148,197 +51,6 @@ impl Facts {
             field_resolvable,
         }
     }
-
-    pub fn conflicting(&self) -> bool {
-        self.statuses.len() > 1
-    }
-}
-
-/// What an allowed action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Effect {
-    /// The status after the action; `None` leaves it.
-    pub status: Option<Status>,
-    /// The workflow fields the action may change.
-    pub fields: &'static [Field],
-    /// The action needs a note (a reason, or what was done).
-    pub needs_note: bool,
-}
-
-/// Why an action is not allowed, in words for the person who tried.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Denied(pub String);
-
-/// The level a supervisor role answers for.
-pub fn role_level(role: Role) -> Option<Level> {
-    match role {
-        Role::CommunitySupervisor => Some(Level::Community),
-        Role::WorkstationSupervisor => Some(Level::Workstation),
-        Role::StreetSupervisor => Some(Level::Street),
-        Role::DistrictAdmin => Some(Level::District),
-        _ => None,
-    }
-}
-
-use Status::*;
-
-/// Statuses in which a record is still open: someone has yet to act on it. The server's
-/// inboxes, rates and jobs take their SQL from these lists (`db/records.rs::status_in`).
-pub const OPEN: &[Status] = &[Reported, Accepted, Dispatched, InProgress, Returned];
-/// Open statuses in which the handling deadline runs: every open one after `accept`.
-pub const DEADLINE_RUNS: &[Status] = &[Accepted, Dispatched, InProgress, Returned];
-/// Statuses in which the record is with its handler (the department or the assignee).
-pub const WITH_HANDLER: &[Status] = &[Dispatched, InProgress];
-
-fn effect(status: Option<Status>, fields: &'static [Field], needs_note: bool) -> Effect {
-    Effect {
-        status,
-        fields,
-        needs_note,
-    }
-}
-
-/// May `who` take `action` on a record with these facts? The one rule table.
-pub fn check(who: Who<'_>, facts: &Facts, action: Action) -> Result<Effect, Denied> {
-    let (from, eff): (&[Status], Effect) = match action {
-        Action::Report => {
-            return Err(Denied("a record is reported once, when it is made".into()));
-        }
-        Action::ResolveOnSpot => (&[Reported], effect(Some(Resolved), &[Field::Status], false)),
-        Action::Withdraw => (
-            &[Reported],
-            effect(Some(Withdrawn), &[Field::Status], false),
-        ),
-        Action::Resubmit => (&[Returned], effect(Some(Reported), &[Field::Status], false)),
-        Action::Accept => (
-            &[Reported],
-            effect(Some(Accepted), &[Field::Status, Field::DueAt], false),
-        ),
-        Action::Return => (
-            &[Reported, Accepted, Resolved],
-            effect(Some(Returned), &[Field::Status], true),
-        ),
-        Action::Assign => (
-            &[Accepted],
-            effect(Some(Dispatched), &[Field::Status, Field::Assignee], false),
-        ),
-        Action::Dispatch => (
-            &[Accepted],
-            effect(Some(Dispatched), &[Field::Status, Field::Department], false),
-        ),
-        Action::Escalate => (
-            &[Reported, Accepted, Returned],
-            effect(None, &[Field::Level, Field::Urged], false),
-        ),
-        Action::Verify => (&[Resolved], effect(None, &[], false)),
-        Action::Close => (&[Resolved], effect(Some(Closed), &[Field::Status], false)),
-        Action::CloseDuplicate => (
-            &[Reported, Accepted, Returned],
-            effect(Some(Closed), &[Field::Status, Field::DuplicateOf], false),
-        ),
-        Action::Reopen => (&[Closed], effect(Some(Accepted), &[Field::Status], true)),
-        Action::Start => (
-            &[Dispatched],
-            effect(Some(InProgress), &[Field::Status], false),
-        ),
-        Action::ReportBack => (WITH_HANDLER, effect(Some(Resolved), &[Field::Status], true)),
-        Action::HandBack => (
-            WITH_HANDLER,
-            effect(
-                Some(Accepted),
-                &[Field::Status, Field::Department, Field::Assignee],
-                true,
-            ),
-        ),
-        Action::Urge => (OPEN, effect(None, &[Field::Urged], false)),
-    };
-
-    let supervisor = match who {
-        Who::Server => matches!(action, Action::Escalate | Action::Urge),
-        Who::User(p) => role_level(p.role) == Some(facts.level),
-    };
-    // A conflicting record waits for its supervisor, who may act from any of the statuses
-    // the concurrent actions left; everyone else sees the status every replica agrees on.
-    let status_ok = if supervisor && facts.conflicting() {
-        facts.statuses.iter().any(|s| from.contains(s))
-    } else {
-        from.contains(&facts.status)
-    };
-    let who_ok = match (who, action) {
-        (Who::Server, Action::Escalate | Action::Urge) => true,
-        (Who::Server, _) => false,
-        (Who::User(p), Action::ResolveOnSpot) => {
-            if !facts.field_resolvable {
-                return Err(Denied(
-                    "this category may not be resolved on the spot; report it for handling".into(),
-                ));
-            }
-            p.role.is_field()
-        }
-        (Who::User(p), Action::Withdraw | Action::Resubmit) => p.user_id == facts.reported_by,
-        (Who::User(p), Action::Start | Action::ReportBack) => is_handler(p, facts),
-        (Who::User(p), Action::HandBack) => is_handler(p, facts),
-        (Who::User(p), Action::Urge) => role_level(p.role).is_some_and(|l| l >= facts.level),
-        (Who::User(_), _) => supervisor,
-    };
-    if !who_ok {
-        let who_text = match who {
-            Who::Server => "the server".to_owned(),
-            Who::User(p) => p.role.as_str().to_owned(),
-        };
-        return Err(Denied(match action {
-            Action::Withdraw | Action::Resubmit => {
-                format!("only the reporter may {action} a record")
-            }
-            Action::Start | Action::ReportBack | Action::HandBack => format!(
-                "only the department or grid staff member the record was dispatched to may {action} it"
-            ),
-            _ => format!(
-                "a {who_text} may not {action} a record held at the {} level",
-                facts.level
-            ),
-        }));
-    }
-    if !status_ok {
-        return Err(Denied(format!(
-            "cannot {action} a record that is {}; allowed when it is {}",
-            facts.status,
-            from.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )));
-    }
-    if action == Action::Escalate && facts.level.up().is_none() {
-        return Err(Denied(
-            "the district level is the top; there is nowhere to escalate".into(),
-        ));
-    }
-    Ok(eff)
-}
-
-fn is_handler(p: &Principal, facts: &Facts) -> bool {
-    match p.role {
-        Role::DepartmentHandler => p.department.is_some() && p.department == facts.department,
-        Role::GridStaff => facts.assignee == Some(p.user_id),
-        _ => false,
-    }
-}
-
-/// Every action `who` may take now, for showing only those buttons.
-pub fn available(who: Who<'_>, facts: &Facts) -> Vec<Action> {
-    Action::ALL
-        .iter()
-        .copied()
-        .filter(|a| check(who, facts, *a).is_ok())
-        .collect()
-}
-
-/// The handling deadline: the category's time from acceptance, halved when urgent.
-pub fn due_at(accepted_at: i64, handling_hours: u32, urgent: bool) -> i64 {
-    let hours_ms = i64::from(handling_hours) * 3_600_000;
-    accepted_at + if urgent { hours_ms / 2 } else { hours_ms }
 }
 
 /// What an action needs besides who and when.
@@ -362,66 +74,47 @@ pub fn perform<T: Transactable>(
     at: i64,
     params: &Params<'_>,
 ) -> Result<(), EditError> {
-    let status = |s: Status| ScalarValue::Str(s.as_str().into());
-    match action {
-        Action::Escalate => {
-            if let Some(up) = facts.level.up() {
-                tx.put(ROOT, "level", up.as_str())?;
+    let rule = action.rule();
+    for &(field, write) in rule.writes {
+        let key = field.as_str();
+        match (write, field) {
+            (Write::Clear, _) => tx.delete(ROOT, key)?,
+            (Write::Raise, _) => {
+                if let Some(up) = facts.level.up() {
+                    tx.put(ROOT, key, up.as_str())?;
+                }
             }
-        }
-        Action::Urge => tx.put(ROOT, "urged", true)?,
-        Action::Accept => {
-            if let Some(due) = params.due_at {
-                tx.put(ROOT, "due_at", due)?;
+            (Write::Mark, _) => tx.put(ROOT, key, true)?,
+            (Write::Param, Field::DueAt) => {
+                if let Some(due) = params.due_at {
+                    tx.put(ROOT, key, due)?;
+                }
             }
-        }
-        Action::Assign => {
-            if let Some(a) = params.assignee {
-                tx.put(ROOT, "assignee", a)?;
+            (Write::Param, Field::Assignee) => {
+                if let Some(a) = params.assignee {
+                    tx.put(ROOT, key, a)?;
+                }
             }
-        }
-        Action::Dispatch => {
-            if let Some(d) = params.department {
-                tx.put(ROOT, "department", d)?;
+            (Write::Param, Field::Department) => {
+                if let Some(d) = params.department {
+                    tx.put(ROOT, key, d)?;
+                }
             }
-        }
-        Action::HandBack => {
-            tx.delete(ROOT, "department")?;
-            tx.delete(ROOT, "assignee")?;
-        }
-        Action::CloseDuplicate => {
-            if let Some(d) = params.duplicate_of {
-                tx.put(ROOT, "duplicate_of", d)?;
+            (Write::Param, Field::DuplicateOf) => {
+                if let Some(d) = params.duplicate_of {
+                    tx.put(ROOT, key, d)?;
+                }
             }
+            (Write::Param, Field::Status | Field::Level | Field::Urged) => {}
         }
-        _ => {}
     }
-    let next = check_effect_status(action).or(if facts.conflicting() {
-        // Writing the status again, even unchanged, overwrites every concurrent value: the
-        // supervisor's decision ends the conflict.
-        Some(facts.status)
-    } else {
-        None
-    });
+    // Writing the status again, even unchanged, overwrites every concurrent value: the
+    // supervisor's decision ends the conflict.
+    let next = rule.to.or(facts.conflicting().then_some(facts.status));
     if let Some(s) = next {
-        tx.put(ROOT, "status", status(s))?;
+        tx.put(ROOT, "status", ScalarValue::Str(s.as_str().into()))?;
     }
     crate::record::append_timeline(tx, action.as_str(), by, at, params.note)
-}
-
-/// The status an action leads to, independent of who takes it.
-fn check_effect_status(action: Action) -> Option<Status> {
-    match action {
-        Action::ResolveOnSpot | Action::ReportBack => Some(Resolved),
-        Action::Withdraw => Some(Withdrawn),
-        Action::Resubmit => Some(Reported),
-        Action::Accept | Action::HandBack | Action::Reopen => Some(Accepted),
-        Action::Return => Some(Returned),
-        Action::Assign | Action::Dispatch => Some(Dispatched),
-        Action::Close | Action::CloseDuplicate => Some(Closed),
-        Action::Start => Some(InProgress),
-        Action::Report | Action::Escalate | Action::Verify | Action::Urge => None,
-    }
 }
 
 /// One entry of a record's timeline.
@@ -480,13 +173,6 @@ fn values(
         (Field::Urged, urged.to_string()),
         (Field::DuplicateOf, format!("{duplicate_of:?}")),
     ]
-}
-
-/// Category facts the workflow needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CategoryRules {
-    pub handling_hours: u32,
-    pub field_resolvable: bool,
 }
 
 /// Just what the rules read from a record, read without validating the whole schema:
@@ -790,7 +476,7 @@ fn check_one(
         check_time(&format!("the {action} step"), e.at, not_before, now)?;
         not_before = e.at;
         let eff = check(Who::User(principal), &facts, action)?;
-        if eff.needs_note && e.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        if eff.needs_note() && e.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(Denied(format!(
                 "{action} needs a note saying why or what was done"
             )));
@@ -826,7 +512,7 @@ fn check_one(
         if action == Action::Escalate {
             facts.level = facts.level.up().unwrap_or(facts.level);
         }
-        step_allowed.extend(eff.fields.iter().copied());
+        step_allowed.extend(eff.rule.fields());
     }
     if old.statuses.len() > 1 && !entries.is_empty() {
         step_allowed.insert(Field::Status);

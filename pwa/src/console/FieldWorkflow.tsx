@@ -7,7 +7,7 @@ import type { Reference } from '../reference';
 import type { Store } from '../store';
 import { act, categoryOf, whoOf } from './actions';
 import { ct, type CKey } from './i18n';
-import { available, factsOf, readWorkflow, type Action, type Workflow } from './workflow.mjs';
+import { WITH_HANDLER, available, factsOf, needsNote, readWorkflow, type Action, type Status, type Workflow } from './workflow.mjs';
 
 interface Props {
   id: string;
@@ -27,7 +27,6 @@ const FIELD: [Action, CKey][] = [
   ['withdraw', 'field.withdraw'],
   ['hand_back', 'field.handBack'],
 ];
-const NEEDS_NOTE: Action[] = ['report_back', 'hand_back'];
 
 /**
  * The workflow on the phone: the status, a returned record's reason with "resubmit",
@@ -63,7 +62,7 @@ export function FieldWorkflow({ id, user, store, syncer, reference }: Props) {
 
   async function run(action: Action) {
     if (busy) return;
-    if (NEEDS_NOTE.includes(action) && !note.trim()) return;
+    if (needsNote(action) && !note.trim()) return;
     setBusy(true);
     const ok = await act(store, user, reference.categories, id, action, { note: note.trim() || undefined });
     setBusy(false);
@@ -85,7 +84,7 @@ export function FieldWorkflow({ id, user, store, syncer, reference }: Props) {
           <span class="muted"> {ct('field.dueAt', { t: formatTime(w.due_at) })}</span>
         )}
       </p>
-      {w.assignee === user.id && ['dispatched', 'in_progress'].includes(w.status) && (
+      {w.assignee === user.id && WITH_HANDLER.includes(w.status as Status) && (
         <p class="wf-assigned">{ct('field.assignedToMe')}</p>
       )}
       {w.status === 'returned' && (
@@ -107,7 +106,7 @@ export function FieldWorkflow({ id, user, store, syncer, reference }: Props) {
               class={a === 'withdraw' || a === 'hand_back' ? 'btn btn-light' : 'btn btn-primary'}
               data-testid={`wf-${a}`}
               disabled={busy}
-              onClick={() => (NEEDS_NOTE.includes(a) ? setOpen(open === a ? null : a) : void run(a))}
+              onClick={() => (needsNote(a) ? setOpen(open === a ? null : a) : void run(a))}
             >
               {ct(key)}
             </button>

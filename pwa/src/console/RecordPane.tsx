@@ -12,7 +12,7 @@ import { act, categoryOf, whoOf } from './actions';
 import { ct, type CKey } from './i18n';
 import { DEPARTMENTS, personName, viewOf, type RecordView } from './record';
 import type { ConsoleSyncer } from './sync';
-import { available, check, factsOf, type Action } from './workflow.mjs';
+import { DEADLINE_RUNS, available, check, factsOf, needsNote as noteRequired, takesNote, type Action, type Status } from './workflow.mjs';
 
 interface Props {
   id: string;
@@ -97,7 +97,7 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
   const who = whoOf(user);
   const actions = available(who, facts).filter((a) => a !== 'report');
   const name = (uid: number | undefined) => personName(uid, user, people);
-  const overdue = w.due_at !== undefined && w.due_at < Date.now() && ['accepted', 'dispatched', 'in_progress', 'returned'].includes(w.status);
+  const overdue = w.due_at !== undefined && w.due_at < Date.now() && DEADLINE_RUNS.includes(w.status as Status);
 
   async function discard() {
     // Out of this user's area now: the server will not send its version back.
@@ -301,8 +301,6 @@ interface PanelProps {
   explain: (a: Action) => string;
 }
 
-const NEEDS_NOTE: Action[] = ['return', 'reopen', 'report_back', 'hand_back'];
-const TAKES_NOTE: Action[] = [...NEEDS_NOTE, 'escalate', 'verify', 'dispatch', 'assign', 'accept', 'close', 'close_duplicate', 'start'];
 
 /** Buttons for the actions allowed now; each opens the fields it needs, then confirms. */
 export function ActionPanel({ actions, people, grid, handlingHours, urgent, onAct, explain }: PanelProps) {
@@ -315,7 +313,7 @@ export function ActionPanel({ actions, people, grid, handlingHours, urgent, onAc
   const [message, setMessage] = useState('');
 
   const staff = people.filter((p) => p.role === 'grid_staff' && (p.unit === grid || grid.startsWith(`${p.unit}/`) || p.unit.startsWith(`${grid}/`)));
-  const needsNote = open !== null && NEEDS_NOTE.includes(open);
+  const needsNote = open !== null && noteRequired(open);
   const ready =
     open !== null &&
     (!needsNote || note.trim() !== '') &&
@@ -406,7 +404,7 @@ export function ActionPanel({ actions, people, grid, handlingHours, urgent, onAc
               <input data-testid="param-duplicate" value={dup} onInput={(e) => setDup(e.currentTarget.value)} />
             </label>
           )}
-          {TAKES_NOTE.includes(open) && (
+          {takesNote(open) && (
             <label class="field">
               <span class="label">
                 {ct('actions.note')}

@@ -2,27 +2,9 @@ import type * as Automerge from '@automerge/automerge/slim';
 
 type Am = typeof Automerge;
 
-export type Action =
-  | 'report'
-  | 'resolve_on_spot'
-  | 'withdraw'
-  | 'resubmit'
-  | 'accept'
-  | 'return'
-  | 'assign'
-  | 'dispatch'
-  | 'escalate'
-  | 'verify'
-  | 'close'
-  | 'close_duplicate'
-  | 'reopen'
-  | 'start'
-  | 'report_back'
-  | 'hand_back'
-  | 'urge';
-export type Status = 'reported' | 'accepted' | 'dispatched' | 'in_progress' | 'resolved' | 'closed' | 'returned' | 'withdrawn';
-export type Level = 'community' | 'workstation' | 'street' | 'district';
-export type Field = 'status' | 'level' | 'assignee' | 'department' | 'due_at' | 'urged' | 'duplicate_of';
+import type { Action, Field, Level, Rules, Status } from '../generated/workflow-rules.mjs';
+
+export type { Action, Field, Level, Status } from '../generated/workflow-rules.mjs';
 
 export interface Who {
   user_id: number;
@@ -71,10 +53,16 @@ export interface Params {
   due_at?: number;
 }
 
+export declare const RULES: Rules;
 export declare const ACTIONS: Action[];
 export declare const STATUSES: Status[];
 export declare const LEVELS: Level[];
+export declare const OPEN: Status[];
+export declare const DEADLINE_RUNS: Status[];
+export declare const WITH_HANDLER: Status[];
 export declare const ACTION_MESSAGE_PREFIX: string;
+export declare function needsNote(action: Action): boolean;
+export declare function takesNote(action: Action): boolean;
 export declare function roleLevel(role: string): Level | undefined;
 export declare function levelUp(level: string): Level | undefined;
 export declare function check(who: Who | 'server', facts: Facts, action: Action): Checked;

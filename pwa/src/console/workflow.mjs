@@ -1,45 +1,26 @@
-// The closed loop's rule table, ported from sync/src/workflow.rs (`check`, `perform`,
-// `due_at`). The server is the judge: it checks every pushed change against the Rust
-// table. This copy decides which buttons the app offers and writes the changes the
-// way the server expects them, so the two must stay in step: tests/e2e/console-workflow
-// runs the same role × status × action matrix as sync/src/workflow/tests.rs.
+// The closed loop's rules for the app: an interpreter of the rule table generated from
+// sync/src/rules.rs (../generated/workflow-rules.mjs), never a copy of it. The server is
+// the judge: it checks every pushed change against the Rust table. This module decides
+// which buttons the app offers and writes the changes the way the server expects them;
+// tests/e2e/console-workflow.test.mjs holds it to a decision matrix generated from the
+// Rust `check` (tests/e2e/fixtures/workflow-matrix.json).
 //
 // Plain JavaScript with the Automerge module passed in (like ../record/core.mjs), so
 // Node's test runner loads it as it is.
 
-export const ACTIONS = [
-  'report',
-  'resolve_on_spot',
-  'withdraw',
-  'resubmit',
-  'accept',
-  'return',
-  'assign',
-  'dispatch',
-  'escalate',
-  'verify',
-  'close',
-  'close_duplicate',
-  'reopen',
-  'start',
-  'report_back',
-  'hand_back',
-  'urge',
-];
+import RULES from '../generated/workflow-rules.mjs';
 
-export const STATUSES = ['reported', 'accepted', 'dispatched', 'in_progress', 'resolved', 'closed', 'returned', 'withdrawn'];
-export const LEVELS = ['community', 'workstation', 'street', 'district'];
-const OPEN = ['reported', 'accepted', 'dispatched', 'in_progress', 'returned'];
-const FIELD_ROLES = ['leader', 'grid_staff'];
+export { RULES };
+export const ACTIONS = RULES.actions;
+export const STATUSES = RULES.statuses;
+export const LEVELS = RULES.levels;
+export const OPEN = RULES.open;
+export const DEADLINE_RUNS = RULES.deadline_runs;
+export const WITH_HANDLER = RULES.with_handler;
 
 /** The level a supervisor role answers for, or undefined. */
 export function roleLevel(role) {
-  return {
-    community_supervisor: 'community',
-    workstation_supervisor: 'workstation',
-    street_supervisor: 'street',
-    district_admin: 'district',
-  }[role];
+  return RULES.role_levels[role];
 }
 
 export function levelUp(level) {
@@ -49,25 +30,9 @@ export function levelUp(level) {
 
 const rank = (level) => LEVELS.indexOf(level);
 
-/** [statuses it may be taken from, status after (undefined: unchanged), fields it sets, needs a note]. */
-const TABLE = {
-  resolve_on_spot: [['reported'], 'resolved', ['status'], false],
-  withdraw: [['reported'], 'withdrawn', ['status'], false],
-  resubmit: [['returned'], 'reported', ['status'], false],
-  accept: [['reported'], 'accepted', ['status', 'due_at'], false],
-  return: [['reported', 'accepted', 'resolved'], 'returned', ['status'], true],
-  assign: [['accepted'], 'dispatched', ['status', 'assignee'], false],
-  dispatch: [['accepted'], 'dispatched', ['status', 'department'], false],
-  escalate: [['reported', 'accepted', 'returned'], undefined, ['level', 'urged'], false],
-  verify: [['resolved'], undefined, [], false],
-  close: [['resolved'], 'closed', ['status'], false],
-  close_duplicate: [['reported', 'accepted', 'returned'], 'closed', ['status', 'duplicate_of'], false],
-  reopen: [['closed'], 'accepted', ['status'], true],
-  start: [['dispatched'], 'in_progress', ['status'], false],
-  report_back: [['dispatched', 'in_progress'], 'resolved', ['status'], true],
-  hand_back: [['dispatched', 'in_progress'], 'accepted', ['status', 'department', 'assignee'], true],
-  urge: [OPEN, undefined, ['urged'], false],
-};
+/** Whether the action's timeline entry must carry a note, or may. */
+export const needsNote = (action) => RULES.rules[action]?.note === 'required';
+export const takesNote = (action) => (RULES.rules[action]?.note ?? 'none') !== 'none';
 
 function isHandler(who, facts) {
   if (who.role === 'department_handler') return Boolean(who.department) && who.department === facts.department;
@@ -75,39 +40,59 @@ function isHandler(who, facts) {
   return false;
 }
 
+/** The fields an action may change: its status, if it sets one, then what it writes. */
+function fieldsOf(rule) {
+  return [...(rule.to ? ['status'] : []), ...rule.writes.map(([f]) => f)];
+}
+
 /**
  * May `who` ({user_id, role, department}, or 'server') take `action` on a record with
- * these facts? `{ok: true, effect}` or `{ok: false, reason}`, like `check` in Rust.
+ * these facts? `{ok: true, effect}` or `{ok: false, reason}`, as `rules::check` in Rust.
  */
 export function check(who, facts, action) {
-  if (action === 'report') return { ok: false, reason: 'a record is reported once, when it is made' };
-  const row = TABLE[action];
-  if (!row) return { ok: false, reason: `unknown action ${action}` };
-  const [from, status, fields, needsNote] = row;
-  const effect = { status, fields, needsNote };
+  const rule = RULES.rules[action];
+  if (!rule) return { ok: false, reason: `unknown action ${action}` };
+  if (rule.actor === 'creation') {
+    return { ok: false, reason: `a record's ${action} step is made once, when the record is made` };
+  }
   const server = who === 'server';
-  const supervisor = server ? action === 'escalate' || action === 'urge' : roleLevel(who.role) === facts.level;
+  const supervisor = server ? rule.server : roleLevel(who.role) === facts.level;
   const conflicting = facts.statuses.length > 1;
   const statusOk =
-    supervisor && conflicting ? facts.statuses.some((s) => from.includes(s)) : from.includes(facts.status);
+    supervisor && conflicting ? facts.statuses.some((s) => rule.from.includes(s)) : rule.from.includes(facts.status);
   let whoOk;
-  if (server) whoOk = action === 'escalate' || action === 'urge';
-  else if (action === 'resolve_on_spot') {
-    if (!facts.field_resolvable) {
-      return { ok: false, reason: 'this category may not be resolved on the spot; report it for handling' };
+  if (server) whoOk = rule.server;
+  else {
+    switch (rule.actor) {
+      case 'supervisor':
+        whoOk = supervisor;
+        break;
+      case 'supervisor_or_above': {
+        const l = roleLevel(who.role);
+        whoOk = l !== undefined && rank(l) >= rank(facts.level);
+        break;
+      }
+      case 'reporter':
+        whoOk = who.user_id === facts.reported_by;
+        break;
+      case 'handler':
+        whoOk = isHandler(who, facts);
+        break;
+      case 'field_staff':
+        if (!facts.field_resolvable) {
+          return { ok: false, reason: 'this category may not be resolved on the spot; report it for handling' };
+        }
+        whoOk = RULES.field_roles.includes(who.role);
+        break;
+      default:
+        whoOk = false;
     }
-    whoOk = FIELD_ROLES.includes(who.role);
-  } else if (action === 'withdraw' || action === 'resubmit') whoOk = who.user_id === facts.reported_by;
-  else if (action === 'start' || action === 'report_back' || action === 'hand_back') whoOk = isHandler(who, facts);
-  else if (action === 'urge') {
-    const l = roleLevel(who.role);
-    whoOk = l !== undefined && rank(l) >= rank(facts.level);
-  } else whoOk = supervisor;
+  }
   if (!whoOk) {
     const whoText = server ? 'the server' : who.role;
     let reason;
-    if (action === 'withdraw' || action === 'resubmit') reason = `only the reporter may ${action} a record`;
-    else if (action === 'start' || action === 'report_back' || action === 'hand_back')
+    if (rule.actor === 'reporter') reason = `only the reporter may ${action} a record`;
+    else if (rule.actor === 'handler')
       reason = `only the department or grid staff member the record was dispatched to may ${action} it`;
     else reason = `a ${whoText} may not ${action} a record held at the ${facts.level} level`;
     return { ok: false, reason };
@@ -115,13 +100,16 @@ export function check(who, facts, action) {
   if (!statusOk) {
     return {
       ok: false,
-      reason: `cannot ${action} a record that is ${facts.status}; allowed when it is ${from.join(' or ')}`,
+      reason: `cannot ${action} a record that is ${facts.status}; allowed when it is ${rule.from.join(' or ')}`,
     };
   }
-  if (action === 'escalate' && levelUp(facts.level) === undefined) {
+  if (rule.writes.some(([f, w]) => f === 'level' && w === 'raise') && levelUp(facts.level) === undefined) {
     return { ok: false, reason: 'the district level is the top; there is nowhere to escalate' };
   }
-  return { ok: true, effect };
+  return {
+    ok: true,
+    effect: { status: rule.to ?? undefined, fields: fieldsOf(rule), needsNote: rule.note === 'required' },
+  };
 }
 
 /** Every action `who` may take now, in the table's order. */
@@ -207,36 +195,20 @@ export const ACTION_MESSAGE_PREFIX = 'workflow:';
 export function perform(A, doc, facts, action, by, at, params = {}) {
   const s = (v) => new A.ImmutableString(v);
   return A.change(doc, { message: ACTION_MESSAGE_PREFIX + action, time: Math.floor(at / 1000) }, (d) => {
-    switch (action) {
-      case 'escalate': {
+    const rule = RULES.rules[action];
+    for (const [field, write] of rule?.writes ?? []) {
+      if (write === 'clear') {
+        if (d[field] !== undefined) delete d[field];
+      } else if (write === 'raise') {
         const up = levelUp(facts.level);
-        if (up) d.level = s(up);
-        break;
+        if (up) d[field] = s(up);
+      } else if (write === 'mark') d[field] = true;
+      else if (params[field] !== undefined && params[field] !== '') {
+        // Ids are numbers, keys and record ids enum-like strings.
+        d[field] = typeof params[field] === 'number' ? params[field] : s(params[field]);
       }
-      case 'urge':
-        d.urged = true;
-        break;
-      case 'accept':
-        if (params.due_at !== undefined) d.due_at = params.due_at;
-        break;
-      case 'assign':
-        if (params.assignee !== undefined) d.assignee = params.assignee;
-        break;
-      case 'dispatch':
-        if (params.department) d.department = s(params.department);
-        break;
-      case 'hand_back':
-        if (d.department !== undefined) delete d.department;
-        if (d.assignee !== undefined) delete d.assignee;
-        break;
-      case 'close_duplicate':
-        if (params.duplicate_of) d.duplicate_of = s(params.duplicate_of);
-        break;
-      default:
-        break;
     }
-    const row = TABLE[action];
-    const next = (row && row[1]) ?? (facts.statuses.length > 1 ? facts.status : undefined);
+    const next = rule?.to ?? (facts.statuses.length > 1 ? facts.status : undefined);
     // Writing the status again, even unchanged, overwrites every concurrent value:
     // the supervisor's decision ends the conflict.
     if (next) d.status = s(next);

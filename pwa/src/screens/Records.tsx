@@ -4,6 +4,7 @@ import { t } from '../i18n';
 import { categoryName, formatTime, label } from '../labels';
 import type { Reference } from '../reference';
 import type { Store, Summary, SyncState } from '../store';
+import RULES from '../generated/workflow-rules.mjs';
 
 interface Props {
   store: Store;
@@ -15,7 +16,7 @@ interface Props {
 const ROW = 140;
 /** Rows rendered beyond each edge of the screen, so a quick fling shows no blank rows. */
 const OVERSCAN = 8;
-const STATUSES = ['reported', 'accepted', 'dispatched', 'in_progress', 'resolved', 'closed', 'returned', 'withdrawn'];
+const STATUSES = RULES.statuses;
 
 interface Filters {
   kind: string;

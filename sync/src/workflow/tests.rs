@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::record::{NewRecord, Urgency, new_record, read_record};
-use crate::scope::Principal;
+use crate::scope::{Principal, Role};
 use automerge::ActorId;
 use std::collections::BTreeSet;
 

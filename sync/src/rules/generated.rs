@@ -1,0 +1,274 @@
+//! The PWA's copy of the rule table and the decision matrix its interpreter is tested
+//! against, generated from [`super`]. These tests fail when a checked-in copy differs from
+//! what the table gives now; `HAITANG_BLESS=1 cargo test -p haitang-sync generated` writes
+//! them afresh.
+
+use super::*;
+use crate::names::NamedEnum;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+const HEADER: &str = "// Generated from sync/src/rules.rs by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.\n// Do not edit: change the Rust table and run that command.\n";
+
+fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| name(*v)).collect()
+}
+
+fn union<T: NamedEnum + Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> String {
+    names(all, name)
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn statuses(set: &[Status]) -> Vec<&'static str> {
+    names(set, Status::as_str)
+}
+
+fn table() -> Value {
+    let rules: serde_json::Map<String, Value> = RULES
+        .iter()
+        .map(|r| {
+            let writes: Vec<Value> = r
+                .writes
+                .iter()
+                .map(|(f, w)| json!([f.as_str(), w.as_str()]))
+                .collect();
+            let row = json!({
+                "from": statuses(r.from),
+                "to": r.to.map(Status::as_str),
+                "writes": writes,
+                "actor": r.actor.as_str(),
+                "server": r.server,
+                "note": r.note.as_str(),
+            });
+            (r.action.as_str().to_owned(), row)
+        })
+        .collect();
+    let role_levels: serde_json::Map<String, Value> = Role::ALL
+        .iter()
+        .filter_map(|r| role_level(*r).map(|l| (r.as_str().to_owned(), json!(l.as_str()))))
+        .collect();
+    let field_roles: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| r.is_field())
+        .map(|r| r.as_str())
+        .collect();
+    json!({
+        "actions": names(Action::ALL, Action::as_str),
+        "statuses": statuses(Status::ALL),
+        "levels": names(Level::ALL, Level::as_str),
+        "fields": names(Field::ALL, Field::as_str),
+        "roles": names(Role::ALL, Role::as_str),
+        "field_roles": field_roles,
+        "role_levels": role_levels,
+        "open": statuses(OPEN),
+        "deadline_runs": statuses(DEADLINE_RUNS),
+        "with_handler": statuses(WITH_HANDLER),
+        "rules": rules,
+    })
+}
+
+fn module() -> String {
+    let json = serde_json::to_string_pretty(&table()).expect("json");
+    format!("{HEADER}export default {json};\n")
+}
+
+fn types() -> String {
+    format!(
+        "{HEADER}
+export type Action = {};
+export type Status = {};
+export type Level = {};
+export type Field = {};
+export type Role = {};
+export type Actor = {};
+export type Note = {};
+export type Write = {};
+
+export interface Rule {{
+  /** The statuses it may be taken from. */
+  from: Status[];
+  /** The status after it; null leaves it. */
+  to: Status | null;
+  /** The other workflow fields it writes, and how. */
+  writes: [Field, Write][];
+  actor: Actor;
+  /** Whether the server's jobs take it too. */
+  server: boolean;
+  note: Note;
+}}
+
+export interface Rules {{
+  actions: Action[];
+  statuses: Status[];
+  levels: Level[];
+  fields: Field[];
+  roles: Role[];
+  field_roles: Role[];
+  role_levels: Partial<Record<Role, Level>>;
+  open: Status[];
+  deadline_runs: Status[];
+  with_handler: Status[];
+  rules: Record<Action, Rule>;
+}}
+
+declare const RULES: Rules;
+export default RULES;
+",
+        union(Action::ALL, Action::as_str),
+        union(Status::ALL, Status::as_str),
+        union(Level::ALL, Level::as_str),
+        union(Field::ALL, Field::as_str),
+        union(Role::ALL, Role::as_str),
+        union(Actor::ALL, Actor::as_str),
+        union(Note::ALL, Note::as_str),
+        union(Write::ALL, Write::as_str),
+    )
+}
+
+const REPORTER: i64 = 1;
+const ASSIGNEE: i64 = 2;
+const POLICE: &str = "/gusu:police";
+
+/// Everyone whose rights differ: the reporter, the assignee, another field user, a
+/// supervisor per level, the department the record went to and another one.
+fn cast() -> Vec<Principal> {
+    let p = |user_id, role, department: Option<&str>| Principal {
+        user_id,
+        role,
+        unit: "/gusu/byw/ws1/jinzhu/g01".into(),
+        department: department.map(str::to_owned),
+    };
+    vec![
+        p(REPORTER, Role::Leader, None),
+        p(ASSIGNEE, Role::GridStaff, None),
+        p(3, Role::Leader, None),
+        p(4, Role::CommunitySupervisor, None),
+        p(5, Role::WorkstationSupervisor, None),
+        p(6, Role::StreetSupervisor, None),
+        p(7, Role::DistrictAdmin, None),
+        p(8, Role::DepartmentHandler, Some(POLICE)),
+        p(9, Role::DepartmentHandler, Some("/gusu:fire")),
+    ]
+}
+
+/// Every status alone and every ordered pair a conflict can leave, at every level, in
+/// categories that may and may not be resolved on the spot.
+fn situations() -> Vec<Facts> {
+    let mut sets: Vec<Vec<Status>> = Status::ALL.iter().map(|s| vec![*s]).collect();
+    for a in Status::ALL {
+        for b in Status::ALL {
+            if a != b {
+                sets.push(vec![*a, *b]);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for level in Level::ALL {
+        for set in &sets {
+            for field_resolvable in [true, false] {
+                out.push(Facts {
+                    status: set[0],
+                    statuses: set.clone(),
+                    level: *level,
+                    reported_by: REPORTER,
+                    assignee: Some(ASSIGNEE),
+                    department: Some(POLICE.into()),
+                    field_resolvable,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// For each situation and each person (then the server), the actions [`check`] allows, as a
+/// bit mask over `actions` in table order.
+fn matrix() -> String {
+    let cast = cast();
+    let situations = situations();
+    let mask = |who: Who<'_>, f: &Facts| -> u32 {
+        Action::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| check(who, f, **a).is_ok())
+            .map(|(i, _)| 1u32 << i)
+            .sum()
+    };
+    // Each situation as [statuses (the winner first), level, field_resolvable]; the rest of
+    // the facts is `base`.
+    let facts: Vec<Value> = situations
+        .iter()
+        .map(|f| json!([statuses(&f.statuses), f.level.as_str(), f.field_resolvable]))
+        .collect();
+    let base = json!({"reported_by": REPORTER, "assignee": ASSIGNEE, "department": POLICE});
+    let mut who: Vec<Value> = cast
+        .iter()
+        .map(|p| json!({"user_id": p.user_id, "role": p.role.as_str(), "department": p.department}))
+        .collect();
+    who.push(json!("server"));
+    let mut allowed: Vec<Vec<u32>> = cast
+        .iter()
+        .map(|p| situations.iter().map(|f| mask(Who::User(p), f)).collect())
+        .collect();
+    allowed.push(situations.iter().map(|f| mask(Who::Server, f)).collect());
+    let compact = |v: &Value| serde_json::to_string(v).expect("json");
+    let rows = |items: Vec<String>| format!("[\n    {}\n  ]", items.join(",\n    "));
+    format!(
+        "{{\n  \"about\": \"Generated from sync/src/rules.rs by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`: for each person in who (then the server) and each situation in facts ([statuses, level, field_resolvable], the rest as in base), the actions rules::check allows, as a bit mask over actions in table order.\",\n  \"actions\": {},\n  \"base\": {},\n  \"who\": {},\n  \"facts\": {},\n  \"allowed\": {}\n}}\n",
+        compact(&json!(names(Action::ALL, Action::as_str))),
+        compact(&base),
+        rows(who.iter().map(compact).collect()),
+        rows(facts.iter().map(compact).collect()),
+        rows(allowed.iter().map(|a| compact(&json!(a))).collect()),
+    )
+}
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+fn check_current(path: &str, want: &str) {
+    let file = repo_file(path);
+    if std::env::var_os("HAITANG_BLESS").is_some() {
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, want).expect("write");
+        return;
+    }
+    let have = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        have == want,
+        "{path} is stale: it does not match sync/src/rules.rs; run `HAITANG_BLESS=1 cargo test -p haitang-sync generated` and commit the result"
+    );
+}
+
+#[test]
+fn the_pwa_rule_table_is_current() {
+    check_current("pwa/src/generated/workflow-rules.mjs", &module());
+    check_current("pwa/src/generated/workflow-rules.d.mts", &types());
+}
+
+#[test]
+fn the_decision_matrix_is_current() {
+    check_current("tests/e2e/fixtures/workflow-matrix.json", &matrix());
+}
+
+#[test]
+fn the_table_has_one_row_per_action_in_order() {
+    assert_eq!(RULES.len(), Action::ALL.len());
+    for (rule, action) in RULES.iter().zip(Action::ALL) {
+        assert_eq!(rule.action, *action);
+        assert_eq!(action.rule().action, *action);
+    }
+}
+
+#[test]
+fn levels_go_up_in_order() {
+    assert_eq!(Level::Community.up(), Some(Level::Workstation));
+    assert_eq!(Level::Street.up(), Some(Level::District));
+    assert_eq!(Level::District.up(), None);
+}
