@@ -10,14 +10,15 @@
 //!
 //! - **real** (`--preload-real`): every record is a distinct Automerge document, made like
 //!   the workload's (create, edit the description, add a note, accept), one actor per 25
-//!   records, pushed in this process through the server's own ingest code:
-//!   `Db::prepare_push` (decode, apply, validate, save: what `POST /api/v1/sync` runs for
-//!   each document) and `Db::commit_push` (the writer's transaction, projection included),
-//!   2,000 documents a transaction. Only HTTP, CBOR and sign-in are skipped.
+//!   records, pushed in this process through the server's own push path,
+//!   `Records::push` (decode, judge, write: what `POST /api/v1/sync` runs for a request's
+//!   documents), a batch of 2,000 documents in as many pushes at once as there are
+//!   threads. Only HTTP, CBOR and sign-in are skipped.
 //! - **copy** (the default): the first 600 records (100 a grid) are made the real way; every
 //!   further record copies one of them row for row in SQL (its `changes` rows and its
 //!   `docs` row, every column but the id and the seqs, whatever columns the schema has by
-//!   then) under a new UUID and new seqs. The projection is therefore a valid one and
+//!   then) under a new UUID and new seqs, on a connection of the bench's own once the
+//!   server's storage is closed (it takes no SQL from outside). The projection is therefore a valid one and
 //!   the volume (rows, blobs, index entries) is real, but the saved document inside a copy
 //!   still names its template's id, and the copies share their template's change hashes
 //!   and actor. Nothing in the bench reads those documents.
@@ -26,10 +27,11 @@ use crate::records;
 use anyhow::{Context, bail};
 use automerge::ActorId;
 use haitang_server::config::Config;
-use haitang_server::db::Db;
-use haitang_server::db::records::Committed;
 use haitang_server::db::users::{NewUser, User};
+use haitang_server::records::Records;
+use haitang_sync::protocol::PushDoc;
 use haitang_sync::scope::Role;
+use serde_bytes::ByteBuf;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -73,6 +75,7 @@ pub async fn preload(
         .await
         .context("creating the database")?;
     let db = state.db.clone();
+    let records = state.records.clone();
 
     let hash = haitang_server::auth::hash_password("preload-password")
         .map_err(|e| anyhow::anyhow!("hashing a password: {e:?}"))?;
@@ -98,16 +101,17 @@ pub async fn preload(
     } else {
         (templates, TEMPLATES_PER_GRID)
     };
-    let mut written = ingest(&db, &users, real_n, batch, threads, started).await?;
+    let mut written = ingest(&records, &users, real_n, batch, threads, started).await?;
+    db.close();
+    drop((db, records, state));
     if written < n {
-        written += copy(&db, n - written, started).await?;
+        let path = db_path.to_owned();
+        let wanted = n - written;
+        written += tokio::task::spawn_blocking(move || copy(&path, wanted, started)).await??;
     }
     if written != n {
         bail!("preloaded {written} records of {n}");
     }
-    db.close();
-    drop(db);
-    drop(state);
     Ok(Preloaded {
         elapsed: started.elapsed(),
         records: written,
@@ -116,7 +120,7 @@ pub async fn preload(
 
 /// Makes `n` real records and pushes them through the server's ingest code.
 async fn ingest(
-    db: &Db,
+    records: &Records,
     users: &[User],
     n: usize,
     batch_size: usize,
@@ -167,8 +171,8 @@ async fn ingest(
             written += in_flight.join_next().await.context("a batch")???;
         }
         let Some(batch) = arx.recv().await else { break };
-        let (db, user) = (db.clone(), users[batch.grid].clone());
-        in_flight.spawn(push_batch(db, user, batch));
+        let (records, user) = (records.clone(), users[batch.grid].clone());
+        in_flight.spawn(push_batch(records, user, batch, threads));
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
             let secs = started.elapsed().as_secs_f64();
@@ -189,39 +193,35 @@ async fn ingest(
 }
 
 /// Adds `n` copies of the preloaded records already there, `COPY_BATCH` a transaction.
-async fn copy(db: &Db, n: usize, started: Instant) -> anyhow::Result<usize> {
+fn copy(db_path: &Path, n: usize, started: Instant) -> anyhow::Result<usize> {
+    let c = rusqlite::Connection::open(db_path).context("opening the database to copy")?;
+    c.execute_batch("PRAGMA foreign_keys = ON;")?;
     // (id, key, number of changes) of each record to copy.
-    let templates: Vec<(String, i64, i64)> = db
-        .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, key, change_count FROM docs \
-                 WHERE grid >= '/gusu/pj/' AND grid < '/gusu/pj0' ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+    let templates: Vec<(String, i64, i64)> = {
+        let mut stmt = c.prepare(
+            "SELECT id, key, change_count FROM docs \
+             WHERE grid >= '/gusu/pj/' AND grid < '/gusu/pj0' ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    };
     if templates.is_empty() {
         bail!("no template records to copy");
     }
-    let templates = Arc::new(templates);
     let mut written = 0;
     let mut last_report = Instant::now();
     while written < n {
-        // COPY_BATCH copies a commit, in jobs of COPY_JOB: a job's savepoint journal is
-        // walked at every statement, so one huge job slows down as it goes.
+        // COPY_BATCH copies a commit, in savepoints of COPY_JOB: a savepoint's journal is
+        // walked at every statement, so one huge savepoint slows down as it goes.
         let count = COPY_BATCH.min(n - written);
-        let jobs: Vec<_> = (written..written + count)
-            .step_by(COPY_JOB)
-            .map(|from| {
-                let templates = templates.clone();
-                let to = (from + COPY_JOB).min(written + count);
-                move |c: &rusqlite::Connection| copy_job(c, &templates, from..to)
-            })
-            .collect();
-        for done in db.write_each(jobs).await {
-            done.context("copying preloaded records")?;
+        c.execute_batch("BEGIN IMMEDIATE")?;
+        for from in (written..written + count).step_by(COPY_JOB) {
+            let to = (from + COPY_JOB).min(written + count);
+            c.execute_batch("SAVEPOINT job")?;
+            copy_job(&c, &templates, from..to).context("copying preloaded records")?;
+            c.execute_batch("RELEASE job")?;
         }
+        c.execute_batch("COMMIT")?;
         written += count;
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
@@ -229,6 +229,8 @@ async fn copy(db: &Db, n: usize, started: Instant) -> anyhow::Result<usize> {
             eprintln!("  preload (copies): {written} / {n} copies, {secs:.0} s");
         }
     }
+    // Leave a checkpointed file behind, as the server's own close does.
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(written)
 }
 
@@ -237,7 +239,7 @@ fn copy_job(
     c: &rusqlite::Connection,
     templates: &[(String, i64, i64)],
     range: std::ops::Range<usize>,
-) -> Result<(), haitang_server::db::DbError> {
+) -> rusqlite::Result<()> {
     let columns = |table: &str| -> rusqlite::Result<Vec<String>> {
         let mut stmt = c.prepare(&format!("PRAGMA table_info({table})"))?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(1))?;
@@ -277,31 +279,38 @@ fn copy_job(
     Ok(())
 }
 
-/// Prepares every document of the batch on the reader pool, then commits them in one
-/// write job, as `POST /api/v1/sync` does for one request.
-async fn push_batch(db: Db, user: User, batch: Batch) -> anyhow::Result<usize> {
+/// Pushes the batch's documents through the server's push path, in `threads` pushes at
+/// once, as that many requests would.
+async fn push_batch(
+    records: Records,
+    user: User,
+    batch: Batch,
+    threads: usize,
+) -> anyhow::Result<usize> {
     let principal = user.principal();
+    let count = batch.docs.len();
+    let docs: Vec<PushDoc> = batch
+        .docs
+        .into_iter()
+        .map(|(doc, changes)| PushDoc {
+            doc,
+            changes: changes.into_iter().map(ByteBuf::from).collect(),
+        })
+        .collect();
     let mut set = JoinSet::new();
-    for (i, (id, changes)) in batch.docs.into_iter().enumerate() {
-        let (db, principal) = (db.clone(), principal.clone());
-        set.spawn(async move { (i, db.prepare_push(principal, id, changes).await) });
+    for chunk in docs.chunks(count.div_ceil(threads.max(1)).max(1)) {
+        let (records, principal, chunk) = (records.clone(), principal.clone(), chunk.to_vec());
+        set.spawn(async move { records.push(&principal, chunk).await });
     }
-    let mut prepared = Vec::with_capacity(set.len());
     while let Some(done) = set.join_next().await {
-        let (i, result) = done?;
-        match result? {
-            Ok(p) => prepared.push((i, p)),
-            Err(refusal) => bail!("a preloaded record was refused: {refusal:?}"),
-        }
-    }
-    prepared.sort_by_key(|(i, _)| *i);
-    let prepared: Vec<_> = prepared.into_iter().map(|(_, p)| p).collect();
-    let count = prepared.len();
-    for outcome in db.commit_push(Some(user.id), prepared).await? {
-        match outcome {
-            Committed::Ok { .. } => {}
-            Committed::Stale => bail!("a preloaded record was stale"),
-            Committed::Refused(r) => bail!("a preloaded record was refused: {r:?}"),
+        for r in done?? {
+            if !r.ok {
+                bail!(
+                    "a preloaded record was refused: {:?} {:?}",
+                    r.code,
+                    r.message
+                );
+            }
         }
     }
     Ok(count)

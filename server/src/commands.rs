@@ -6,6 +6,7 @@ use crate::db::Db;
 use crate::db::org::ImportError;
 use crate::db::users::NewUser;
 use crate::org_import::{self, Format};
+use crate::records::Records;
 use haitang_sync::scope::Role;
 use std::io::Read;
 use std::path::Path;
@@ -131,8 +132,8 @@ pub async fn user_list(db: &Db, under: String) -> anyhow::Result<()> {
 }
 
 /// Lists damaged records; an error (non-zero exit) if there are any.
-pub async fn records_check(db: &Db) -> anyhow::Result<()> {
-    let damaged = db.damaged_records().await?;
+pub async fn records_check(records: &Records) -> anyhow::Result<()> {
+    let damaged = records.damaged().await?;
     if damaged.is_empty() {
         println!("every record loads");
         return Ok(());
@@ -147,9 +148,9 @@ pub async fn records_check(db: &Db) -> anyhow::Result<()> {
 }
 
 /// Rebuilds one damaged record and says what was set aside.
-pub async fn records_repair(db: &Db, id: String) -> anyhow::Result<()> {
+pub async fn records_repair(db: &Db, records: &Records, id: String) -> anyhow::Result<()> {
     let actor = crate::jobs::server_actor_of(db).await?;
-    match db.repair_record(actor, id.clone()).await? {
+    match records.repair(actor, id.clone()).await? {
         None => anyhow::bail!("no record {id}"),
         Some(report) => {
             println!(

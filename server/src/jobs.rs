@@ -1,7 +1,8 @@
-//! Background jobs. The escalation job (督办): records left unaccepted too long go up a
-//! level and are marked urged; records past their handling deadline are urged (and go up
-//! when the rules allow). Its changes are made with the server's own Automerge actor, so
-//! they sync, merge and show in the timeline like anyone's.
+//! Background jobs, run every `jobs_interval_secs` by [`run`]. The escalation job (督办):
+//! records left unaccepted too long go up a level and are marked urged; records past their
+//! handling deadline are urged (and go up when the rules allow). Which records, from the
+//! projection (`Db::neglected`); what it does to each, `records::escalate`. Then the
+//! collection of orphan photos and abandoned uploads.
 
 use crate::AppState;
 use crate::db::{DbError, now_ms};
@@ -37,7 +38,11 @@ pub async fn escalate_once(state: &AppState, now: i64) -> Result<usize, DbError>
     {
         // One record that cannot be escalated (a damaged document, say) must not stop the
         // pass for all the others.
-        let actions = match state.db.escalate(actor.clone(), id.clone(), why, now).await {
+        let actions = match state
+            .records
+            .escalate(actor.clone(), id.clone(), why, now)
+            .await
+        {
             Ok(actions) => actions,
             Err(e) => {
                 tracing::error!(record = %id, error = %e, "escalation job skipped a record");

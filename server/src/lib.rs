@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod org_import;
+pub mod records;
 mod routes;
 mod security_headers;
 pub mod timeouts;
@@ -32,6 +33,8 @@ use tower_http::decompression::RequestDecompressionLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// The record domain (push, pull, escalation, repair) over the same `db`.
+    pub records: records::Records,
     pub keys: Arc<AuthKeys>,
     pub config: Arc<Config>,
     pub login_limiter: Arc<LoginLimiter>,
@@ -45,6 +48,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: Db, keys: AuthKeys, blobs: blobstore::BlobStore, config: Config) -> AppState {
         AppState {
+            records: records::Records::new(db.clone(), config.db_readers),
             db,
             keys: Arc::new(keys),
             blobs: Arc::new(blobs),

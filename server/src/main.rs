@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use haitang_server::commands::{self, AddUser};
 use haitang_server::config::{Config, ConfigArgs};
 use haitang_server::db::Db;
+use haitang_server::records::Records;
 use haitang_sync::scope::Role;
 use std::path::PathBuf;
 
@@ -160,9 +161,12 @@ async fn main() -> anyhow::Result<()> {
             commands::org_import(&open_db(&config)?, &file).await
         }
         Command::Records { command } => match command {
-            RecordsCommand::Check { config } => commands::records_check(&open_db(&config)?).await,
+            RecordsCommand::Check { config } => {
+                commands::records_check(&Records::new(open_db(&config)?, 1)).await
+            }
             RecordsCommand::Repair { id, config } => {
-                commands::records_repair(&open_db(&config)?, id).await
+                let db = open_db(&config)?;
+                commands::records_repair(&db, &Records::new(db.clone(), 1), id).await
             }
         },
         Command::User { command } => {

@@ -1,12 +1,13 @@
-//! Sans-IO core of Haitang: the record document model, schema and change validation, the
-//! scope rule and the wire types. Nothing here touches a socket, a file or a clock; the
-//! server and the tests drive it.
+//! Sans-IO core of Haitang: the record document model, schema and change validation, pull
+//! planning, the scope rule and the wire types. Nothing here touches a socket, a file or a
+//! clock; the server and the tests drive it.
 
 pub mod catalogue;
 pub mod ingest;
 pub mod names;
 pub mod ops;
 pub mod protocol;
+pub mod pull;
 pub mod record;
 pub mod rules;
 pub mod scope;

@@ -1,7 +1,7 @@
 //! Login, refresh rotation and reuse detection, logout, revocation, bad tokens, rate limits,
 //! and `/api/v1/me` for every demo role.
 
-use crate::helpers::{TEST_SECRET, assert_error, spawn_app, spawn_with};
+use crate::helpers::{TEST_SECRET, assert_error, spawn_app, spawn_with, tamper};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haitang_server::auth::{AuthKeys, Claims};
@@ -103,9 +103,8 @@ async fn expired_refresh_tokens_are_refused() {
     let app = spawn_app().await;
     let s = app.login("grid1").await;
     // Age the token in the database itself: the server must read expiry from there.
-    let db = app.state.db.clone();
     let hash = haitang_server::auth::refresh_hash(&s.refresh);
-    age_refresh_token(&db, hash).await;
+    age_refresh_token(app.db_path(), hash).await;
     let got = app
         .post(
             "/api/v1/auth/refresh",
@@ -116,17 +115,15 @@ async fn expired_refresh_tokens_are_refused() {
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
 
-async fn age_refresh_token(db: &haitang_server::db::Db, hash: Vec<u8>) {
-    db.write(move |c| {
-        let n = c.execute(
+async fn age_refresh_token(db: std::path::PathBuf, hash: Vec<u8>) {
+    let n = tamper(db, move |c| {
+        c.execute(
             "UPDATE refresh_tokens SET expires_at = 1 WHERE hash = ?1",
             [hash],
-        )?;
-        assert_eq!(n, 1);
-        Ok(())
+        )
     })
-    .await
-    .expect("age");
+    .await;
+    assert_eq!(n, 1);
 }
 
 /// Two refreshes with the same token (two requests that each saw the access token
@@ -164,18 +161,14 @@ async fn a_refresh_retried_at_once_gets_the_same_answer() {
     let got = app.post("/api/v1/auth/refresh", None, body.clone()).await;
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     let hash = haitang_server::auth::refresh_hash(&s.refresh);
-    app.state
-        .db
-        .write(move |c| {
-            let n = c.execute(
-                "UPDATE refresh_tokens SET used_at = used_at - 31000 WHERE hash = ?1",
-                [hash],
-            )?;
-            assert_eq!(n, 1);
-            Ok(())
-        })
-        .await
-        .expect("age the rotation");
+    let n = tamper(app.db_path(), move |c| {
+        c.execute(
+            "UPDATE refresh_tokens SET used_at = used_at - 31000 WHERE hash = ?1",
+            [hash],
+        )
+    })
+    .await;
+    assert_eq!(n, 1, "age the rotation");
     let got = app.post("/api/v1/auth/refresh", None, body).await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "refresh_token_reused");
 }

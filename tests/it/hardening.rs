@@ -3,7 +3,7 @@
 //! of the push path that checks after every input that every stored record loads and
 //! that nothing refused was stored.
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, tamper};
 use crate::phone::{Phone, record};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
@@ -235,13 +235,13 @@ fn note_with_surplus_bytes(
 }
 
 /// What `haitang records repair ID` does, through the same `Db` method.
-async fn repair(app: &TestApp, id: &str) -> haitang_server::db::records::Repair {
+async fn repair(app: &TestApp, id: &str) -> haitang_server::records::repair::Repair {
     let actor = haitang_server::jobs::server_actor(&app.state)
         .await
         .expect("actor");
     app.state
-        .db
-        .repair_record(actor, id.to_owned())
+        .records
+        .repair(actor, id.to_owned())
         .await
         .expect("repair")
         .expect("found")
@@ -262,32 +262,21 @@ async fn a_change_that_would_not_load_back_is_refused_and_a_damaged_record_stays
     assert!(!ok);
     assert_eq!(code, "malformed", "{msg}");
     assert_eq!(app.state.db.record_counts().await.expect("counts"), counts);
-    assert!(
-        app.state
-            .db
-            .damaged_records()
-            .await
-            .expect("check")
-            .is_empty()
-    );
+    assert!(app.state.records.damaged().await.expect("check").is_empty());
 
     // A record damaged before this check existed: its state no longer loads.
     let other = lou.create(&record(lou_id));
     lou.sync().await;
     let damaged = other.clone();
-    app.state
-        .db
-        .write(move |c| {
-            c.execute(
-                "UPDATE docs SET state = substr(state, 1, length(state) - 3) WHERE id = ?1",
-                [&damaged],
-            )?;
-            Ok(())
-        })
-        .await
-        .expect("damage");
+    tamper(app.db_path(), move |c| {
+        c.execute(
+            "UPDATE docs SET state = substr(state, 1, length(state) - 3) WHERE id = ?1",
+            [&damaged],
+        )
+    })
+    .await;
     assert_eq!(
-        app.state.db.damaged_records().await.expect("check"),
+        app.state.records.damaged().await.expect("check"),
         vec![other.clone()]
     );
     // A push to it is refused as damaged, while one to another record in the same request
@@ -313,14 +302,7 @@ async fn a_change_that_would_not_load_back_is_refused_and_a_damaged_record_stays
     // Repair rebuilds it from its log; every record loads again and it takes pushes.
     let report = repair(&app, &other).await;
     assert!(report.dropped.is_empty(), "{report:?}");
-    assert!(
-        app.state
-            .db
-            .damaged_records()
-            .await
-            .expect("check")
-            .is_empty()
-    );
+    assert!(app.state.records.damaged().await.expect("check").is_empty());
     lou.sync().await;
     assert!(lou.refused.is_empty(), "{:?}", lou.refused);
 }
@@ -346,9 +328,7 @@ async fn repair_sets_aside_changes_that_broke_a_record() {
         bad_change.hash().0.to_vec(),
     );
     let (id2, actor) = (id.clone(), bad_change.actor_id().to_bytes().to_vec());
-    app.state
-        .db
-        .write(move |c| {
+    tamper(app.db_path(), move |c| {
             let key: i64 = c.query_row("SELECT key FROM docs WHERE id = ?1", [&id2], |r| r.get(0))?;
             let seq: i64 = c.query_row("SELECT max(seq) + 1 FROM changes", [], |r| r.get(0))?;
             c.execute(
@@ -361,22 +341,14 @@ async fn repair_sets_aside_changes_that_broke_a_record() {
             )?;
             Ok(())
         })
-        .await
-        .expect("plant");
+        .await;
     assert_eq!(
-        app.state.db.damaged_records().await.expect("check"),
+        app.state.records.damaged().await.expect("check"),
         vec![id.clone()]
     );
     let report = repair(&app, &id).await;
     assert_eq!(report.dropped.len(), 1, "{report:?}");
-    assert!(
-        app.state
-            .db
-            .damaged_records()
-            .await
-            .expect("check")
-            .is_empty()
-    );
+    assert!(app.state.records.damaged().await.expect("check").is_empty());
     // A phone that never had the bad change pulls the rebuilt record whole and can edit it.
     let (mut grid1, grid1_id) = phone(&app, "grid1").await;
     grid1.sync().await;
@@ -540,7 +512,7 @@ async fn fuzz_the_push_path() {
                 "round {round}: a refused push stored something"
             );
         }
-        let damaged = app.state.db.damaged_records().await.expect("check");
+        let damaged = app.state.records.damaged().await.expect("check");
         assert!(
             damaged.is_empty(),
             "round {round}: {damaged:?} no longer load"

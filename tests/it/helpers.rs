@@ -149,6 +149,23 @@ impl TestApp {
 }
 
 /// Status and JSON body (Null when the body is empty or not JSON).
+/// Runs `f` on a connection of the test's own to the database file at `path`: how a test
+/// damages or ages what only a hand outside the server could, since the server's storage
+/// takes no SQL from outside. WAL lets it write beside the running server.
+pub async fn tamper<T: Send + 'static>(
+    path: PathBuf,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> T {
+    tokio::task::spawn_blocking(move || {
+        let c = rusqlite::Connection::open(&path).expect("open the database");
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .expect("busy timeout");
+        f(&c).expect("tamper")
+    })
+    .await
+    .expect("join")
+}
+
 pub async fn split(res: reqwest::Response) -> (StatusCode, Value) {
     let status = res.status();
     let text = res.text().await.expect("body");

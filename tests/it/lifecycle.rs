@@ -1,9 +1,9 @@
 //! Health checks, migrations on fresh and existing databases, restarts, graceful shutdown
 //! (in-process and of the real binary on SIGTERM).
 
-use crate::helpers::{spawn_app, spawn_in, spawn_with, test_config};
+use crate::helpers::{spawn_app, spawn_in, spawn_with, tamper, test_config};
 use haitang_server::AppState;
-use haitang_server::db::{Db, latest_version};
+use haitang_server::db::latest_version;
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -73,30 +73,16 @@ async fn migrations_on_a_fresh_and_an_existing_database() {
 
     // A database from a newer binary is refused with a clear message.
     let path = dir.path().join("haitang.db");
-    {
-        let conn = rusqlite_free_bump(&path).await;
-        drop(conn);
-    }
+    let next = latest_version() + 1;
+    tamper(path, move |c| {
+        c.execute_batch(&format!("PRAGMA user_version = {next}"))
+    })
+    .await;
     let err = match AppState::open(test_config(dir.path())).await {
         Ok(_) => panic!("a newer database must be refused"),
         Err(e) => e.to_string(),
     };
     assert!(err.contains("newer than this binary"), "{err}");
-}
-
-/// Sets the schema version one past what this binary knows, through the server's own
-/// write path so the test needs no SQL driver of its own.
-async fn rusqlite_free_bump(path: &std::path::Path) -> Db {
-    let db = Db::open(path, 1).expect("open");
-    let next = latest_version() + 1;
-    db.write(move |c| {
-        c.execute_batch(&format!("PRAGMA user_version = {next}"))?;
-        Ok(())
-    })
-    .await
-    .expect("bump");
-    db.close();
-    db
 }
 
 #[tokio::test]

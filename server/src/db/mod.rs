@@ -1,5 +1,14 @@
-//! The database layer. It alone owns rusqlite: handlers call typed async methods and never
-//! see SQL.
+//! Storage: the only code that sees SQL. Handlers and the domain layer (`records`) call
+//! typed async methods on [`Db`], one file per group of tables; no method takes or returns
+//! anything of rusqlite's, and none decides a rule of the workflow or the protocol: it reads
+//! and writes what it is given. `read` and `write` stay inside this module.
+//!
+//! - `docs.rs`: records as stored (`docs`) and the write of a record's changes with
+//!   everything stored beside them. `changes.rs`: the log as pulls and repairs read it.
+//!   `actors.rs`: actor bindings. `catalogue.rs`: categories. `cases.rs`: queries over
+//!   the projection (inboxes, rates, neglected records). `scope.rs`: the scope rule in SQL.
+//! - `org.rs`, `users.rs` (with sessions and refresh tokens), `blobs.rs` (photo rows and
+//!   the photo access rule), `migrations.rs`.
 //!
 //! One writer thread owns the only read-write connection. Write jobs queue up on a channel;
 //! the thread takes every job waiting, runs each in its own SAVEPOINT inside one
@@ -8,10 +17,17 @@
 //! told "done" before its data is durable. Readers use a small pool of read-only
 //! connections on blocking threads; WAL lets them run beside the writer.
 
+pub mod actors;
 pub mod blobs;
+pub mod cases;
+pub mod catalogue;
+pub mod changes;
+pub mod docs;
+#[cfg(test)]
+pub(crate) mod fixture;
 mod migrations;
 pub mod org;
-pub mod records;
+mod scope;
 pub mod users;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -137,7 +153,7 @@ impl Db {
     /// Runs `f` on the writer connection inside a savepoint of a group transaction. The
     /// result is returned only once the transaction has committed; if `f` fails, its own
     /// changes are rolled back and the others in the group are unaffected.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    async fn write<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
@@ -148,7 +164,7 @@ impl Db {
     /// Runs each of `jobs` as a write of its own (its own savepoint, so one failing rolls
     /// back only itself), queued together so that they share a commit when the writer can
     /// take them at once. The results come in order, each once its commit is known.
-    pub async fn write_each<T, F>(&self, jobs: Vec<F>) -> Vec<Result<T, DbError>>
+    async fn write_each<T, F>(&self, jobs: Vec<F>) -> Vec<Result<T, DbError>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
@@ -189,7 +205,7 @@ impl Db {
     }
 
     /// Runs `f` on a read-only connection on a blocking thread.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    async fn read<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,

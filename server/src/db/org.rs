@@ -88,7 +88,43 @@ pub(crate) fn department_by_key(c: &Connection, key: &str) -> rusqlite::Result<O
     .optional()
 }
 
+/// What the org tree holds at a record's position: the kinds of the units at its grid and
+/// sector paths, and whether its department exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgPlace {
+    pub grid: Option<UnitKind>,
+    pub sector: Option<UnitKind>,
+    pub department: bool,
+}
+
 impl Db {
+    /// What the org tree has at `grid`, `sector` and `department`, in one read.
+    pub async fn org_place(
+        &self,
+        grid: String,
+        sector: Option<String>,
+        department: Option<String>,
+    ) -> Result<OrgPlace, DbError> {
+        self.read(move |c| {
+            let kind_at = |path: &str| -> rusqlite::Result<Option<UnitKind>> {
+                let kind: Option<String> = c
+                    .prepare_cached("SELECT kind FROM units WHERE path = ?1")?
+                    .query_row([path], |row| row.get(0))
+                    .optional()?;
+                Ok(kind.and_then(|k| k.parse().ok()))
+            };
+            Ok(OrgPlace {
+                grid: kind_at(&grid)?,
+                sector: sector.as_deref().map(kind_at).transpose()?.flatten(),
+                department: match &department {
+                    Some(key) => department_by_key(c, key)?.is_some(),
+                    None => false,
+                },
+            })
+        })
+        .await
+    }
+
     pub async fn unit(&self, path: String) -> Result<Option<Unit>, DbError> {
         self.read(move |c| Ok(unit_by_path(c, &path)?)).await
     }
@@ -264,4 +300,43 @@ fn import_rows(c: &Connection, rows: &[OrgRow]) -> Result<ImportReport, ImportEr
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{self, DEPARTMENT, GRID, SECTOR};
+    use super::*;
+
+    #[tokio::test]
+    async fn a_place_is_told_by_the_kinds_the_tree_has_there() {
+        let (_dir, db) = fixture::open().await;
+        let place = db
+            .org_place(GRID.into(), Some(SECTOR.into()), Some(DEPARTMENT.into()))
+            .await
+            .expect("place");
+        assert_eq!(
+            place,
+            OrgPlace {
+                grid: Some(UnitKind::Grid),
+                sector: Some(UnitKind::Sector),
+                department: true
+            }
+        );
+        let nowhere = db
+            .org_place(
+                format!("{GRID}/nope"),
+                Some(GRID.into()),
+                Some("/gusu:nope".into()),
+            )
+            .await
+            .expect("place");
+        assert_eq!(
+            nowhere,
+            OrgPlace {
+                grid: None,
+                sector: Some(UnitKind::Grid),
+                department: false
+            }
+        );
+    }
 }

@@ -3,7 +3,6 @@
 //! Public: it holds nothing private, and the app caches it before anyone signs in.
 
 use crate::AppState;
-use crate::db::records::CategoryRow;
 use crate::error::{ApiError, Json};
 use axum::Router;
 use axum::extract::State;
@@ -23,4 +22,16 @@ async fn catalogue(State(state): State<AppState>) -> Result<Json<Catalogue>, Api
     Ok(Json(Catalogue {
         categories: state.db.categories().await?,
     }))
+}
+
+/// A category as the apps show and file records under it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryRow {
+    pub code: String,
+    pub parent: Option<String>,
+    pub name_zh: String,
+    pub name_en: String,
+    pub kinds: Vec<String>,
+    pub handling_hours: i64,
+    pub field_resolvable: bool,
 }

@@ -4,7 +4,6 @@
 
 use crate::AppState;
 use crate::auth::AuthUser;
-use crate::db::records::Committed;
 use crate::error::ApiError;
 use axum::Router;
 use axum::body::Bytes;
@@ -13,9 +12,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use haitang_sync::ingest::{Refusal, RefusalCode};
-use haitang_sync::protocol::{MAX_WANT, PROTOCOL_VERSION, PushResult, SyncRequest, SyncResponse};
-use haitang_sync::scope::Principal;
+use haitang_sync::ingest::RefusalCode;
+use haitang_sync::protocol::{MAX_WANT, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use haitang_sync::pull::Page;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -56,9 +55,6 @@ const MAX_LIMIT: u32 = 1000;
 /// the field app and the console open side by side make two. Past this, a request waits
 /// for nothing: it is told to come back, so one account cannot hold the server's memory.
 const MAX_SYNCS_PER_USER: usize = 3;
-/// A push that keeps losing races on the same document gives up after this many tries and
-/// asks the client to send it again.
-const MAX_ATTEMPTS: usize = 5;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -146,13 +142,9 @@ async fn sync(
     let limit = req.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
     let principal = auth.user.principal();
 
-    let results = push(&state, &principal, req.push).await?;
+    let results = state.records.push(&principal, req.push).await?;
     let (mut pull, unsent) = match req.want {
-        Some(mut ids) if !ids.is_empty() => {
-            let mut seen = HashSet::with_capacity(ids.len());
-            ids.retain(|id| seen.insert(id.clone()));
-            state.db.want(principal.clone(), ids).await?
-        }
+        Some(ids) if !ids.is_empty() => state.records.want(&principal, ids).await?,
         _ => (Vec::new(), Vec::new()),
     };
     if let (Some(resume), cursor) = (req.resume, req.cursor.unwrap_or(0))
@@ -165,16 +157,11 @@ async fn sync(
     }
     let page = if req.pull {
         state
-            .db
-            .pull(principal, req.cursor, req.resume, limit)
+            .records
+            .pull(&principal, req.cursor, req.resume, limit)
             .await?
     } else {
-        crate::db::records::PullPage {
-            items: Vec::new(),
-            cursor: req.cursor.unwrap_or(0),
-            more: false,
-            resume: None,
-        }
+        Page::unpulled(req.cursor)
     };
     pull.extend(page.items);
 
@@ -194,69 +181,6 @@ async fn sync(
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CBOR));
     Ok(res)
-}
-
-/// Pushes each document atomically; one refused document does not affect the others.
-async fn push(
-    state: &AppState,
-    principal: &Principal,
-    docs: Vec<haitang_sync::protocol::PushDoc>,
-) -> Result<Vec<PushResult>, ApiError> {
-    let mut results: Vec<Option<PushResult>> = vec![None; docs.len()];
-    let docs: Vec<(String, Vec<Vec<u8>>)> = docs
-        .into_iter()
-        .map(|d| (d.doc, d.changes.into_iter().map(|c| c.into_vec()).collect()))
-        .collect();
-    let mut pending: Vec<usize> = (0..docs.len()).collect();
-
-    for _ in 0..MAX_ATTEMPTS {
-        if pending.is_empty() {
-            break;
-        }
-        let mut prepared = Vec::new();
-        let mut order = Vec::new();
-        for &i in &pending {
-            let (doc, changes) = &docs[i];
-            match state
-                .db
-                .prepare_push(principal.clone(), doc.clone(), changes.clone())
-                .await?
-            {
-                Ok(p) => {
-                    prepared.push(p);
-                    order.push(i);
-                }
-                Err(refusal) => results[i] = Some(PushResult::refused(doc.clone(), &refusal)),
-            }
-        }
-        let committed = state
-            .db
-            .commit_push(Some(principal.user_id), prepared)
-            .await?;
-        let mut stale = Vec::new();
-        for (i, outcome) in order.into_iter().zip(committed) {
-            let doc = docs[i].0.clone();
-            match outcome {
-                Committed::Ok { heads } => results[i] = Some(PushResult::accepted(doc, &heads)),
-                Committed::Refused(refusal) => {
-                    results[i] = Some(PushResult::refused(doc, &refusal))
-                }
-                Committed::Stale => stale.push(i),
-            }
-        }
-        pending = stale;
-    }
-    for i in pending {
-        results[i] = Some(PushResult::refused(
-            docs[i].0.clone(),
-            &Refusal {
-                code: RefusalCode::Busy,
-                message: "others kept changing this record at the same moment; send it again"
-                    .into(),
-            },
-        ));
-    }
-    Ok(results.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

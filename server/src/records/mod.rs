@@ -1,0 +1,103 @@
+//! The record domain, between the routes and storage: pushing changes (`push`), pulling
+//! them (`pull`), the escalation job's changes (`escalate`), rebuilding a damaged record
+//! (`repair`) and what the server keeps of a record beside its document (`projection`).
+//!
+//! It decides; `sync` judges and plans, with no I/O; `db` reads and writes what it is
+//! told. Automerge's work (loading, applying, saving) runs here, off the async workers on
+//! blocking threads, at most as many at once as the database has readers, so that a burst
+//! of pushes holds as few live documents as before the layers were split.
+
+pub mod escalate;
+pub mod projection;
+pub mod pull;
+pub mod push;
+pub mod repair;
+
+use crate::db::docs::DocWrite;
+use crate::db::{Db, DbError};
+use automerge::Automerge;
+use haitang_sync::ingest::{NewChange, Refusal, RefusalCode};
+use haitang_sync::record::read_record;
+use projection::Projection;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// The record domain over a storage handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Records {
+    db: Db,
+    work: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records").field("db", &self.db).finish()
+    }
+}
+
+impl Records {
+    /// `workers`: how many documents may be worked on at once.
+    pub fn new(db: Db, workers: usize) -> Records {
+        Records {
+            db,
+            work: Arc::new(Semaphore::new(workers.max(1))),
+        }
+    }
+
+    /// Runs Automerge work on a blocking thread. A panic in it (Automerge on bytes it did
+    /// not expect) is an error for this call alone.
+    async fn compute<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = self.work.acquire().await.map_err(|_| DbError::Closed)?;
+        tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(f)))
+            .await
+            .map_err(|_| DbError::Panicked)?
+            .map_err(|_| DbError::Panicked)
+    }
+}
+
+/// A stored document, loaded; `None` when it does not load (a record damaged before
+/// ingest checked that every push loads back). Automerge may panic on such bytes.
+fn load_stored(state: &[u8]) -> Option<Automerge> {
+    std::panic::catch_unwind(|| Automerge::load(state).ok())
+        .ok()
+        .flatten()
+}
+
+fn damaged(doc_id: &str) -> Refusal {
+    Refusal::new(
+        RefusalCode::Damaged,
+        format!(
+            "the server's copy of record {doc_id} is damaged and takes no changes until an administrator repairs it; keep your copy, nothing of yours is lost"
+        ),
+    )
+}
+
+/// The server's own last change to a stored record (the escalation job's, a repair's),
+/// made ready for the writer like a push; `seq` is the stored record's. The server is
+/// trusted, so only the schema is checked. `None` if it made no change.
+fn server_change(doc: Automerge, doc_id: String, seq: i64) -> Result<Option<DocWrite>, DbError> {
+    let Some(change) = doc.get_last_local_change() else {
+        return Ok(None);
+    };
+    let change = NewChange {
+        hash: change.hash(),
+        bytes: change.raw_bytes().to_vec(),
+        actor: change.actor_id().clone(),
+    };
+    let record = read_record(&doc)
+        .map_err(|e| DbError::Corrupt(format!("record {doc_id} would be invalid: {e}")))?;
+    Ok(Some(DocWrite {
+        state: doc.save_nocompress(),
+        heads: doc.get_heads(),
+        projection: Projection::of(&doc, record),
+        doc_id,
+        base_seq: Some(seq),
+        changes: vec![change],
+        old: None,
+    }))
+}
