@@ -631,3 +631,43 @@ async fn title_search_is_bounded_and_literal() {
     let page = inbox(&app, &community, "q=a_b").await;
     assert_eq!(page["total"], 1);
 }
+
+#[tokio::test]
+async fn two_supervisors_who_both_accept_offline_make_no_conflict() {
+    // The drift the redesign fixed: Automerge keeps both `status` writes, but they hold the
+    // same value, so neither the record, the inbox nor the console calls it a conflict.
+    use automerge::ReadDoc;
+    let app = spawn_app().await;
+    let (mut lou, lou_id) = phone(&app, "lou1").await;
+    let (mut desk, sup_id) = phone(&app, "community1").await;
+    let community = app.login("community1").await.access;
+    let id = lou.create(&record(lou_id));
+    lou.sync().await;
+    open(&mut desk, &[&id]).await;
+    let mut tablet = Phone::new(&app.url, &desk.token);
+    open(&mut tablet, &[&id]).await;
+    act(&mut desk, &id, sup_id, Action::Accept, accept_params());
+    act(&mut tablet, &id, sup_id, Action::Accept, accept_params());
+    desk.sync().await;
+    tablet.sync().await;
+    desk.sync().await;
+    assert!(
+        desk.refused.is_empty() && tablet.refused.is_empty(),
+        "{:?} {:?}",
+        desk.refused,
+        tablet.refused
+    );
+    assert_eq!(desk.heads(&id), tablet.heads(&id));
+    assert!(
+        desk.docs[&id]
+            .get_all(automerge::ROOT, "status")
+            .expect("status")
+            .len()
+            > 1,
+        "Automerge keeps both writes"
+    );
+    let rec = read_record(&desk.docs[&id]).expect("valid");
+    assert!(!rec.conflict);
+    assert_eq!(rec.status, Status::Accepted);
+    assert!(ids(&inbox(&app, &community, "bucket=conflicting").await).is_empty());
+}
