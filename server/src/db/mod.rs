@@ -14,8 +14,8 @@
 //! the thread takes every job waiting, runs each in its own SAVEPOINT inside one
 //! transaction, commits once, and only then answers the callers. Many concurrent pushes so
 //! share one fsync (group commit) while each stays atomic on its own, and no caller is ever
-//! told "done" before its data is durable. Readers use a small pool of read-only
-//! connections on blocking threads; WAL lets them run beside the writer.
+//! told "done" before its data is durable. Readers are a few threads of their own, each
+//! with a read-only connection; WAL lets them run beside the writer.
 
 pub mod actors;
 pub mod blobs;
@@ -68,12 +68,18 @@ type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 /// its savepoint should be kept, and hands back what to do once the commit is known.
 type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Finish) + Send>;
 
+/// A read job, run on one of the reader threads.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
 struct Inner {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
-    reader_slots: Semaphore,
+    /// Each reader thread's queue.
+    readers: Vec<Mutex<mpsc::Sender<ReadJob>>>,
+    /// Readers free to take a job, the one freed last on top.
+    idle: Arc<Mutex<Vec<usize>>>,
+    reader_slots: Arc<Semaphore>,
 }
 
 /// A handle on the database; cheap to clone.
@@ -114,9 +120,14 @@ impl Db {
         )?;
         migrations::run(&mut writer, path)?;
 
+        // Threads of their own rather than tokio's blocking pool: the allocator keeps a heap
+        // per thread, and the pages a pull's documents were read into stay with whichever
+        // thread read them, so a few fixed threads hold less than dozens picked in turn.
+        // The reader freed last takes the next job, so a quiet server keeps one
+        // connection's page cache warm instead of filling all of them.
         let readers = readers.max(1);
-        let mut pool = Vec::with_capacity(readers);
-        for _ in 0..readers {
+        let mut queues = Vec::with_capacity(readers);
+        for i in 0..readers {
             let conn = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -125,7 +136,16 @@ impl Db {
             )?;
             configure(&conn)?;
             conn.execute_batch("PRAGMA cache_size = -4000;")?;
-            pool.push(conn);
+            let (tx, rx) = mpsc::channel::<ReadJob>();
+            std::thread::Builder::new()
+                .name(format!("haitang-db-reader-{i}"))
+                .spawn(move || {
+                    for job in rx {
+                        job(&conn);
+                    }
+                })
+                .map_err(|e| DbError::Corrupt(format!("cannot start a reader thread: {e}")))?;
+            queues.push(Mutex::new(tx));
         }
 
         let checkpointer = Checkpointer::start(path, &mut writer)?;
@@ -140,8 +160,9 @@ impl Db {
                 path: path.to_owned(),
                 jobs: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
-                readers: Mutex::new(pool),
-                reader_slots: Semaphore::new(readers),
+                readers: queues,
+                idle: Arc::new(Mutex::new((0..readers).rev().collect())),
+                reader_slots: Arc::new(Semaphore::new(readers)),
             }),
         })
     }
@@ -204,35 +225,43 @@ impl Db {
         Ok(rx)
     }
 
-    /// Runs `f` on a read-only connection on a blocking thread.
+    /// Runs `f` on a read-only connection, on a reader thread.
     async fn read<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
     {
-        let _permit = self
+        // The permit goes with the job, so a reader is counted busy until it is idle again
+        // even if the caller stops waiting.
+        let permit = self
             .inner
             .reader_slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| DbError::Closed)?;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = inner
-                .readers
-                .lock()
-                .map_err(|_| DbError::Closed)?
-                .pop()
-                .ok_or(DbError::Closed)?;
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
+        let idle = self.inner.idle.clone();
+        let reader = idle
+            .lock()
+            .map_err(|_| DbError::Closed)?
+            .pop()
+            .ok_or(DbError::Closed)?;
+        let (tx, rx) = oneshot::channel::<Result<T, DbError>>();
+        let job: ReadJob = Box::new(move |conn| {
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
                 .unwrap_or(Err(DbError::Panicked));
-            if let Ok(mut pool) = inner.readers.lock() {
-                pool.push(conn);
+            if let Ok(mut idle) = idle.lock() {
+                idle.push(reader);
             }
-            result
-        })
-        .await
-        .map_err(|_| DbError::Panicked)?
+            drop(permit);
+            let _ = tx.send(result);
+        });
+        self.inner.readers[reader]
+            .lock()
+            .map_err(|_| DbError::Closed)?
+            .send(job)
+            .map_err(|_| DbError::Closed)?;
+        rx.await.map_err(|_| DbError::Panicked)?
     }
 
     /// Stops taking writes, lets the writer finish what is queued, and closes it. Reads

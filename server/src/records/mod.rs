@@ -3,9 +3,12 @@
 //! (`repair`) and what the server keeps of a record beside its document (`projection`).
 //!
 //! It decides; `sync` judges and plans, with no I/O; `db` reads and writes what it is
-//! told. Automerge's work (loading, applying, saving) runs here, off the async workers on
-//! blocking threads, at most as many at once as the database has readers, so that a burst
-//! of pushes holds as few live documents as before the layers were split.
+//! told. Automerge's work (decoding, loading, applying, saving) runs here, off the async
+//! workers, on a few threads of its own (as many as the database has readers). A fixed set
+//! matters for memory: the allocator keeps a heap per thread, and Automerge's documents
+//! spread over every blocking thread tokio happened to pick left each of them holding
+//! pages (the bench's peak RSS rose by a quarter); on threads of their own they reuse the
+//! same few heaps, and a burst of pushes holds at most that many live documents.
 
 pub mod escalate;
 pub mod projection;
@@ -20,14 +23,52 @@ use haitang_sync::ingest::{NewChange, Refusal, RefusalCode};
 use haitang_sync::record::read_record;
 use projection::Projection;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
 
 /// The record domain over a storage handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Records {
     db: Db,
-    work: Arc<Semaphore>,
+    work: Arc<Workers>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads Automerge's work runs on. They end when the last `Records` is dropped.
+struct Workers {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Workers {
+    fn start(n: usize) -> Workers {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..n.max(1) {
+            let rx = rx.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("haitang-records-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take a job, not while it runs.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "cannot start a records worker thread");
+            }
+        }
+        Workers {
+            jobs: Mutex::new(tx),
+        }
+    }
 }
 
 impl std::fmt::Debug for Records {
@@ -37,25 +78,34 @@ impl std::fmt::Debug for Records {
 }
 
 impl Records {
-    /// `workers`: how many documents may be worked on at once.
+    /// `workers`: how many threads work on documents, so how many documents may be worked
+    /// on at once.
     pub fn new(db: Db, workers: usize) -> Records {
         Records {
             db,
-            work: Arc::new(Semaphore::new(workers.max(1))),
+            work: Arc::new(Workers::start(workers)),
         }
     }
 
-    /// Runs Automerge work on a blocking thread. A panic in it (Automerge on bytes it did
-    /// not expect) is an error for this call alone.
+    /// Runs Automerge work on one of the workers, in the order asked. A panic in it
+    /// (Automerge on bytes it did not expect) is an error for this call alone.
     async fn compute<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let _permit = self.work.acquire().await.map_err(|_| DbError::Closed)?;
-        tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(f)))
-            .await
-            .map_err(|_| DbError::Panicked)?
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(std::panic::catch_unwind(AssertUnwindSafe(f)));
+        });
+        self.work
+            .jobs
+            .lock()
+            .map_err(|_| DbError::Closed)?
+            .send(job)
+            .map_err(|_| DbError::Closed)?;
+        rx.await
+            .map_err(|_| DbError::Closed)?
             .map_err(|_| DbError::Panicked)
     }
 }

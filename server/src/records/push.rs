@@ -2,7 +2,7 @@
 //!
 //! For a request: decode every document's changes (`sync::ingest::decode`), look up the
 //! catalogue and who the changes' actors belong to, then for each document load the stored
-//! record, judge the push on a blocking thread (`sync::ingest::apply_push`), ask the org
+//! record, judge the push on a worker thread (`sync::ingest::apply_push`), ask the org
 //! tree about its position, assignee and photos, and hand every accepted document to the
 //! writer at once. The writer re-checks the record's `seq` and the actors; a document whose
 //! record changed underneath is prepared again, up to [`MAX_ATTEMPTS`] times, then answered
@@ -221,7 +221,7 @@ impl Records {
 }
 
 /// Loads the stored record and judges the push against it (Automerge's work, on a
-/// blocking thread); the applied document is dropped once its projection is taken, since
+/// worker thread); the applied document is dropped once its projection is taken, since
 /// a live document costs many times its saved size and a request may hold dozens while it
 /// waits for the writer.
 fn judge(
