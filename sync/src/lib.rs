@@ -3,6 +3,8 @@
 //! clock; the server and the tests drive it.
 
 pub mod catalogue;
+#[cfg(test)]
+mod generated;
 pub mod ingest;
 pub mod names;
 pub mod ops;

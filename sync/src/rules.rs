@@ -6,8 +6,8 @@
 //! documents (the server's per-change check, `perform`); the server's SQL takes its status
 //! sets from [`OPEN`], [`DEADLINE_RUNS`] and [`WITH_HANDLER`]; the PWA reads a copy of this
 //! table generated from it (`pwa/src/generated/workflow-rules.mjs`, written by
-//! `HAITANG_BLESS=1 cargo test -p haitang-sync generated`; a test fails when the copy is
-//! stale) and offers exactly the buttons [`check`] allows, which a matrix generated from
+//! `HAITANG_BLESS=1 cargo test -p haitang-sync generated`, `crate::generated`; a test fails
+//! when the copy is stale) and offers exactly the buttons [`check`] allows, which a matrix generated from
 //! [`check`] verifies. Adding a status or an action is an edit here plus its labels.
 
 use crate::names::named_enum;
@@ -568,6 +568,3 @@ pub fn available(who: Who<'_>, facts: &Facts) -> Vec<Action> {
         .filter(|a| check(who, facts, *a).is_ok())
         .collect()
 }
-
-#[cfg(test)]
-mod generated;

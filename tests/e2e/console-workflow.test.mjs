@@ -23,7 +23,7 @@ const facts = (status, level) => ({
 });
 
 // What the Rust `rules::check` allows for every person and situation, generated from it
-// (sync/src/rules/generated.rs); the Rust table has its own hand-written spec in
+// (sync/src/generated.rs); the Rust table has its own hand-written spec in
 // sync/src/workflow/tests.rs. Here the interpreter is held to the Rust answers.
 const matrix = JSON.parse(readFileSync(new URL('./fixtures/workflow-matrix.json', import.meta.url), 'utf8'));
 

@@ -1,5 +1,5 @@
-// Generated from sync/src/rules.rs by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.
-// Do not edit: change the Rust table and run that command.
+// Generated from sync/src/ (rules.rs, protocol.rs, ingest/) by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.
+// Do not edit: change the Rust and run that command.
 
 export type Action = 'report' | 'resolve_on_spot' | 'withdraw' | 'resubmit' | 'accept' | 'return' | 'assign' | 'dispatch' | 'escalate' | 'verify' | 'close' | 'close_duplicate' | 'reopen' | 'start' | 'report_back' | 'hand_back' | 'urge';
 export type Status = 'reported' | 'accepted' | 'dispatched' | 'in_progress' | 'resolved' | 'closed' | 'returned' | 'withdrawn';

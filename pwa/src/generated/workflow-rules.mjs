@@ -1,5 +1,5 @@
-// Generated from sync/src/rules.rs by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.
-// Do not edit: change the Rust table and run that command.
+// Generated from sync/src/ (rules.rs, protocol.rs, ingest/) by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.
+// Do not edit: change the Rust and run that command.
 export default {
   "actions": [
     "report",

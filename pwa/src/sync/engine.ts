@@ -5,6 +5,7 @@ import { automerge } from '../automerge';
 import { keepEvicted, unconfirmed, type DocEntry, type Store } from '../store';
 import { bounded, stallAllowanceMs } from './runner';
 import type { PullItem, PushDoc, RefusalCode, SyncRequest, SyncResponse } from './wire';
+import { LIMITS, RETRYABLE as RETRY_CODES } from '../generated/protocol.mjs';
 
 // The one client of the sync protocol (docs/PROTOCOL.md): what a request carries and what
 // a response does to the store. The field app pulls its scope from a stored cursor; the
@@ -19,15 +20,15 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, int64AsNumber
 
 // The protocol's limits (sync/src/protocol.rs), the bytes with room to spare for the
 // request around the changes.
-const MAX_PUSH_DOCS = 500;
-const MAX_PUSH_CHANGES = 50_000;
+const MAX_PUSH_DOCS = LIMITS.max_push_docs;
+const MAX_PUSH_CHANGES = LIMITS.max_push_changes;
 const MAX_PUSH_BYTES = 8 * 1024 * 1024;
-export const MAX_WANT = 200;
+export const MAX_WANT = LIMITS.max_want;
 const PULL_LIMIT = 200;
 /** Waiting records read from IndexedDB together, to fill a push without awaiting each. */
 const READ_AHEAD = 64;
 /** Refusals worth retrying as they are: the next push may well succeed. */
-const RETRYABLE = new Set<RefusalCode | undefined>(['busy', 'missing_deps']);
+const RETRYABLE = new Set<RefusalCode | undefined>(RETRY_CODES);
 
 /** Sends one CBOR request body and resolves with the response body; `signal` gives up on it. */
 export type Transport = (body: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>;
@@ -97,7 +98,7 @@ export async function exchange(store: Store, transport: Transport, opts: Exchang
       ]),
     ).slice(0, MAX_WANT);
     first = false;
-    const req: SyncRequest = { v: 1, cursor, resume, push: batch.push, want: want.length ? want : undefined };
+    const req: SyncRequest = { v: LIMITS.version, cursor, resume, push: batch.push, want: want.length ? want : undefined };
     if (opts.pull) req.limit = PULL_LIMIT;
     else req.pull = false;
     const res: SyncResponse = await (prefetched ?? send(transport, req));
@@ -106,7 +107,7 @@ export async function exchange(store: Store, transport: Transport, opts: Exchang
       // The next page is asked for while this one is written to IndexedDB, so on a slow
       // link the round trip and the write overlap instead of adding up. It is the request
       // the loop would send next anyway: the cursor holds while paging, only `resume` moves.
-      prefetched = send(transport, { v: 1, cursor, resume: res.resume ?? res.cursor, push: [], limit: PULL_LIMIT });
+      prefetched = send(transport, { v: LIMITS.version, cursor, resume: res.resume ?? res.cursor, push: [], limit: PULL_LIMIT });
       // If writing this page fails, the exchange ends and the prefetch is not wanted.
       prefetched.catch(() => undefined);
     }

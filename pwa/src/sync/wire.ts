@@ -1,22 +1,13 @@
-// The wire types of POST /api/v1/sync, named as in sync/src/protocol.rs (and the refusal
-// codes as in sync/src/ingest.rs), which are the definition; docs/PROTOCOL.md is the prose.
-// Types only, so that this file can be replaced by one generated from the Rust.
+// The wire types of POST /api/v1/sync, named as in sync/src/protocol.rs, which is the
+// definition; docs/PROTOCOL.md is the prose. The refusal codes and the request limits are
+// generated from the Rust (../generated/protocol.mjs); these shapes are written by hand.
 //
 // Bytes are `Uint8Array`s (CBOR byte strings). A field Rust leaves out when it is `None` or
 // empty is optional here.
 
-/** Why a pushed document was refused: `RefusalCode` in sync/src/ingest.rs, spelt as on the wire. */
-export type RefusalCode =
-  | 'malformed'
-  | 'missing_deps'
-  | 'invalid_document'
-  | 'out_of_scope'
-  | 'forbidden'
-  | 'foreign_actor'
-  | 'too_large'
-  | 'forbidden_transition'
-  | 'damaged'
-  | 'busy';
+/** Why a pushed document was refused: generated from `RefusalCode` in sync/src/ingest/. */
+export type { RefusalCode } from '../generated/protocol.mjs';
+import type { RefusalCode } from '../generated/protocol.mjs';
 
 /** One sync round trip from a phone: push local changes, pull what changed in scope. */
 export interface SyncRequest {

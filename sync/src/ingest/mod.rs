@@ -139,6 +139,15 @@ pub enum RefusalCode {
     Busy,
 }
 
+impl RefusalCode {
+    /// Whether the same push may succeed if sent again unchanged: its dependencies may
+    /// arrive meanwhile, or the race that made the server give up may be over. Every other
+    /// refusal needs the phone or an administrator to change something first.
+    pub fn retryable(self) -> bool {
+        matches!(self, RefusalCode::MissingDeps | RefusalCode::Busy)
+    }
+}
+
 named_enum!(RefusalCode {
     Malformed => "malformed",
     MissingDeps => "missing_deps",

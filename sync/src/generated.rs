@@ -1,14 +1,18 @@
-//! The PWA's copy of the rule table and the decision matrix its interpreter is tested
-//! against, generated from [`super`]. These tests fail when a checked-in copy differs from
-//! what the table gives now; `HAITANG_BLESS=1 cargo test -p haitang-sync generated` writes
-//! them afresh.
+//! What the PWA takes from this crate, generated rather than ported: the rule table
+//! ([`crate::rules`]) and the decision matrix its interpreter is tested against, and the
+//! protocol's refusal codes and limits ([`crate::protocol`], [`crate::ingest`]). These tests
+//! fail when a checked-in copy differs from what the Rust gives now;
+//! `HAITANG_BLESS=1 cargo test -p haitang-sync generated` writes them afresh.
 
-use super::*;
+use crate::ingest::RefusalCode;
 use crate::names::NamedEnum;
+use crate::protocol;
+use crate::rules::*;
+use crate::scope::{Principal, Role};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-const HEADER: &str = "// Generated from sync/src/rules.rs by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.\n// Do not edit: change the Rust table and run that command.\n";
+const HEADER: &str = "// Generated from sync/src/ (rules.rs, protocol.rs, ingest/) by `HAITANG_BLESS=1 cargo test -p haitang-sync generated`.\n// Do not edit: change the Rust and run that command.\n";
 
 fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|v| name(*v)).collect()
@@ -271,4 +275,40 @@ fn levels_go_up_in_order() {
     assert_eq!(Level::Community.up(), Some(Level::Workstation));
     assert_eq!(Level::Street.up(), Some(Level::District));
     assert_eq!(Level::District.up(), None);
+}
+
+fn protocol_module() -> String {
+    let codes = names(RefusalCode::ALL, RefusalCode::as_str);
+    let retryable: Vec<&str> = RefusalCode::ALL
+        .iter()
+        .filter(|c| c.retryable())
+        .map(|c| c.as_str())
+        .collect();
+    let limits = json!({
+        "version": protocol::PROTOCOL_VERSION,
+        "max_push_docs": protocol::MAX_PUSH_DOCS,
+        "max_push_changes": protocol::MAX_PUSH_CHANGES,
+        "max_changes_per_doc": protocol::MAX_CHANGES_PER_DOC,
+        "max_want": protocol::MAX_WANT,
+    });
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("json");
+    format!(
+        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n",
+        pretty(&json!(codes)),
+        pretty(&json!(retryable)),
+        pretty(&limits),
+    )
+}
+
+fn protocol_types() -> String {
+    format!(
+        "{HEADER}\nexport type RefusalCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\n",
+        union(RefusalCode::ALL, RefusalCode::as_str),
+    )
+}
+
+#[test]
+fn the_pwa_protocol_constants_are_current() {
+    check_current("pwa/src/generated/protocol.mjs", &protocol_module());
+    check_current("pwa/src/generated/protocol.d.mts", &protocol_types());
 }
