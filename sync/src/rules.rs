@@ -214,6 +214,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A reason, or what was done, must be given.
+    pub fn needs_note(&self) -> bool {
+        self.note == Note::Required
+    }
+
     /// Every workflow field the action may change.
     pub fn fields(&self) -> Vec<Field> {
         self.to
@@ -450,20 +455,6 @@ impl Facts {
     }
 }
 
-/// What an allowed action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Effect {
-    /// The status after the action; `None` leaves it.
-    pub status: Option<Status>,
-    pub rule: &'static Rule,
-}
-
-impl Effect {
-    pub fn needs_note(&self) -> bool {
-        self.rule.note == Note::Required
-    }
-}
-
 /// Why an action is not allowed, in words for the person who tried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -484,8 +475,8 @@ fn is_handler(p: &Principal, facts: &Facts) -> bool {
     }
 }
 
-/// May `who` take `action` on a record with these facts?
-pub fn check(who: Who<'_>, facts: &Facts, action: Action) -> Result<Effect, Denied> {
+/// May `who` take `action` on a record with these facts? If so, what it does: its row.
+pub fn check(who: Who<'_>, facts: &Facts, action: Action) -> Result<&'static Rule, Denied> {
     let rule = action.rule();
     if rule.actor == Actor::Creation {
         return Err(Denied(format!(
@@ -554,10 +545,7 @@ pub fn check(who: Who<'_>, facts: &Facts, action: Action) -> Result<Effect, Deni
             "the district level is the top; there is nowhere to escalate".into(),
         ));
     }
-    Ok(Effect {
-        status: rule.to,
-        rule,
-    })
+    Ok(rule)
 }
 
 /// Every action `who` may take now, for showing only those buttons.

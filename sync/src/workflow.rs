@@ -10,8 +10,8 @@
 
 use crate::record::{EditError, Reader, Record};
 pub use crate::rules::{
-    Action, CategoryRules, DEADLINE_RUNS, Denied, Effect, Facts, Field, Level, Note, OPEN, Rule,
-    Status, WITH_HANDLER, Who, Write, available, check, due_at, role_level,
+    Action, CategoryRules, DEADLINE_RUNS, Denied, Facts, Field, Level, Note, OPEN, Rule, Status,
+    WITH_HANDLER, Who, Write, available, check, due_at, role_level,
 };
 use crate::scope::Principal;
 use automerge::transaction::Transactable;
@@ -505,14 +505,14 @@ fn check_one(
             }
             _ => {}
         }
-        if let Some(s) = eff.status {
+        if let Some(s) = eff.to {
             facts.status = s;
             facts.statuses = vec![s];
         }
         if action == Action::Escalate {
             facts.level = facts.level.up().unwrap_or(facts.level);
         }
-        step_allowed.extend(eff.rule.fields());
+        step_allowed.extend(eff.fields());
     }
     if old.statuses.len() > 1 && !entries.is_empty() {
         step_allowed.insert(Field::Status);

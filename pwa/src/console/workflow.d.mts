@@ -2,7 +2,7 @@ import type * as Automerge from '@automerge/automerge/slim';
 
 type Am = typeof Automerge;
 
-import type { Action, Field, Level, Rules, Status } from '../generated/workflow-rules.mjs';
+import type { Action, Level, Rules, Status } from '../generated/workflow-rules.mjs';
 
 export type { Action, Field, Level, Status } from '../generated/workflow-rules.mjs';
 
@@ -22,13 +22,8 @@ export interface Facts {
   field_resolvable: boolean;
 }
 
-export interface Effect {
-  status: Status | undefined;
-  fields: Field[];
-  needsNote: boolean;
-}
 
-export type Checked = { ok: true; effect: Effect } | { ok: false; reason: string };
+export type Checked = { ok: true } | { ok: false; reason: string };
 
 export interface Workflow {
   status: string;

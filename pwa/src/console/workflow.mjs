@@ -40,14 +40,10 @@ function isHandler(who, facts) {
   return false;
 }
 
-/** The fields an action may change: its status, if it sets one, then what it writes. */
-function fieldsOf(rule) {
-  return [...(rule.to ? ['status'] : []), ...rule.writes.map(([f]) => f)];
-}
-
 /**
  * May `who` ({user_id, role, department}, or 'server') take `action` on a record with
- * these facts? `{ok: true, effect}` or `{ok: false, reason}`, as `rules::check` in Rust.
+ * these facts? `{ok: true}` or `{ok: false, reason}`, as `rules::check` in Rust (which rule
+ * applies is `RULES.rules[action]`).
  */
 export function check(who, facts, action) {
   const rule = RULES.rules[action];
@@ -106,10 +102,7 @@ export function check(who, facts, action) {
   if (rule.writes.some(([f, w]) => f === 'level' && w === 'raise') && levelUp(facts.level) === undefined) {
     return { ok: false, reason: 'the district level is the top; there is nowhere to escalate' };
   }
-  return {
-    ok: true,
-    effect: { status: rule.to ?? undefined, fields: fieldsOf(rule), needsNote: rule.note === 'required' },
-  };
+  return { ok: true };
 }
 
 /** Every action `who` may take now, in the table's order. */
