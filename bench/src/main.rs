@@ -358,6 +358,7 @@ async fn workload(
             f.changes += changes.len();
             docs.push(PushDoc {
                 doc: id,
+                doc_type: None,
                 changes: changes.into_iter().map(ByteBuf::from).collect(),
             });
         }
@@ -617,7 +618,7 @@ impl LocalDocs {
 fn apply_items(docs: &mut HashMap<String, Automerge>, items: Vec<PullItem>) -> anyhow::Result<()> {
     for item in items {
         match item {
-            PullItem::Snapshot { doc, snapshot } => {
+            PullItem::Snapshot { doc, snapshot, .. } => {
                 let loaded = Automerge::load(&snapshot).context("loading a snapshot")?;
                 match docs.get_mut(&doc) {
                     Some(local) => {
@@ -629,7 +630,7 @@ fn apply_items(docs: &mut HashMap<String, Automerge>, items: Vec<PullItem>) -> a
                     }
                 }
             }
-            PullItem::Changes { doc, changes } => {
+            PullItem::Changes { doc, changes, .. } => {
                 let changes = changes
                     .into_iter()
                     .map(|c| Change::from_bytes(c.into_vec()))

@@ -260,6 +260,11 @@ fn copy_job(
         "INSERT INTO docs(id, seq, created_seq, moved_seq, {doc_cols}) \
          SELECT ?1, ?2, ?2, ?2, {doc_cols} FROM docs WHERE id = ?3 RETURNING key"
     ))?;
+    // A record's projection row comes with it (every template is a record).
+    let record_cols = keep(columns("records")?, &["doc"]);
+    let mut record = c.prepare_cached(&format!(
+        "INSERT INTO records(doc, {record_cols}) SELECT ?1, {record_cols} FROM records WHERE doc = ?2"
+    ))?;
     let mut changes = c.prepare_cached(&format!(
         "INSERT INTO changes(seq, doc, {change_cols}) \
          SELECT ?1 + row_number() OVER (ORDER BY seq), ?2, {change_cols} \
@@ -273,6 +278,7 @@ fn copy_job(
         let id = uuid::Uuid::new_v4().to_string();
         let last = next_seq + n;
         let key: i64 = docs.query_row(rusqlite::params![id, last, template], |r| r.get(0))?;
+        record.execute(rusqlite::params![key, template_key])?;
         changes.execute(rusqlite::params![next_seq, key, template_key])?;
         next_seq = last;
     }
@@ -294,6 +300,7 @@ async fn push_batch(
         .into_iter()
         .map(|(doc, changes)| PushDoc {
             doc,
+            doc_type: None,
             changes: changes.into_iter().map(ByteBuf::from).collect(),
         })
         .collect();

@@ -3,6 +3,7 @@
 //! clock; the server and the tests drive it.
 
 pub mod catalogue;
+pub mod doctype;
 #[cfg(test)]
 mod generated;
 pub mod ingest;

@@ -13,6 +13,7 @@ use automerge::ChangeHash;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_bytes::ByteBuf;
 
+use crate::doctype::DocType;
 use crate::ingest::Refusal;
 
 /// The protocol version this crate speaks, sent as `v` both ways.
@@ -84,6 +85,11 @@ impl SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushDoc {
     pub doc: String,
+    /// The document's type (`doctype::DocType`); absent means a record. Kept a string so
+    /// that a type this server does not know is refused for that document alone
+    /// (`malformed`), not the whole request.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub doc_type: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub changes: Vec<ByteBuf>,
 }
@@ -158,10 +164,19 @@ impl PushResult {
 #[serde(untagged)]
 pub enum PullItem {
     /// Changes the phone may not have yet, in causal order; apply them all in one call.
-    Changes { doc: String, changes: Vec<ByteBuf> },
+    Changes {
+        doc: String,
+        /// Absent for a record.
+        #[serde(rename = "type", default, skip_serializing_if = "DocType::is_default")]
+        doc_type: DocType,
+        changes: Vec<ByteBuf>,
+    },
     /// The whole document as `Automerge.save` output; load it, or merge it into a local copy.
     Snapshot {
         doc: String,
+        /// Absent for a record.
+        #[serde(rename = "type", default, skip_serializing_if = "DocType::is_default")]
+        doc_type: DocType,
         #[serde(with = "serde_bytes")]
         snapshot: Vec<u8>,
     },
@@ -182,6 +197,17 @@ impl PullItem {
             PullItem::Changes { doc, .. }
             | PullItem::Snapshot { doc, .. }
             | PullItem::Evict { doc, .. } => doc,
+        }
+    }
+
+    /// The type of the document sent; `None` for an eviction, which names only the id
+    /// (ids are unique across types).
+    pub fn doc_type(&self) -> Option<DocType> {
+        match self {
+            PullItem::Changes { doc_type, .. } | PullItem::Snapshot { doc_type, .. } => {
+                Some(*doc_type)
+            }
+            PullItem::Evict { .. } => None,
         }
     }
 }
@@ -251,14 +277,16 @@ fn bounded_push<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PushDoc>, D::Erro
     impl<'de> Visitor<'de> for DocSeed<'_> {
         type Value = PushDoc;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a document's push: {doc, changes}")
+            f.write_str("a document's push: {doc, type, changes}")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PushDoc, A::Error> {
             let mut doc = None;
+            let mut doc_type = None;
             let mut changes = Vec::new();
             while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                 match &*key {
                     "doc" => doc = Some(map.next_value::<String>()?),
+                    "type" => doc_type = map.next_value::<Option<String>>()?,
                     "changes" => changes = map.next_value_seed(ChangesSeed(self.0))?,
                     _ => {
                         map.next_value::<serde::de::IgnoredAny>()?;
@@ -267,6 +295,7 @@ fn bounded_push<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PushDoc>, D::Erro
             }
             Ok(PushDoc {
                 doc: doc.ok_or_else(|| A::Error::missing_field("doc"))?,
+                doc_type,
                 changes,
             })
         }
@@ -376,6 +405,7 @@ mod tests {
             pull: false,
             push: vec![PushDoc {
                 doc: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+                doc_type: Some("record".into()),
                 changes: vec![
                     ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83]),
                     ByteBuf::from(vec![]),
@@ -409,10 +439,12 @@ mod tests {
             pull: vec![
                 PullItem::Changes {
                     doc: "c".into(),
+                    doc_type: DocType::Record,
                     changes: vec![ByteBuf::from(vec![1, 2, 3])],
                 },
                 PullItem::Snapshot {
                     doc: "d".into(),
+                    doc_type: DocType::Record,
                     snapshot: vec![4, 5, 6],
                 },
                 PullItem::evict("e"),
@@ -433,6 +465,9 @@ mod tests {
             back.pull.iter().map(PullItem::doc).collect::<Vec<_>>(),
             ["c", "d", "e"]
         );
+        // A record's pull items leave `type` out, as they did before types existed.
+        let snapshot = to_cbor(&resp.pull[1]);
+        assert_eq!(snapshot[0], 0xa2, "two keys: doc and snapshot");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use serde_bytes::ByteBuf;
 
+use crate::doctype::DocType;
 use crate::protocol::PullItem;
 use crate::scope::{Position, Scope};
 
@@ -63,6 +64,7 @@ impl Window {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocRow {
     pub id: String,
+    pub doc_type: DocType,
     /// Its latest change.
     pub seq: u64,
     pub created_seq: u64,
@@ -156,12 +158,14 @@ pub fn page(
                     bytes += doc.state.len();
                     items.push(PullItem::Snapshot {
                         doc: doc.id,
+                        doc_type: doc.doc_type,
                         snapshot: doc.state,
                     });
                 } else {
                     bytes += doc.changes.iter().map(Vec::len).sum::<usize>();
                     items.push(PullItem::Changes {
                         doc: doc.id,
+                        doc_type: doc.doc_type,
                         changes: doc.changes.into_iter().map(ByteBuf::from).collect(),
                     });
                 }
@@ -212,6 +216,7 @@ mod tests {
     fn doc(id: &str, seq: u64, created: u64, changes: usize) -> DocRow {
         DocRow {
             id: id.into(),
+            doc_type: DocType::Record,
             seq,
             created_seq: created,
             moved_seq: created,

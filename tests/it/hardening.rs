@@ -28,6 +28,7 @@ async fn push(p: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> (bool, String, Str
     req.pull = false;
     req.push = vec![PushDoc {
         doc: doc.to_owned(),
+        doc_type: None,
         changes: changes.into_iter().map(ByteBuf::from).collect(),
     }];
     let (status, body) = p.send(&req).await;
@@ -389,6 +390,7 @@ async fn decoding_is_bounded_and_wants_and_pushes_are_not_amplified() {
     req.push = vec![
         PushDoc {
             doc: id.clone(),
+            doc_type: None,
             changes: vec![],
         };
         2

@@ -70,6 +70,7 @@ impl Phone {
             if !changes.is_empty() {
                 out.push(PushDoc {
                     doc: id.clone(),
+                    doc_type: None,
                     changes,
                 });
             }
@@ -167,7 +168,7 @@ impl Phone {
         }
         for item in &res.pull {
             match item {
-                PullItem::Changes { doc, changes } => {
+                PullItem::Changes { doc, changes, .. } => {
                     let changes: Vec<Change> = changes
                         .iter()
                         .map(|c| Change::from_bytes(c.to_vec()).expect("a valid change"))
@@ -181,7 +182,7 @@ impl Phone {
                         }
                     }
                 }
-                PullItem::Snapshot { doc, snapshot } => {
+                PullItem::Snapshot { doc, snapshot, .. } => {
                     let mut loaded = Automerge::load(snapshot).expect("load snapshot");
                     match self.docs.get_mut(doc) {
                         Some(d) => {

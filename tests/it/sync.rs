@@ -145,6 +145,7 @@ async fn push_one(p: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> (bool, String,
         pull: true,
         push: vec![PushDoc {
             doc: doc.to_owned(),
+            doc_type: None,
             changes: changes.into_iter().map(ByteBuf::from).collect(),
         }],
         want: None,
@@ -313,6 +314,7 @@ async fn malformed_bodies_and_limits() {
         pull: true,
         push: vec![PushDoc {
             doc: uuid(),
+            doc_type: None,
             changes: vec![ByteBuf::from(vec![7u8; 100 * 1024])],
         }],
         want: None,
@@ -563,7 +565,8 @@ async fn a_small_limit_walks_the_whole_scope_exactly_once() {
                     .pull
                     .iter()
                     .map(|i| match i {
-                        PullItem::Changes { doc, changes } => format!("{doc} c{}", changes.len()),
+                        PullItem::Changes { doc, changes, .. } =>
+                            format!("{doc} c{}", changes.len()),
                         PullItem::Snapshot { doc, .. } => format!("{doc} s"),
                         PullItem::Evict { doc, .. } => format!("{doc} e"),
                     })
@@ -584,4 +587,60 @@ async fn a_small_limit_walks_the_whole_scope_exactly_once() {
         res[0].pull
     );
     assert_eq!(grid.heads(&ids[0]), lou.heads(&ids[0]));
+}
+
+/// Over HTTP: a document pushed as a type the server does not know is refused for itself
+/// alone, and a record pushed with its type named is the same as one pushed without it; its
+/// pull items leave the type out.
+#[tokio::test]
+async fn a_document_type_is_judged_per_document() {
+    let app = spawn_app().await;
+    let (mut lou, lou_id) = phone(&app, "lou1").await;
+    let unknown = lou.create(&record(lou_id));
+    let named = lou.create(&record(lou_id));
+    let push = |doc: &str, doc_type: &str| PushDoc {
+        doc: doc.to_owned(),
+        doc_type: Some(doc_type.to_owned()),
+        changes: all_changes(&lou, doc)
+            .into_iter()
+            .map(ByteBuf::from)
+            .collect(),
+    };
+    let req = SyncRequest {
+        push: vec![push(&unknown, "houshold"), push(&named, "record")],
+        ..SyncRequest::new(None)
+    };
+    let (status, body) = lou.send(&req).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode");
+    assert_eq!(res.results[0].code.as_deref(), Some("malformed"));
+    assert!(
+        res.results[0]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("houshold")),
+        "{:?}",
+        res.results[0]
+    );
+    assert!(res.results[1].ok, "{:?}", res.results[1]);
+    assert_eq!(app.state.db.record_counts().await.expect("counts"), (1, 1));
+    // Pulled back by another phone: a record, type left out on the wire.
+    let (sup, _) = phone(&app, "community1").await;
+    let (_, body) = sup.send(&SyncRequest::new(None)).await;
+    let res: SyncResponse = ciborium::from_reader(&body[..]).expect("decode");
+    let item = res
+        .pull
+        .iter()
+        .find(|i| i.doc() == named)
+        .expect("the record is pulled");
+    assert_eq!(
+        item.doc_type(),
+        Some(haitang_sync::doctype::DocType::Record)
+    );
+    let raw: ciborium::Value = ciborium::from_reader(&body[..]).expect("cbor");
+    let text = format!("{raw:?}");
+    assert!(
+        !text.contains("\"type\""),
+        "records leave `type` out: {text:.200}"
+    );
 }

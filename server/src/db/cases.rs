@@ -3,6 +3,7 @@
 //! Which statuses are open, running a deadline or with the handler comes from the rule
 //! table (`sync::workflow`), never from a list of this file's own.
 
+use super::records::CASES;
 use super::scope::scope_sql;
 use super::{Db, DbError, now_ms};
 use crate::records::escalate::Neglect;
@@ -118,7 +119,7 @@ impl Db {
                 let clause = bucket_sql(bucket, &principal, &mut p);
                 let (scope_clause, _) = scope_sql(&scope, "");
                 let n: i64 = c.query_row(
-                    &format!("SELECT count(*) FROM docs WHERE {scope_clause} AND {clause}"),
+                    &format!("SELECT count(*) FROM {CASES} WHERE {scope_clause} AND {clause}"),
                     rusqlite::params_from_iter(p.iter()),
                     |r| r.get(0),
                 )?;
@@ -137,7 +138,7 @@ impl Db {
             let bucket_clause = bucket_sql(query.bucket.unwrap_or(Bucket::All), &principal, &mut params);
             let where_sql = format!("{base_where} AND {bucket_clause}");
             let total: i64 = c.query_row(
-                &format!("SELECT count(*) FROM docs WHERE {where_sql}"),
+                &format!("SELECT count(*) FROM {CASES} WHERE {where_sql}"),
                 rusqlite::params_from_iter(params.iter()),
                 |r| r.get(0),
             )?;
@@ -156,7 +157,7 @@ impl Db {
                  reported_by, reported_at, updated_at, due_at, \
                  (due_at IS NOT NULL AND due_at < ?{now_n} AND {running}), \
                  urged, conflict, lat, lng \
-                 FROM docs WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                 FROM {CASES} WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
             );
             let mut stmt = c.prepare(&sql)?;
             let items = stmt
@@ -217,7 +218,7 @@ impl Db {
                    coalesce(sum(status = 'closed' AND (due_at IS NULL OR closed_at <= due_at)), 0), \
                    avg(CASE WHEN status = 'closed' AND closed_at IS NOT NULL THEN (closed_at - reported_at) / 3600000.0 END), \
                    coalesce(sum(status = 'closed' AND ever_returned = 1), 0) \
-                 FROM docs WHERE {clause} AND reported_at >= ?3 AND reported_at < ?4"
+                 FROM {CASES} WHERE {clause} AND reported_at >= ?3 AND reported_at < ?4"
             );
             let row = c.query_row(
                 &sql,
@@ -266,7 +267,7 @@ impl Db {
     ) -> Result<Vec<(String, Neglect)>, DbError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT id, status = 'reported' FROM docs \
+                "SELECT id, status = 'reported' FROM {CASES} \
                  WHERE (status = 'reported' AND level != 'district' AND updated_at < ?1) \
                     OR ({} AND due_at IS NOT NULL AND due_at < ?2 AND urged = 0) \
                  ORDER BY updated_at LIMIT ?3",

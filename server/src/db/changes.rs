@@ -5,6 +5,7 @@
 use super::docs::{Committed, DocWrite, commit_one};
 use super::scope::scope_sql;
 use super::{Db, DbError, now_ms};
+use haitang_sync::doctype::DocType;
 use haitang_sync::pull::{DocRow, MoveRow, Window};
 use haitang_sync::scope::Scope;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -102,17 +103,27 @@ impl Db {
     }
 }
 
+/// A stored `type`. Migrations refuse a database newer than the binary, so every stored
+/// type is one this binary knows; anything else is a damaged row.
+pub(super) fn doc_type(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DocType> {
+    let name: String = r.get(i)?;
+    name.parse().map_err(|e: haitang_sync::names::UnknownName| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn read_pull_rows(c: &Connection, scope: &Scope, window: &Window) -> Result<PullRows, DbError> {
     let (since, after, fetch) = (window.since as i64, window.after as i64, window.rows as i64);
 
     let (clause, param) = scope_sql(scope, "");
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT key, id, seq, created_seq, moved_seq, state FROM docs WHERE {clause} AND seq > ?2 ORDER BY seq LIMIT ?3"
+        "SELECT key, id, seq, created_seq, moved_seq, state, type FROM docs WHERE {clause} AND seq > ?2 ORDER BY seq LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![param, after, fetch], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             DocRow {
+                doc_type: doc_type(r, 6)?,
                 id: r.get(1)?,
                 seq: r.get::<_, i64>(2)? as u64,
                 created_seq: r.get::<_, i64>(3)? as u64,
@@ -243,9 +254,10 @@ mod tests {
         assert_eq!(rows.moves.len(), 1);
         assert_eq!((rows.moves[0].seq, rows.moves[0].grid.as_str()), (2, GRID2));
         // A write that keeps the place records no move.
-        let mut w = write(ID, Some(2), &actor, 1, projection(ID));
-        w.projection.record.grid = GRID2.into();
-        w.projection.record.sector = None;
+        let mut moved = projection(ID);
+        moved.record.grid = GRID2.into();
+        moved.record.sector = None;
+        let mut w = write(ID, Some(2), &actor, 1, moved);
         w.old = Some(w.projection.place());
         db.commit(None, vec![w]).await.expect("commit");
         let rows = db

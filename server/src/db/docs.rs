@@ -1,21 +1,24 @@
-//! Records as stored: `docs` (each record's saved state, heads and projection) and the rows
-//! written with it in one savepoint: its new `changes`, the `actors` they bind, its photo
-//! references (`blob_refs`) and, when it moved, a `doc_moves` row for evictions.
+//! Documents as stored, of every type: `docs` (each document's type, saved state, heads and
+//! position) and the rows written with it in one savepoint: its new `changes`, the `actors`
+//! they bind, its type's projection (a record's: `records.rs`) and, when it moved, a
+//! `doc_moves` row for evictions.
 //!
 //! The writer re-checks what a preparation assumed, on the connection that writes: the
-//! record's `seq` is still the one the work started from (else `Stale`: prepare again), and
-//! every actor is still unbound or the caller's (else `ForeignActor`).
+//! document's `seq` is still the one the work started from (else `Stale`: prepare again),
+//! and every actor is still unbound or the caller's (else `ForeignActor`).
 
-use super::{Db, DbError, actors, now_ms};
-use crate::records::projection::{Place, Projection};
+use super::{Db, DbError, actors, now_ms, records};
+use crate::records::projection::{Place, Projected};
 use automerge::{ActorId, ChangeHash};
+use haitang_sync::doctype::DocType;
 use haitang_sync::ingest::NewChange;
 use haitang_sync::scope::{Position, Scope};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// A record's saved state, as a push or the server's own change starts from it.
+/// A document's saved state, as a push or the server's own change starts from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDoc {
+    pub doc_type: DocType,
     /// The seq of its latest change; a write based on it is refused once it moved on.
     pub seq: i64,
     pub state: Vec<u8>,
@@ -33,8 +36,9 @@ pub struct DocWrite {
     pub heads: Vec<ChangeHash>,
     /// The saved document.
     pub state: Vec<u8>,
-    pub projection: Projection,
-    /// Where the stored record was, if the write may move it.
+    /// What the server keeps of the document beside its state; it says the type.
+    pub projection: Projected,
+    /// Where the stored document was, if the write may move it.
     pub old: Option<Place>,
 }
 
@@ -75,11 +79,12 @@ impl Db {
     pub async fn stored_doc(&self, id: String) -> Result<Option<StoredDoc>, DbError> {
         self.read(move |c| {
             Ok(
-                c.prepare_cached("SELECT seq, state FROM docs WHERE id = ?1")?
+                c.prepare_cached("SELECT seq, state, type FROM docs WHERE id = ?1")?
                     .query_row([&id], |r| {
                         Ok(StoredDoc {
                             seq: r.get(0)?,
                             state: r.get(1)?,
+                            doc_type: super::changes::doc_type(r, 2)?,
                         })
                     })
                     .optional()?,
@@ -105,28 +110,35 @@ impl Db {
         self.write_each(jobs).await.into_iter().collect()
     }
 
-    /// The saved states of the named records in `scope`, in the order named, until they
-    /// pass `budget` bytes; then the ids not read yet. Ids of records that do not exist or
-    /// lie outside `scope` are skipped without a word.
+    /// The saved states of the named documents in `scope`, with their types, in the order
+    /// named, until they pass `budget` bytes; then the ids not read yet. Ids of documents
+    /// that do not exist or lie outside `scope` are skipped without a word.
     pub async fn states_in_scope(
         &self,
         scope: Scope,
         ids: Vec<String>,
         budget: usize,
-    ) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>), DbError> {
+    ) -> Result<(Vec<(String, DocType, Vec<u8>)>, Vec<String>), DbError> {
         self.read(move |c| {
-            let mut stmt =
-                c.prepare_cached("SELECT state, grid, sector, department FROM docs WHERE id = ?1")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT state, grid, sector, department, type FROM docs WHERE id = ?1",
+            )?;
             let mut found = Vec::new();
             let mut bytes = 0usize;
             let mut ids = ids.into_iter();
             for id in ids.by_ref() {
-                let row: Option<(Vec<u8>, String, [Option<String>; 2])> = stmt
+                type Row = (Vec<u8>, String, [Option<String>; 2], DocType);
+                let row: Option<Row> = stmt
                     .query_row([&id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, [r.get(2)?, r.get(3)?]))
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            [r.get(2)?, r.get(3)?],
+                            super::changes::doc_type(r, 4)?,
+                        ))
                     })
                     .optional()?;
-                if let Some((state, grid, [sector, department])) = row
+                if let Some((state, grid, [sector, department], doc_type)) = row
                     && scope.contains(Position {
                         grid: &grid,
                         sector: sector.as_deref(),
@@ -134,7 +146,7 @@ impl Db {
                     })
                 {
                     bytes += state.len();
-                    found.push((id, state));
+                    found.push((id, doc_type, state));
                 }
                 if bytes > budget {
                     break;
@@ -223,66 +235,39 @@ pub(super) fn commit_one(
     let new_count = w.changes.len() as i64;
     let last_seq = first_seq + new_count - 1;
     let now = now_ms();
-    let (r, t) = (&w.projection.record, &w.projection.times);
-    let moved = w
-        .old
-        .as_ref()
-        .is_some_and(|old| *old != w.projection.place());
-    let (lat, lng, acc) = match &r.location {
-        Some(l) => (Some(l.lat), Some(l.lng), l.accuracy_m),
-        None => (None, None, None),
-    };
-    let key: i64 = c.prepare_cached(
-        "INSERT INTO docs(id, seq, created_seq, moved_seq, state, heads, change_count, kind, grid, sector, department, \
-           category, status, urgency, title, reported_by, reported_at, updated_at, lat, lng, accuracy_m, \
-           level, assignee, due_at, urged, duplicate_of, conflict, accepted_at, closed_at, ever_returned) \
-         VALUES (?1, ?2, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-           ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29) \
-         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, \
-           moved_seq = CASE WHEN ?20 THEN excluded.seq ELSE docs.moved_seq END, \
-           state = excluded.state, heads = excluded.heads, change_count = docs.change_count + excluded.change_count, \
-           grid = excluded.grid, sector = excluded.sector, department = excluded.department, \
-           category = excluded.category, status = excluded.status, urgency = excluded.urgency, \
-           title = excluded.title, updated_at = excluded.updated_at, lat = excluded.lat, \
-           lng = excluded.lng, accuracy_m = excluded.accuracy_m, level = excluded.level, \
-           assignee = excluded.assignee, due_at = excluded.due_at, urged = excluded.urged, \
-           duplicate_of = excluded.duplicate_of, conflict = excluded.conflict, \
-           accepted_at = excluded.accepted_at, closed_at = excluded.closed_at, \
-           ever_returned = excluded.ever_returned \
-         RETURNING key",
-    )?
-    .query_row(params![
-        w.doc_id,
-        last_seq,
-        w.state,
-        heads_text(&w.heads),
-        new_count,
-        r.kind.as_str(),
-        r.grid,
-        r.sector,
-        r.department,
-        r.category,
-        r.status.as_str(),
-        r.urgency.as_str(),
-        r.title,
-        r.reported_by,
-        r.reported_at,
-        now,
-        lat,
-        lng,
-        acc,
-        moved,
-        r.level.as_str(),
-        r.assignee,
-        r.due_at,
-        r.urged,
-        r.duplicate_of,
-        r.conflict,
-        t.accepted_at,
-        t.closed_at,
-        t.ever_returned,
-    ], |row| row.get(0))?;
+    let place = w.projection.place();
+    let moved = w.old.as_ref().is_some_and(|old| *old != place);
+    // A document's type is fixed at creation: the update leaves `type` as it was, and the
+    // push path refuses a push naming another type before anything gets here.
+    let key: i64 = c
+        .prepare_cached(
+            "INSERT INTO docs(id, type, seq, created_seq, moved_seq, state, heads, change_count, grid, sector, department) \
+             VALUES (?1, ?2, ?3, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, \
+               moved_seq = CASE WHEN ?10 THEN excluded.seq ELSE docs.moved_seq END, \
+               state = excluded.state, heads = excluded.heads, change_count = docs.change_count + excluded.change_count, \
+               grid = excluded.grid, sector = excluded.sector, department = excluded.department \
+             RETURNING key",
+        )?
+        .query_row(
+            params![
+                w.doc_id,
+                w.projection.doc_type().as_str(),
+                last_seq,
+                w.state,
+                heads_text(&w.heads),
+                new_count,
+                place.grid,
+                place.sector,
+                place.department,
+                moved,
+            ],
+            |row| row.get(0),
+        )?;
     debug_assert!(stored.is_none_or(|(k, _)| k == key));
+    match &w.projection {
+        Projected::Record(p) => records::project(c, key, p, now)?,
+    }
     let mut insert = c.prepare_cached(
         "INSERT INTO changes(seq, doc, hash, actor, user_id, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
@@ -297,15 +282,6 @@ pub(super) fn commit_one(
             now
         ])?;
     }
-    // The photo references of the record's current state; a blob may not be uploaded yet.
-    c.prepare_cached("DELETE FROM blob_refs WHERE doc = ?1")?
-        .execute([key])?;
-    for sha in &r.attachments {
-        c.prepare_cached(
-            "INSERT INTO blob_refs(sha256, doc) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![sha, key])?;
-    }
     if let (true, Some(old)) = (moved, &w.old) {
         c.prepare_cached(
             "INSERT INTO doc_moves(seq, doc, old_grid, old_sector, old_department) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -319,7 +295,7 @@ pub(super) fn commit_one(
 pub(crate) mod tests {
     use super::super::fixture::{self, GRID, GRID2, SECTOR};
     use super::*;
-    use crate::records::projection::Times;
+    use crate::records::projection::{Projection, Times};
     use haitang_sync::record::{Kind, Level, Record, Status, Urgency};
 
     pub const ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
@@ -375,7 +351,7 @@ pub(crate) mod tests {
             changes,
             heads: vec![ChangeHash([n; 32])],
             state: vec![n; 8],
-            projection,
+            projection: projection.into(),
             old: None,
         }
     }
@@ -499,7 +475,7 @@ pub(crate) mod tests {
             .states_in_scope(grid.clone(), vec![unknown, other.into(), ID.into()], 100)
             .await
             .expect("read");
-        assert_eq!(found, [(ID.to_owned(), vec![1; 8])]);
+        assert_eq!(found, [(ID.to_owned(), DocType::Record, vec![1; 8])]);
         assert!(unsent.is_empty());
         // Past the budget, the rest are named to ask for again.
         let street = Scope::Subtree {

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "blob_uploads", include_str!("../../migrations/0006_blob_uploads.sql")),
     (7, "refresh_retry", include_str!("../../migrations/0007_refresh_retry.sql")),
     (8, "quarantine", include_str!("../../migrations/0008_quarantine.sql")),
+    (9, "doc_types", include_str!("../../migrations/0009_doc_types.sql")),
 ];
 
 pub fn latest_version() -> i64 {
@@ -166,6 +167,21 @@ mod tests {
             )
             .expect("photo");
         assert_eq!(photo, ids[1]);
+        // Migration 9: every document is a record, its projection in `records`.
+        let projected: Vec<(String, String, String)> = conn
+            .prepare("SELECT d.id, d.type, r.title FROM records r JOIN docs d ON d.key = r.doc ORDER BY d.key")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            projected,
+            vec![
+                (ids[0].to_owned(), "record".to_owned(), "B".to_owned()),
+                (ids[1].to_owned(), "record".to_owned(), "A".to_owned()),
+            ]
+        );
         let enforced: bool = conn
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .expect("fk");

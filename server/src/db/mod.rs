@@ -3,10 +3,11 @@
 //! anything of rusqlite's, and none decides a rule of the workflow or the protocol: it reads
 //! and writes what it is given. `read` and `write` stay inside this module.
 //!
-//! - `docs.rs`: records as stored (`docs`) and the write of a record's changes with
-//!   everything stored beside them. `changes.rs`: the log as pulls and repairs read it.
-//!   `actors.rs`: actor bindings. `catalogue.rs`: categories. `cases.rs`: queries over
-//!   the projection (inboxes, rates, neglected records). `scope.rs`: the scope rule in SQL.
+//! - `docs.rs`: documents of every type as stored (`docs`) and the write of a document's
+//!   changes with everything stored beside them. `records.rs`: the record projection's
+//!   table. `changes.rs`: the log as pulls and repairs read it. `actors.rs`: actor
+//!   bindings. `catalogue.rs`: categories. `cases.rs`: queries over the record projection
+//!   (inboxes, rates, neglected records). `scope.rs`: the scope rule in SQL.
 //! - `org.rs`, `users.rs` (with sessions and refresh tokens), `blobs.rs` (photo rows and
 //!   the photo access rule), `migrations.rs`.
 //!
@@ -27,6 +28,7 @@ pub mod docs;
 pub(crate) mod fixture;
 mod migrations;
 pub mod org;
+mod records;
 mod scope;
 pub mod users;
 

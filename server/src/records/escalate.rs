@@ -164,6 +164,7 @@ mod tests {
                 &who,
                 vec![PushDoc {
                     doc: ID.into(),
+                    doc_type: None,
                     changes,
                 }],
             )

@@ -144,7 +144,7 @@ fn server_change(doc: Automerge, doc_id: String, seq: i64) -> Result<Option<DocW
     Ok(Some(DocWrite {
         state: doc.save_nocompress(),
         heads: doc.get_heads(),
-        projection: Projection::of(&doc, record),
+        projection: Projection::of(&doc, record).into(),
         doc_id,
         base_seq: Some(seq),
         changes: vec![change],

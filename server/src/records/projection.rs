@@ -1,11 +1,51 @@
-//! The projection: what the server keeps of a record beside its saved document, so that
+//! The projection: what the server keeps of a document beside its saved state, so that
 //! inboxes, rates, scope and pulls are SQL over columns instead of loading documents. It is
 //! derived from the document alone, after every accepted change, and storage writes it as
-//! given (`db::docs`).
+//! given: the [`Place`] of every document to `docs` (`db::docs`), the rest to its type's
+//! own table (a record's to `records`, `db::records`).
+//!
+//! [`Projected`] is the server's side of the document-type registry (`sync::doctype`): one
+//! variant per type. A new type adds its variant and its projection module; the compiler
+//! then names each place that must say what to do with it.
 
 use automerge::Automerge;
+use haitang_sync::doctype::DocType;
 use haitang_sync::record::{Record, Status};
 use haitang_sync::workflow;
+
+/// The projection of a document of any type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projected {
+    Record(Projection),
+}
+
+impl Projected {
+    pub fn doc_type(&self) -> DocType {
+        match self {
+            Projected::Record(_) => DocType::Record,
+        }
+    }
+
+    /// Where the document is: what scope and pulls are judged by.
+    pub fn place(&self) -> Place {
+        match self {
+            Projected::Record(p) => p.place(),
+        }
+    }
+
+    /// The record's projection, if the document is one.
+    pub fn record(&self) -> Option<&Projection> {
+        match self {
+            Projected::Record(p) => Some(p),
+        }
+    }
+}
+
+impl From<Projection> for Projected {
+    fn from(p: Projection) -> Projected {
+        Projected::Record(p)
+    }
+}
 
 /// A record's projection: its fields (`Record`) and what its timeline says.
 #[derive(Debug, Clone, PartialEq)]

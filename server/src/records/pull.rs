@@ -1,5 +1,7 @@
 //! Pulling: one page of what changed in a phone's scope, planned by `sync::pull` from the
-//! rows storage reads for it in one transaction, and records asked for by id (`want`).
+//! rows storage reads for it in one transaction, and documents asked for by id (`want`).
+//! Neither looks at a document's type beyond passing it on: scope is judged by the
+//! position every type has.
 
 use super::Records;
 use crate::db::DbError;
@@ -30,9 +32,10 @@ impl Records {
         ))
     }
 
-    /// The saved documents of the named records the caller may see, each once, up to about
-    /// [`PAGE_BYTES`] in all, and the ids left for another request past that. A record that
-    /// does not exist and one the caller may not see are both left out without a word.
+    /// The saved documents, of any type, the caller may see among those named, each once,
+    /// up to about [`PAGE_BYTES`] in all, and the ids left for another request past that. A
+    /// document that does not exist and one the caller may not see are both left out
+    /// without a word.
     pub async fn want(
         &self,
         principal: &Principal,
@@ -46,7 +49,11 @@ impl Records {
             .await?;
         let items = found
             .into_iter()
-            .map(|(doc, snapshot)| PullItem::Snapshot { doc, snapshot })
+            .map(|(doc, doc_type, snapshot)| PullItem::Snapshot {
+                doc,
+                doc_type,
+                snapshot,
+            })
             .collect();
         Ok((items, unsent))
     }

@@ -2,11 +2,12 @@
 //!
 //! For a request: decode every document's changes (`sync::ingest::decode`), look up the
 //! catalogue and who the changes' actors belong to, then for each document load the stored
-//! record, judge the push on a worker thread (`sync::ingest::apply_push`), ask the org
-//! tree about its position, assignee and photos, and hand every accepted document to the
-//! writer at once. The writer re-checks the record's `seq` and the actors; a document whose
-//! record changed underneath is prepared again, up to [`MAX_ATTEMPTS`] times, then answered
-//! `busy`. Nothing refused reaches the writer.
+//! document, judge the push on a worker thread as the type it names
+//! (`sync::ingest::apply_push` with that type's `DocKind`; [`judge`] is where a type is
+//! picked), ask the org tree about its position, assignee and photos, and hand every
+//! accepted document to the writer at once. The writer re-checks the document's `seq` and
+//! the actors; a document that changed underneath is prepared again, up to
+//! [`MAX_ATTEMPTS`] times, then answered `busy`. Nothing refused reaches the writer.
 
 use super::projection::{Place, Projection, Times};
 use super::{Records, damaged, load_stored};
@@ -14,10 +15,11 @@ use crate::db::docs::{Committed, DocWrite, StoredDoc};
 use crate::db::org::OrgPlace;
 use crate::db::users::User;
 use crate::db::{DbError, now_ms};
-use automerge::ActorId;
+use automerge::{ActorId, Automerge};
+use haitang_sync::doctype::DocType;
 use haitang_sync::ingest::{self, Applied, Decoded, PushContext, Refusal, RefusalCode};
 use haitang_sync::protocol::{PushDoc, PushResult};
-use haitang_sync::record::Record;
+use haitang_sync::record::RecordKind;
 use haitang_sync::scope::{Principal, Role, UnitKind, parent_path};
 use haitang_sync::workflow::CategoryRules;
 use serde_bytes::ByteBuf;
@@ -28,10 +30,26 @@ use std::sync::Arc;
 /// asks the client to send it again.
 pub const MAX_ATTEMPTS: usize = 5;
 
-/// A push judged acceptable, with the stored record it started from.
+/// A push judged acceptable, with what the org tree and the photo store must still
+/// confirm.
 struct Judged {
     write: DocWrite,
-    before: Option<Record>,
+    refs: Refs,
+}
+
+/// What an accepted push newly names that only storage can confirm, whatever the
+/// document's type: the sans-IO check knows users and photos only by their shape.
+#[derive(Debug, Default)]
+struct Refs {
+    /// A user the push newly assigns the document to.
+    assignee: Option<i64>,
+    /// Photos the document names that it did not name before.
+    photos: Vec<String>,
+}
+
+/// What the types' checks need from storage, read once per request (`DocKind::Facts`).
+struct Facts {
+    categories: HashMap<String, CategoryRules>,
 }
 
 impl Records {
@@ -49,7 +67,7 @@ impl Records {
                 docs.into_iter()
                     .map(|d| {
                         let changes = d.changes.into_iter().map(ByteBuf::into_vec).collect();
-                        ingest::decode(&d.doc, changes)
+                        ingest::decode(d.doc_type.as_deref(), &d.doc, changes)
                     })
                     .collect::<Vec<_>>()
             })
@@ -62,20 +80,22 @@ impl Records {
             }
         }
         if !pending.is_empty() {
-            let categories = Arc::new(self.db.category_rules().await?);
+            let facts = Arc::new(Facts {
+                categories: self.db.category_rules().await?,
+            });
             for _ in 0..MAX_ATTEMPTS {
                 if pending.is_empty() {
                     break;
                 }
                 pending = self
-                    .attempt(principal, pending, &categories, &mut results)
+                    .attempt(principal, pending, &facts, &mut results)
                     .await?;
             }
         }
         for (i, _) in pending {
             let refusal = Refusal::new(
                 RefusalCode::Busy,
-                "others kept changing this record at the same moment; send it again",
+                "others kept changing this document at the same moment; send it again",
             );
             results[i] = Some(PushResult::refused(ids[i].clone(), &refusal));
         }
@@ -87,7 +107,7 @@ impl Records {
         &self,
         principal: &Principal,
         pending: Vec<(usize, Decoded)>,
-        categories: &Arc<HashMap<String, CategoryRules>>,
+        facts: &Arc<Facts>,
         results: &mut [Option<PushResult>],
     ) -> Result<Vec<(usize, Decoded)>, DbError> {
         let mut seen = HashSet::new();
@@ -102,7 +122,7 @@ impl Records {
         for (i, decoded) in pending {
             let doc_id = decoded.doc_id().to_owned();
             let prepared = self
-                .prepare(principal, decoded.clone(), &actor_users, categories)
+                .prepare(principal, decoded.clone(), &actor_users, facts)
                 .await?;
             match prepared {
                 Ok(write) => {
@@ -136,27 +156,25 @@ impl Records {
         Ok(stale)
     }
 
-    /// Judges one document's push against the stored record. `Ok(Err(_))` is a refusal to
-    /// send back; nothing is stored either way.
+    /// Judges one document's push against the stored document. `Ok(Err(_))` is a refusal
+    /// to send back; nothing is stored either way.
     async fn prepare(
         &self,
         principal: &Principal,
         decoded: Decoded,
         actor_users: &Arc<HashMap<ActorId, i64>>,
-        categories: &Arc<HashMap<String, CategoryRules>>,
+        facts: &Arc<Facts>,
     ) -> Result<Result<DocWrite, Refusal>, DbError> {
         let stored = self.db.stored_doc(decoded.doc_id().to_owned()).await?;
-        let (who, actor_users, categories) =
-            (principal.clone(), actor_users.clone(), categories.clone());
+        let (who, actor_users, facts) = (principal.clone(), actor_users.clone(), facts.clone());
         let judged = self
             .compute(move || {
                 let ctx = PushContext {
                     principal: &who,
                     actor_users: &actor_users,
-                    categories: &categories,
                     now: now_ms(),
                 };
-                judge(decoded, stored, &ctx)
+                judge(decoded, stored, &ctx, &facts)
             })
             .await?;
         let judged = match judged {
@@ -176,42 +194,44 @@ impl Records {
         principal: &Principal,
         judged: &Judged,
     ) -> Result<Option<Refusal>, DbError> {
-        let Judged { write, before } = judged;
-        let (doc_id, r) = (&write.doc_id, &write.projection.record);
+        let Judged { write, refs } = judged;
+        let doc_id = &write.doc_id;
+        let place = write.projection.place();
         if !write.changes.is_empty() {
-            let place = self
+            let found = self
                 .db
-                .org_place(r.grid.clone(), r.sector.clone(), r.department.clone())
+                .org_place(
+                    place.grid.clone(),
+                    place.sector.clone(),
+                    place.department.clone(),
+                )
                 .await?;
-            if let Some(problem) = position_problem(r, &place) {
+            if let Some(problem) = position_problem(&place, &found) {
                 return Ok(Some(Refusal::new(RefusalCode::InvalidDocument, problem)));
             }
         }
-        if let Some(assignee) = r.assignee
-            && before.as_ref().and_then(|b| b.assignee) != Some(assignee)
-        {
+        if let Some(assignee) = refs.assignee {
             let user = self.db.user(assignee).await?;
-            if let Some(problem) = assignee_problem(assignee, user.as_ref(), r) {
+            if let Some(problem) = assignee_problem(assignee, user.as_ref(), &place) {
                 return Ok(Some(Refusal::new(
                     RefusalCode::ForbiddenTransition,
-                    format!("record {doc_id}: {problem}"),
+                    format!("{} {doc_id}: {problem}", write.projection.doc_type()),
                 )));
             }
         }
         // A photo named for the first time must be one the pusher sent or may see: knowing
         // a hash is no right to a photo (`db::blobs::readable`).
-        let old_photos = before.as_ref().map_or(&[][..], |b| &b.attachments[..]);
-        for sha in &r.attachments {
-            if !old_photos.contains(sha)
-                && !self
-                    .db
-                    .may_reference_blob(principal.clone(), sha.clone())
-                    .await?
+        for sha in &refs.photos {
+            if !self
+                .db
+                .may_reference_blob(principal.clone(), sha.clone())
+                .await?
             {
                 return Ok(Some(Refusal::new(
                     RefusalCode::Forbidden,
                     format!(
-                        "record {doc_id} names photo {sha}, which you did not upload and may not see; attach photos from this phone"
+                        "{} {doc_id} names photo {sha}, which you did not upload and may not see; attach photos from this phone",
+                        write.projection.doc_type()
                     ),
                 )));
             }
@@ -220,18 +240,28 @@ impl Records {
     }
 }
 
-/// Loads the stored record and judges the push against it (Automerge's work, on a
-/// worker thread); the applied document is dropped once its projection is taken, since
-/// a live document costs many times its saved size and a request may hold dozens while it
-/// waits for the writer.
+/// Loads the stored document and judges the push against it as the type it names
+/// (Automerge's work, on a worker thread); the applied document is dropped once its
+/// projection is taken, since a live document costs many times its saved size and a
+/// request may hold dozens while it waits for the writer.
 fn judge(
     decoded: Decoded,
     stored: Option<StoredDoc>,
     ctx: &PushContext<'_>,
+    facts: &Facts,
 ) -> Result<Judged, Refusal> {
     let doc_id = decoded.doc_id().to_owned();
+    let doc_type = decoded.doc_type();
     let (base_seq, current) = match stored {
-        Some(StoredDoc { seq, state }) => match load_stored(&state) {
+        // Ids are unique across types; a push naming another type for a stored id is told
+        // nothing more than a push for an id it may not see.
+        Some(stored) if stored.doc_type != doc_type => {
+            return Err(Refusal::new(
+                RefusalCode::OutOfScope,
+                format!("{doc_type} {doc_id} is not on the server or is outside your scope"),
+            ));
+        }
+        Some(StoredDoc { seq, state, .. }) => match load_stored(&state) {
             Some(doc) => (Some(seq), Some(doc)),
             None => {
                 tracing::error!(record = %doc_id, "stored document does not load; run `haitang records check`");
@@ -240,15 +270,38 @@ fn judge(
         },
         None => (None, None),
     };
+    match doc_type {
+        DocType::Record => judge_record(decoded, current, base_seq, ctx, &facts.categories),
+    }
+}
+
+fn judge_record(
+    decoded: Decoded,
+    current: Option<Automerge>,
+    base_seq: Option<i64>,
+    ctx: &PushContext<'_>,
+    categories: &HashMap<String, CategoryRules>,
+) -> Result<Judged, Refusal> {
+    let doc_id = decoded.doc_id().to_owned();
     let Applied {
         doc,
-        record,
+        value: record,
         before,
         new_changes,
         heads,
         state,
         ..
-    } = ingest::apply_push(decoded, current, ctx)?;
+    } = ingest::apply_push::<RecordKind>(decoded, current, ctx, categories)?;
+    let assignee = record
+        .assignee
+        .filter(|a| before.as_ref().and_then(|b| b.assignee) != Some(*a));
+    let old_photos = before.as_ref().map_or(&[][..], |b| &b.attachments[..]);
+    let photos = record
+        .attachments
+        .iter()
+        .filter(|sha| !old_photos.contains(sha))
+        .cloned()
+        .collect();
     // The state was saved undeflated by ingest: it goes to phones as a pull snapshot inside
     // a gzipped response, and a phone loads it about a tenth faster undeflated.
     let projection = if new_changes.is_empty() {
@@ -266,31 +319,31 @@ fn judge(
             changes: new_changes,
             heads,
             state,
-            projection,
+            projection: projection.into(),
             old: before.as_ref().map(Place::of),
         },
-        before,
+        refs: Refs { assignee, photos },
     })
 }
 
-/// Whether the grid, sector and department a record names exist in the org tree and fit
-/// together.
-fn position_problem(r: &Record, place: &OrgPlace) -> Option<String> {
+/// Whether the grid, sector and department a document names exist in the org tree and
+/// fit together.
+fn position_problem(at: &Place, place: &OrgPlace) -> Option<String> {
     if place.grid != Some(UnitKind::Grid) {
         return Some(format!(
             "field `grid`: `{}` is not a grid of the org tree",
-            r.grid
+            at.grid
         ));
     }
-    if let Some(sector) = &r.sector
-        && (place.sector != Some(UnitKind::Sector) || parent_path(sector) != Some(r.grid.as_str()))
+    if let Some(sector) = &at.sector
+        && (place.sector != Some(UnitKind::Sector) || parent_path(sector) != Some(at.grid.as_str()))
     {
         return Some(format!(
             "field `sector`: `{sector}` is not a sector of grid `{}`",
-            r.grid
+            at.grid
         ));
     }
-    if let Some(department) = &r.department
+    if let Some(department) = &at.department
         && !place.department
     {
         return Some(format!("field `department`: no department `{department}`"));
@@ -298,14 +351,15 @@ fn position_problem(r: &Record, place: &OrgPlace) -> Option<String> {
     None
 }
 
-/// A record is assigned only to an active grid staff member of its own grid: the one
-/// person who can then start and report back on it (`workflow::is_handler`).
-fn assignee_problem(user: i64, found: Option<&User>, r: &Record) -> Option<String> {
+/// A document is assigned only to an active grid staff member of its own grid: for a
+/// record, the one person who can then start and report back on it
+/// (`workflow::is_handler`).
+fn assignee_problem(user: i64, found: Option<&User>, at: &Place) -> Option<String> {
     match found {
-        Some(u) if u.active && u.role == Role::GridStaff && u.unit == r.grid => None,
+        Some(u) if u.active && u.role == Role::GridStaff && u.unit == at.grid => None,
         _ => Some(format!(
             "assign names user {user}, who is not an active grid staff member of grid {}",
-            r.grid
+            at.grid
         )),
     }
 }
@@ -323,6 +377,7 @@ mod tests {
     fn push_doc(id: &str, doc: &Automerge) -> PushDoc {
         PushDoc {
             doc: id.to_owned(),
+            doc_type: None,
             changes: doc
                 .get_changes(&[])
                 .into_iter()
@@ -376,6 +431,7 @@ mod tests {
                 vec![
                     PushDoc {
                         doc: "not-a-uuid".into(),
+                        doc_type: None,
                         changes: Vec::new(),
                     },
                     push_doc(ID2, &good),
@@ -408,26 +464,30 @@ mod tests {
             sector: Some(UnitKind::Sector),
             department: false,
         };
-        assert_eq!(position_problem(&r, &place), None);
+        assert_eq!(position_problem(&Place::of(&r), &place), None);
         let not_a_grid = OrgPlace {
             grid: Some(UnitKind::Community),
             ..place
         };
-        assert!(position_problem(&r, &not_a_grid).is_some_and(|p| p.contains("`grid`")));
+        assert!(
+            position_problem(&Place::of(&r), &not_a_grid).is_some_and(|p| p.contains("`grid`"))
+        );
         // A sector of another grid.
         r.grid = GRID2.into();
-        assert!(position_problem(&r, &place).is_some_and(|p| p.contains("`sector`")));
+        assert!(position_problem(&Place::of(&r), &place).is_some_and(|p| p.contains("`sector`")));
         r.grid = GRID.into();
         r.sector = Some(SECTOR.into());
         r.department = Some("/gusu:nope".into());
-        assert!(position_problem(&r, &place).is_some_and(|p| p.contains("no department")));
+        assert!(
+            position_problem(&Place::of(&r), &place).is_some_and(|p| p.contains("no department"))
+        );
         r.department = None;
         r.sector = None;
         let no_sector = OrgPlace {
             sector: None,
             ..place
         };
-        assert_eq!(position_problem(&r, &no_sector), None);
+        assert_eq!(position_problem(&Place::of(&r), &no_sector), None);
     }
 
     #[test]
@@ -443,7 +503,7 @@ mod tests {
             department: None,
             active: true,
         };
-        assert_eq!(assignee_problem(9, Some(&staff), &r), None);
+        assert_eq!(assignee_problem(9, Some(&staff), &Place::of(&r)), None);
         for other in [
             User {
                 active: false,
@@ -458,8 +518,11 @@ mod tests {
                 ..staff.clone()
             },
         ] {
-            assert!(assignee_problem(9, Some(&other), &r).is_some(), "{other:?}");
+            assert!(
+                assignee_problem(9, Some(&other), &Place::of(&r)).is_some(),
+                "{other:?}"
+            );
         }
-        assert!(assignee_problem(9, None, &r).is_some_and(|p| p.contains("user 9")));
+        assert!(assignee_problem(9, None, &Place::of(&r)).is_some_and(|p| p.contains("user 9")));
     }
 }

@@ -6,25 +6,22 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
-use super::steps::Known;
 use super::{Decoded, NewChange, Refusal, RefusalCode, guarded, refuse};
-use crate::record::{Record, SchemaError, read_record};
+use crate::doctype::DocKind;
+use crate::record::SchemaError;
 
 /// The document with the push applied, and what the later steps judge it by.
-pub(super) struct Merged {
-    pub history: History,
+pub(super) struct Merged<K: DocKind> {
+    pub doc: Automerge,
+    /// The push's changes in causal order, as applied: what `DocKind::check_changes` reads.
+    pub changes: Vec<Change>,
+    /// What the type took from the document before the push (`DocKind::before`).
+    pub known: K::Before,
     /// The push's changes in causal order, to store.
     pub new_changes: Vec<NewChange>,
-    /// The merged document read as a record (judged by `validate::check_record`).
-    pub record: Result<Record, SchemaError>,
-}
-
-/// What `steps` reads: the merged document, the push's changes in causal order, and the
-/// notes and attachments the record had before them.
-pub(super) struct History {
-    pub doc: Automerge,
-    pub changes: Vec<Change>,
-    pub known: Known,
+    /// The merged document read through its type's schema (judged by
+    /// `validate::check_value`).
+    pub value: Result<K::Value, SchemaError>,
 }
 
 /// The decoded changes `stored` does not have yet, each once. A phone that lost the
@@ -40,11 +37,12 @@ pub(super) fn fresh(decoded: Decoded, stored: Option<&Automerge>) -> Vec<(usize,
 }
 
 /// Applies `fresh` (not empty) to `doc`, the stored document or a new one.
-pub(super) fn apply(
+pub(super) fn apply<K: DocKind>(
     doc_id: &str,
     mut doc: Automerge,
     fresh: Vec<(usize, Vec<u8>, Change)>,
-) -> Result<Merged, Refusal> {
+) -> Result<Merged<K>, Refusal> {
+    let what = K::TYPE;
     let ordered = causal_order(fresh);
     let mut new_changes = Vec::with_capacity(ordered.len());
     let mut batch = Vec::with_capacity(ordered.len());
@@ -56,7 +54,7 @@ pub(super) fn apply(
         });
         batch.push(change);
     }
-    let known = Known::of(&doc);
+    let known = K::before(&doc);
     // Kept to judge workflow actions change by change, in the applied document's history.
     let changes = batch.clone();
     let outcome = guarded(move || {
@@ -66,17 +64,17 @@ pub(super) fn apply(
         // Changes whose dependencies are missing wait in the document's queue instead of
         // failing; they are refused below, so that nothing half-applied is ever stored.
         let missing = doc.get_missing_deps(&[]);
-        let record = read_record(&doc);
-        Ok::<_, AutomergeError>((doc, missing, record))
+        let value = K::read(&doc);
+        Ok::<_, AutomergeError>((doc, missing, value))
     });
-    let (doc, missing, record) = match outcome {
+    let (doc, missing, value) = match outcome {
         Some(Ok(applied)) => applied,
-        Some(Err(e)) => return Err(apply_error(doc_id, e)),
+        Some(Err(e)) => return Err(apply_error(what, doc_id, e)),
         None => {
             return refuse(
                 RefusalCode::Malformed,
                 format!(
-                    "record {doc_id}: the changes do not fit the record's history and could not be applied"
+                    "{what} {doc_id}: the changes do not fit the {what}'s history and could not be applied"
                 ),
             );
         }
@@ -87,20 +85,18 @@ pub(super) fn apply(
         return refuse(
             RefusalCode::MissingDeps,
             format!(
-                "the push for record {doc_id} depends on {} change(s) the server does not have ({}{more}); push all of the record's unconfirmed changes together",
+                "the push for {what} {doc_id} depends on {} change(s) the server does not have ({}{more}); push all of the {what}'s unconfirmed changes together",
                 missing.len(),
                 shown.join(", ")
             ),
         );
     }
     Ok(Merged {
-        history: History {
-            doc,
-            changes,
-            known,
-        },
+        doc,
+        changes,
+        known,
         new_changes,
-        record,
+        value,
     })
 }
 
@@ -152,12 +148,12 @@ fn causal_order<T>(changes: Vec<(usize, T, Change)>) -> Vec<(usize, T, Change)> 
     order.into_iter().filter_map(|p| slots[p].take()).collect()
 }
 
-fn apply_error(doc_id: &str, e: AutomergeError) -> Refusal {
+fn apply_error(what: crate::doctype::DocType, doc_id: &str, e: AutomergeError) -> Refusal {
     let message = match e {
         AutomergeError::DuplicateSeqNumber(seq, actor) => format!(
-            "record {doc_id}: actor {actor} already made a different change number {seq}; the same actor id was used twice (an app restored from a backup must start a new actor id)"
+            "{what} {doc_id}: actor {actor} already made a different change number {seq}; the same actor id was used twice (an app restored from a backup must start a new actor id)"
         ),
-        other => format!("record {doc_id}: the changes could not be applied: {other}"),
+        other => format!("{what} {doc_id}: the changes could not be applied: {other}"),
     };
     Refusal::new(RefusalCode::Malformed, message)
 }

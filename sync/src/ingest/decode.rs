@@ -9,12 +9,14 @@ use super::{
     MAX_BYTES_PER_PUSH, MAX_CHANGES_PER_PUSH, MAX_INFLATED_BYTES_PER_PUSH, Refusal, RefusalCode,
     guarded, refuse,
 };
+use crate::doctype::DocType;
 use crate::record::is_uuid;
 
 /// A push for one document whose changes all decode, in the order the phone sent them.
 #[derive(Debug, Clone)]
 pub struct Decoded {
     doc_id: String,
+    doc_type: DocType,
     /// Each change with its index in the push and its bytes exactly as sent.
     pub(super) changes: Vec<(usize, Vec<u8>, Change)>,
 }
@@ -22,6 +24,11 @@ pub struct Decoded {
 impl Decoded {
     pub fn doc_id(&self) -> &str {
         &self.doc_id
+    }
+
+    /// The type the phone says the document is: which `DocKind` judges it.
+    pub fn doc_type(&self) -> DocType {
+        self.doc_type
     }
 
     /// The actor ids the changes were made with, each once: whose owners the server looks up
@@ -38,11 +45,33 @@ impl Decoded {
     }
 }
 
-/// Checks the id's shape and the push's size, then decodes every change. Everything is
-/// decoded before anything is judged, so a bad change is reported as such rather than as
-/// whatever rule it happens to trip first.
-pub fn decode(doc_id: &str, changes: Vec<Vec<u8>>) -> Result<Decoded, Refusal> {
+/// Checks the type, the id's shape and the push's size, then decodes every change.
+/// Everything is decoded before anything is judged, so a bad change is reported as such
+/// rather than as whatever rule it happens to trip first. `doc_type` is the push's `type`,
+/// absent for a record.
+pub fn decode(
+    doc_type: Option<&str>,
+    doc_id: &str,
+    changes: Vec<Vec<u8>>,
+) -> Result<Decoded, Refusal> {
     use RefusalCode::*;
+
+    let doc_type = match doc_type {
+        None => DocType::default(),
+        Some(name) => match name.parse() {
+            Ok(t) => t,
+            Err(_) => {
+                return refuse(
+                    Malformed,
+                    format!(
+                        "document {doc_id:.80}: this server knows no document type {:?} (it knows {})",
+                        name.chars().take(40).collect::<String>(),
+                        <DocType as crate::names::NamedEnum>::names()
+                    ),
+                );
+            }
+        },
+    };
 
     if !is_uuid(doc_id) {
         return refuse(
@@ -87,6 +116,7 @@ pub fn decode(doc_id: &str, changes: Vec<Vec<u8>>) -> Result<Decoded, Refusal> {
     }
     Ok(Decoded {
         doc_id: doc_id.to_owned(),
+        doc_type,
         changes: decoded,
     })
 }
@@ -109,7 +139,7 @@ fn check_inflated_size(doc_id: &str, changes: &[Vec<u8>]) -> Result<(), Refusal>
             return refuse(
                 RefusalCode::TooLarge,
                 format!(
-                    "record {doc_id}: change {i} takes the push past {MAX_INFLATED_BYTES_PER_PUSH} bytes once decompressed"
+                    "document {doc_id}: change {i} takes the push past {MAX_INFLATED_BYTES_PER_PUSH} bytes once decompressed"
                 ),
             );
         }

@@ -1,33 +1,39 @@
-//! Step 6: the record saved as it will be stored and sent, proved to load back, within its
-//! size cap.
+//! Step 6: the document saved as it will be stored and sent, proved to load back, within
+//! its type's size cap.
 
 use automerge::Automerge;
 
-use super::{MAX_RECORD_BYTES, Refusal, RefusalCode, guarded, refuse};
+use super::{Refusal, RefusalCode, guarded, refuse};
+use crate::doctype::DocKind;
 
 /// The document and its saved state, once both checks pass.
-pub(super) fn saved(doc_id: &str, doc: Automerge) -> Result<(Automerge, Vec<u8>), Refusal> {
+pub(super) fn saved<K: DocKind>(
+    doc_id: &str,
+    doc: Automerge,
+) -> Result<(Automerge, Vec<u8>), Refusal> {
+    let what = K::TYPE;
     let (doc, state) = match guarded(move || saved_and_checked(doc)) {
         Some(Ok(saved)) => saved,
         Some(Err(problem)) => {
             return refuse(
                 RefusalCode::Malformed,
-                format!("record {doc_id}: {problem}"),
+                format!("{what} {doc_id}: {problem}"),
             );
         }
         None => {
             return refuse(
                 RefusalCode::Malformed,
-                format!("record {doc_id}: the changes do not save and load back as they came"),
+                format!("{what} {doc_id}: the changes do not save and load back as they came"),
             );
         }
     };
-    if state.len() > MAX_RECORD_BYTES {
+    if state.len() > K::MAX_BYTES {
         return refuse(
             RefusalCode::TooLarge,
             format!(
-                "record {doc_id} would take {} bytes with this push; a record may take at most {MAX_RECORD_BYTES} (put photos in attachments, not in the record)",
-                state.len()
+                "{what} {doc_id} would take {} bytes with this push; a {what} may take at most {} (put photos in attachments, not in the document)",
+                state.len(),
+                K::MAX_BYTES
             ),
         );
     }

@@ -1,9 +1,10 @@
 use super::decode::compressed_body;
 use super::*;
 use crate::record::tests::{GRID, ID, sample};
-use crate::record::{self, Kind, Status, new_record, read_record};
+use crate::record::{self, Kind, Record, RecordKind, Status, new_record, read_record};
 use crate::scope::Role;
 use crate::workflow;
+use crate::workflow::CategoryRules;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Change, ChangeHash, ROOT, ReadDoc};
 use std::io::Read;
@@ -45,20 +46,19 @@ fn push_with(
     id: &str,
     current: Option<&Automerge>,
     changes: &[Vec<u8>],
-) -> Result<Applied, Refusal> {
-    let decoded = decode(id, changes.to_vec())?;
+) -> Result<Applied<Record>, Refusal> {
+    let decoded = decode(None, id, changes.to_vec())?;
     let ctx = PushContext {
         principal,
         actor_users,
-        categories,
         now: TEST_NOW,
     };
-    apply_push(decoded, current.cloned(), &ctx)
+    apply_push::<RecordKind>(decoded, current.cloned(), &ctx, categories)
 }
 
 /// Every actor of `changes` bound to `user`.
 fn bound_to(user: i64, changes: &[Vec<u8>]) -> HashMap<ActorId, i64> {
-    let decoded = decode(ID, changes.to_vec()).expect("decodes");
+    let decoded = decode(None, ID, changes.to_vec()).expect("decodes");
     decoded.actors().into_iter().map(|a| (a, user)).collect()
 }
 
@@ -68,7 +68,7 @@ fn push(
     id: &str,
     current: Option<&Automerge>,
     changes: &[Vec<u8>],
-) -> Result<Applied, Refusal> {
+) -> Result<Applied<Record>, Refusal> {
     push_with(
         principal,
         &HashMap::new(),
@@ -79,7 +79,7 @@ fn push(
     )
 }
 
-fn code_of(result: Result<Applied, Refusal>) -> (RefusalCode, String) {
+fn code_of(result: Result<Applied<Record>, Refusal>) -> (RefusalCode, String) {
     let refusal = result.expect_err("the push should be refused");
     (refusal.code, refusal.message)
 }
@@ -111,7 +111,7 @@ fn creates_a_record() {
     let phone = new_record(actor.clone(), &sample(ID, USER));
     let changes = changes_since(&phone, &[]);
     let applied = push(&grid_staff(USER), ID, None, &changes).expect("accepted");
-    assert_eq!(applied.record.id, ID);
+    assert_eq!(applied.value.id, ID);
     assert_eq!(applied.new_actors, std::slice::from_ref(&actor));
     assert_eq!(applied.new_changes.len(), 1);
     assert_eq!(applied.new_changes[0].bytes, changes[0]);
@@ -157,6 +157,31 @@ fn malformed() {
     let (code, msg) = code_of(push(&grid_staff(USER), ID, None, &bad));
     assert_eq!(code, RefusalCode::Malformed);
     assert!(msg.starts_with("change 1 of document"), "{msg}");
+}
+
+#[test]
+fn a_document_is_judged_as_the_type_it_names() {
+    let phone = new_record(ActorId::random(), &sample(ID, USER));
+    let good = changes_since(&phone, &[]);
+    // A type this server does not know is refused for that document alone.
+    let refusal = decode(Some("houshold"), ID, good.clone()).expect_err("unknown type");
+    assert_eq!(refusal.code, RefusalCode::Malformed);
+    assert!(
+        refusal.message.contains("no document type \"houshold\""),
+        "{}",
+        refusal.message
+    );
+    assert!(refusal.message.contains("record"), "names the known types");
+    // Naming the type is the same as leaving it out.
+    let named = decode(Some("record"), ID, good.clone()).expect("record");
+    assert_eq!(named.doc_type(), crate::doctype::DocType::Record);
+    let ctx = PushContext {
+        principal: &grid_staff(USER),
+        actor_users: &HashMap::new(),
+        now: TEST_NOW,
+    };
+    let applied = apply_push::<RecordKind>(named, None, &ctx, &seed_categories()).expect("ok");
+    assert_eq!(applied.value.id, ID);
 }
 
 #[test]
@@ -490,8 +515,8 @@ fn department_handler_works_on_dispatched_records() {
         ),
     )
     .expect("handled");
-    assert_eq!(applied.record.status, Status::Resolved);
-    assert_eq!(applied.record.kind, Kind::Event);
+    assert_eq!(applied.value.status, Status::Resolved);
+    assert_eq!(applied.value.kind, Kind::Event);
 }
 
 #[test]
@@ -604,7 +629,7 @@ fn concurrent_edits_merge() {
     .doc;
     let applied = push(&staff2, ID, Some(&after_a), &changes_since(&b, &base)).expect("b accepted");
     let merged = &applied.doc;
-    let r = &applied.record;
+    let r = &applied.value;
     assert_eq!(r.title, "紧急：金筑苑3幢门口暴露垃圾，已拍照");
     assert_eq!(r.urgency, record::Urgency::Urgent);
     let household = match merged.get(ROOT, "household").expect("ok") {

@@ -1,57 +1,58 @@
-//! Steps 2 and 4: the record as the caller may see it, the actors, and the record the push
-//! leads to: schema 1, its id, its scope, who may create it, the fields fixed at creation,
-//! its category.
+//! Steps 2 and 4: the document as the caller may see it, the actors, and the document the
+//! push leads to: its type's schema, its id, its scope, then its type's rules on the state.
 
 use std::collections::HashMap;
 
 use automerge::{ActorId, Automerge, Change};
 
 use super::{PushContext, Refusal, RefusalCode, refuse};
-use crate::record::{Record, SchemaError, read_record};
-use crate::scope::{Principal, Role};
+use crate::doctype::DocKind;
+use crate::record::SchemaError;
+use crate::scope::Principal;
 
 /// The stored document as the caller may see it.
-pub(super) struct Base {
+pub(super) struct Base<K: DocKind> {
     pub doc: Option<Automerge>,
-    pub record: Option<Record>,
+    pub value: Option<K::Value>,
     /// The server has the record but the caller may not see it.
     pub hidden: bool,
 }
 
-impl Base {
-    /// A record outside the caller's scope is judged as if the server had no copy, so that
+impl<K: DocKind> Base<K> {
+    /// A document outside the caller's scope is judged as if the server had no copy, so that
     /// what a push answers never tells whether an id exists; only a push that would create
     /// the record is refused at the end, as out of scope.
     pub fn of(
         doc_id: &str,
         stored: Option<Automerge>,
         principal: &Principal,
-    ) -> Result<Base, Refusal> {
+    ) -> Result<Base<K>, Refusal> {
         let Some(doc) = stored else {
             return Ok(Base {
                 doc: None,
-                record: None,
+                value: None,
                 hidden: false,
             });
         };
-        let record = read_record(&doc).map_err(|e| {
+        let value = K::read(&doc).map_err(|e| {
             Refusal::new(
                 RefusalCode::InvalidDocument,
                 format!(
-                    "the stored copy of record {doc_id} is not valid ({e}); this needs an administrator"
+                    "the stored copy of {} {doc_id} is not valid ({e}); this needs an administrator",
+                    K::TYPE
                 ),
             )
         })?;
-        Ok(if principal.can_see(record.position()) {
+        Ok(if principal.can_see(K::position(&value)) {
             Base {
                 doc: Some(doc),
-                record: Some(record),
+                value: Some(value),
                 hidden: false,
             }
         } else {
             Base {
                 doc: None,
-                record: None,
+                value: None,
                 hidden: true,
             }
         })
@@ -89,102 +90,42 @@ pub(super) fn check_actors(
     Ok(new_actors)
 }
 
-/// The record the push leads to, if it is one the caller may hold.
-pub(super) fn check_record(
+/// The document the push leads to, if it is one of its type the caller may hold.
+pub(super) fn check_value<K: DocKind>(
     doc_id: &str,
-    record: Result<Record, SchemaError>,
-    before: Option<&Record>,
+    value: Result<K::Value, SchemaError>,
+    before: Option<&K::Value>,
     ctx: &PushContext<'_>,
-) -> Result<Record, Refusal> {
+    facts: &K::Facts,
+) -> Result<K::Value, Refusal> {
     use RefusalCode::*;
 
-    let record =
-        record.map_err(|e| Refusal::new(InvalidDocument, format!("record {doc_id}: {e}")))?;
-    if record.id != doc_id {
+    let what = K::TYPE;
+    let value =
+        value.map_err(|e| Refusal::new(InvalidDocument, format!("{what} {doc_id}: {e}")))?;
+    if K::id(&value) != doc_id {
         return refuse(
             InvalidDocument,
             format!(
-                "record {doc_id}: field `id` is {:?}, but it must equal the document id",
-                record.id
+                "{what} {doc_id}: field `id` is {:?}, but it must equal the document id",
+                K::id(&value)
             ),
         );
     }
-    if !ctx.principal.can_see(record.position()) {
+    let position = K::position(&value);
+    if !ctx.principal.can_see(position) {
         return refuse(
             OutOfScope,
             format!(
-                "record {doc_id} would lie outside your scope (grid {}{})",
-                record.grid,
-                record
+                "{what} {doc_id} would lie outside your scope (grid {}{})",
+                position.grid,
+                position
                     .sector
-                    .as_deref()
                     .map(|s| format!(", sector {s}"))
                     .unwrap_or_default()
             ),
         );
     }
-
-    match before {
-        None => {
-            if ctx.principal.role == Role::DepartmentHandler {
-                return refuse(
-                    Forbidden,
-                    format!(
-                        "record {doc_id}: department handlers work on dispatched records and cannot create new ones"
-                    ),
-                );
-            }
-            if record.reported_by != ctx.principal.user_id {
-                return refuse(
-                    Forbidden,
-                    format!(
-                        "record {doc_id}: a new record must be reported by you (user {}), but field `reported_by` is {}",
-                        ctx.principal.user_id, record.reported_by
-                    ),
-                );
-            }
-        }
-        Some(before) => {
-            if let Some((field, was, now)) = changed_immutable(before, &record) {
-                return refuse(
-                    Forbidden,
-                    format!(
-                        "record {doc_id}: field `{field}` cannot change once a record exists (it was {was}, the push makes it {now})"
-                    ),
-                );
-            }
-        }
-    }
-
-    // A category retired from the catalogue stays valid on the records that already use it;
-    // only a new record or a new choice must name a current one.
-    let category_changed = before.is_none_or(|b| b.category != record.category);
-    if category_changed && !ctx.categories.contains_key(&record.category) {
-        return refuse(
-            InvalidDocument,
-            format!(
-                "record {doc_id}: field `category` is {:?}, which is not in the catalogue",
-                record.category
-            ),
-        );
-    }
-    Ok(record)
-}
-
-/// The first field fixed at creation that differs, with its old and new value. `schema`
-/// and `id` need no check here: `read_record` accepts only schema 1, and the id must equal
-/// the document id.
-fn changed_immutable(before: &Record, after: &Record) -> Option<(&'static str, String, String)> {
-    if before.kind != after.kind {
-        return Some(("kind", before.kind.to_string(), after.kind.to_string()));
-    }
-    if before.reported_by != after.reported_by {
-        let (was, now) = (before.reported_by, after.reported_by);
-        return Some(("reported_by", was.to_string(), now.to_string()));
-    }
-    if before.reported_at != after.reported_at {
-        let (was, now) = (before.reported_at, after.reported_at);
-        return Some(("reported_at", was.to_string(), now.to_string()));
-    }
-    None
+    K::check_state(doc_id, &value, before, ctx, facts)?;
+    Ok(value)
 }

@@ -337,9 +337,11 @@ pub(crate) fn status_conflict(r: &Reader<'_>) -> bool {
 }
 
 mod edit;
+mod kind;
 mod reader;
 
 pub use edit::{EditError, NewRecord, append_note, append_timeline, new_record, set_text};
+pub use kind::{Known, RecordKind};
 pub(crate) use reader::Reader;
 use reader::{check_len, quote, type_name};
 
