@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use haitang_sync::protocol::ErrorCode;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +16,7 @@ pub enum ApiError {
     #[error("{message}")]
     Client {
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         /// Extra structured detail, such as the bad rows of an import.
         details: Option<serde_json::Value>,
@@ -29,7 +30,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn client(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Client {
             status,
             code,
@@ -37,17 +38,17 @@ impl ApiError {
             details: None,
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::BAD_REQUEST, code, message)
     }
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::client(StatusCode::UNAUTHORIZED, code, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::client(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::client(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::client(StatusCode::NOT_FOUND, "not_found", message)
+        Self::client(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
     pub fn with_details(mut self, value: serde_json::Value) -> Self {
         if let ApiError::Client { details, .. } = &mut self {
@@ -59,7 +60,7 @@ impl ApiError {
 
 #[derive(Serialize)]
 struct Body<'a> {
-    code: &'a str,
+    code: &'static str,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a serde_json::Value>,
@@ -80,7 +81,7 @@ impl IntoResponse for ApiError {
             } => (
                 status,
                 axum::Json(Body {
-                    code,
+                    code: code.as_str(),
                     message: &message,
                     details: details.as_ref(),
                 }),
@@ -90,7 +91,7 @@ impl IntoResponse for ApiError {
                 let mut res = (
                     StatusCode::TOO_MANY_REQUESTS,
                     axum::Json(Body {
-                        code: "rate_limited",
+                        code: ErrorCode::RateLimited.as_str(),
                         message: &format!("too many attempts; try again in {retry_after} seconds"),
                         details: None,
                     }),
@@ -104,7 +105,7 @@ impl IntoResponse for ApiError {
                 let mut res = (
                     StatusCode::SERVICE_UNAVAILABLE,
                     axum::Json(Body {
-                        code: "unavailable",
+                        code: ErrorCode::Unavailable.as_str(),
                         message: "the server is shutting down; try again shortly",
                         details: None,
                     }),
@@ -118,7 +119,7 @@ impl IntoResponse for ApiError {
                 let mut res = (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     axum::Json(Body {
-                        code: "internal",
+                        code: ErrorCode::Internal.as_str(),
                         message: "the server failed to handle this request; it has been logged",
                         details: None,
                     }),
@@ -135,16 +136,17 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let (code, message) = match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => {
-                ("too_large", "the request body is too large".to_owned())
-            }
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                ErrorCode::TooLarge,
+                "the request body is too large".to_owned(),
+            ),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send JSON with `Content-Type: application/json`".to_owned(),
             ),
             _ => match &r {
-                JsonRejection::JsonSyntaxError(_) => ("malformed_json", r.body_text()),
-                _ => ("invalid_body", r.body_text()),
+                JsonRejection::JsonSyntaxError(_) => (ErrorCode::MalformedJson, r.body_text()),
+                _ => (ErrorCode::InvalidBody, r.body_text()),
             },
         };
         Self::client(r.status(), code, message)
@@ -153,13 +155,13 @@ impl From<JsonRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        Self::bad_request("invalid_path", r.body_text())
+        Self::bad_request(ErrorCode::InvalidPath, r.body_text())
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        Self::bad_request("invalid_query", r.body_text())
+        Self::bad_request(ErrorCode::InvalidQuery, r.body_text())
     }
 }
 

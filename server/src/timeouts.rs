@@ -11,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use haitang_sync::protocol::ErrorCode;
 use http_body::{Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
@@ -41,7 +42,7 @@ pub async fn pace_request_bodies(
     }
     let mut res = ApiError::client(
         StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         "the request body arrived too slowly; send it again",
     )
     .into_response();

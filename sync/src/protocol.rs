@@ -15,6 +15,7 @@ use serde_bytes::ByteBuf;
 
 use crate::doctype::DocType;
 use crate::ingest::Refusal;
+use crate::names::named_enum;
 
 /// The protocol version this crate speaks, sent as `v` both ways.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -211,6 +212,118 @@ impl PullItem {
         }
     }
 }
+
+/// The machine-readable `code` of every `{code, message}` error body the server answers
+/// with (`server/src/error.rs`): one closed set, generated into the PWA
+/// (`pwa/src/generated/protocol.mjs`). A push's per-document refusals are [`RefusalCode`]s
+/// instead, inside a 200 answer.
+///
+/// [`RefusalCode`]: crate::ingest::RefusalCode
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The username or password is wrong.
+    BadCredentials,
+    /// Rows of an import are wrong; `details` lists them.
+    BadRows,
+    /// This account has as many syncs under way as it may; try again when one has finished.
+    Busy,
+    /// An administrator may not disable their own account.
+    CannotDisableSelf,
+    /// A sync request pushes the same document twice.
+    DuplicateDocument,
+    /// The caller's role or scope does not allow this.
+    Forbidden,
+    /// An uploaded photo's bytes do not match the hash it was announced with.
+    HashMismatch,
+    /// The server failed; the details are in its log, never in the answer.
+    Internal,
+    /// The request body does not have the expected shape.
+    InvalidBody,
+    /// A photo hash is not 64 lower-case hex digits.
+    InvalidHash,
+    /// A path parameter does not parse.
+    InvalidPath,
+    /// A query parameter does not parse or is out of range.
+    InvalidQuery,
+    /// A Range or Content-Range header the server cannot honour.
+    InvalidRange,
+    /// The refresh token is unknown, expired or revoked: sign in again.
+    InvalidRefreshToken,
+    /// A sync `resume` that does not belong to its `cursor`.
+    InvalidResume,
+    /// A user named in the request does not exist or may not be used so.
+    InvalidUser,
+    /// A sync request that does not decode as CBOR of the expected shape.
+    Malformed,
+    /// A JSON body that does not parse.
+    MalformedJson,
+    /// The path exists but not with this method.
+    MethodNotAllowed,
+    /// No such thing, or none the caller may see.
+    NotFound,
+    /// A photo whose upload has not finished.
+    NotReady,
+    /// Too many attempts; `Retry-After` says when to try again.
+    RateLimited,
+    /// A refresh token used twice: the session is ended as stolen.
+    RefreshTokenReused,
+    /// The request body arrived too slowly.
+    RequestTimeout,
+    /// The request or one of its parts is bigger than the server takes.
+    TooLarge,
+    /// No valid access token: sign in (again).
+    Unauthorized,
+    /// The server is shutting down; try again shortly.
+    Unavailable,
+    /// A body of a type this endpoint does not take.
+    UnsupportedMediaType,
+    /// A sync request whose protocol version `v` the server does not speak.
+    UnsupportedVersion,
+    /// Another upload of the same photo is under way.
+    UploadInProgress,
+    /// The username is already in use.
+    UsernameTaken,
+    /// The new password does not meet the rules.
+    WeakPassword,
+    /// A resumed upload whose offset is not where the server stopped.
+    WrongOffset,
+}
+
+named_enum!(ErrorCode {
+    BadCredentials => "bad_credentials",
+    BadRows => "bad_rows",
+    Busy => "busy",
+    CannotDisableSelf => "cannot_disable_self",
+    DuplicateDocument => "duplicate_document",
+    Forbidden => "forbidden",
+    HashMismatch => "hash_mismatch",
+    Internal => "internal",
+    InvalidBody => "invalid_body",
+    InvalidHash => "invalid_hash",
+    InvalidPath => "invalid_path",
+    InvalidQuery => "invalid_query",
+    InvalidRange => "invalid_range",
+    InvalidRefreshToken => "invalid_refresh_token",
+    InvalidResume => "invalid_resume",
+    InvalidUser => "invalid_user",
+    Malformed => "malformed",
+    MalformedJson => "malformed_json",
+    MethodNotAllowed => "method_not_allowed",
+    NotFound => "not_found",
+    NotReady => "not_ready",
+    RateLimited => "rate_limited",
+    RefreshTokenReused => "refresh_token_reused",
+    RequestTimeout => "request_timeout",
+    TooLarge => "too_large",
+    Unauthorized => "unauthorized",
+    Unavailable => "unavailable",
+    UnsupportedMediaType => "unsupported_media_type",
+    UnsupportedVersion => "unsupported_version",
+    UploadInProgress => "upload_in_progress",
+    UsernameTaken => "username_taken",
+    WeakPassword => "weak_password",
+    WrongOffset => "wrong_offset",
+});
 
 /// Change hashes as the lower-case hex strings the wire carries.
 pub fn heads_to_hex(heads: &[ChangeHash]) -> Vec<String> {

@@ -15,6 +15,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
+use haitang_sync::protocol::ErrorCode;
 use haitang_sync::scope::{Role, is_under};
 use serde::{Deserialize, Serialize};
 
@@ -86,20 +87,22 @@ impl Admin {
 
 fn check_password(password: &str) -> Result<(), ApiError> {
     password_policy(password)
-        .map_err(|m| ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m))
+        .map_err(|m| ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::WeakPassword, m))
 }
 
 impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match e {
-            UserError::UsernameTaken(_) => {
-                ApiError::client(StatusCode::CONFLICT, "username_taken", e.to_string())
-            }
+            UserError::UsernameTaken(_) => ApiError::client(
+                StatusCode::CONFLICT,
+                ErrorCode::UsernameTaken,
+                e.to_string(),
+            ),
             UserError::NoSuchUser(_) => ApiError::not_found(e.to_string()),
             UserError::NoSuchUnit(_) | UserError::NoSuchDepartment(_) | UserError::Invalid(_) => {
                 ApiError::client(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_user",
+                    ErrorCode::InvalidUser,
                     e.to_string(),
                 )
             }
@@ -183,7 +186,7 @@ async fn disable_user(
     if user.id == admin.0.user.id {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
-            "cannot_disable_self",
+            ErrorCode::CannotDisableSelf,
             "you cannot disable your own account",
         ));
     }
@@ -266,9 +269,11 @@ async fn import(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let body = body.map_err(|r| ApiError::client(r.status(), "invalid_body", r.body_text()))?;
-    let body = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("invalid_body", "the org file must be UTF-8 text"))?;
+    let body =
+        body.map_err(|r| ApiError::client(r.status(), ErrorCode::InvalidBody, r.body_text()))?;
+    let body = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidBody, "the org file must be UTF-8 text")
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -280,7 +285,7 @@ async fn import(
     } else {
         return Err(ApiError::client(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the org file as `application/json` or `text/csv`",
         ));
     };
@@ -317,7 +322,7 @@ fn bad_rows(errors: Vec<org_import::RowError>) -> ApiError {
     let first = errors.first().map(ToString::to_string).unwrap_or_default();
     ApiError::client(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "bad_rows",
+        ErrorCode::BadRows,
         format!(
             "{} bad row(s), nothing imported; first: {first}",
             errors.len()

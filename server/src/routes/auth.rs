@@ -12,6 +12,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use haitang_sync::protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -74,7 +75,7 @@ impl From<&User> for UserView {
 
 fn bad_credentials() -> ApiError {
     ApiError::unauthorized(
-        "bad_credentials",
+        ErrorCode::BadCredentials,
         "wrong username or password, or the account is disabled",
     )
 }
@@ -146,12 +147,12 @@ async fn refresh(
                 "a used refresh token was presented again; the session is revoked"
             );
             Err(ApiError::unauthorized(
-                "refresh_token_reused",
+                ErrorCode::RefreshTokenReused,
                 "this refresh token was already used; for safety this device has been signed out",
             ))
         }
         Rotation::Invalid => Err(ApiError::unauthorized(
-            "invalid_refresh_token",
+            ErrorCode::InvalidRefreshToken,
             "the refresh token is unknown, expired or revoked; sign in again",
         )),
     }

@@ -21,6 +21,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use haitang_sync::protocol::ErrorCode;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -38,7 +39,7 @@ fn check_sha(sha: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            "invalid_hash",
+            ErrorCode::InvalidHash,
             "a blob is named by its SHA-256 as 64 lower-case hex digits",
         ))
     }
@@ -135,7 +136,7 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(u64, u64, u64)>, ApiErro
     };
     let bad = || {
         ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "Content-Range must be `bytes START-END/TOTAL`",
         )
     };
@@ -164,12 +165,12 @@ async fn upload(
     check_sha(&sha)?;
     let limit = state.config.max_blob_bytes;
     let too_large =
-        |what: String| ApiError::client(StatusCode::PAYLOAD_TOO_LARGE, "too_large", what);
+        |what: String| ApiError::client(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, what);
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large(format!("a photo may be at most {limit} bytes"))
         } else {
-            ApiError::bad_request("invalid_body", r.body_text())
+            ApiError::bad_request(ErrorCode::InvalidBody, r.body_text())
         }
     })?;
     if let Some(info) = readable_blob(&state, &auth, &sha).await? {
@@ -199,7 +200,7 @@ async fn upload(
     let not_image = || {
         ApiError::client(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "only JPEG, PNG and WebP photos are accepted (judged by their content)",
         )
     };
@@ -209,7 +210,7 @@ async fn upload(
     let Some(_guard) = state.uploads.begin(key) else {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
-            "upload_in_progress",
+            ErrorCode::UploadInProgress,
             "another upload of this photo from your account is in progress",
         ));
     };
@@ -228,7 +229,7 @@ async fn upload(
         Some((start, end, total)) => {
             if end - start + 1 != body.len() as u64 {
                 return Err(ApiError::bad_request(
-                    "invalid_range",
+                    ErrorCode::InvalidRange,
                     format!(
                         "Content-Range says {} bytes but the body has {}",
                         end - start + 1,
@@ -249,7 +250,7 @@ async fn upload(
                 Err(BlobError::WrongOffset(offset)) => {
                     let e = ApiError::client(
                         StatusCode::CONFLICT,
-                        "wrong_offset",
+                        ErrorCode::WrongOffset,
                         format!("the upload is at byte {offset}; resume from there"),
                     );
                     return Ok(offset_response(StatusCode::CONFLICT, offset, Some(e)));
@@ -291,7 +292,7 @@ async fn upload(
 
 fn hash_mismatch() -> ApiError {
     ApiError::bad_request(
-        "hash_mismatch",
+        ErrorCode::HashMismatch,
         "the bytes do not match the SHA-256 in the address; nothing was stored, send the photo again",
     )
 }

@@ -9,6 +9,7 @@ use crate::error::{ApiError, Json, Query};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use haitang_sync::protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 /// Longest title search, in characters. Titles are short; a longer `q` is no search
@@ -30,7 +31,7 @@ async fn cases(
         && !haitang_sync::scope::is_valid_path(under)
     {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "`under` must be a unit path like /gusu/byw",
         ));
     }
@@ -40,7 +41,7 @@ async fn cases(
         .is_some_and(|q| q.chars().count() > MAX_Q_CHARS)
     {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("`q` may be at most {MAX_Q_CHARS} characters"),
         ));
     }

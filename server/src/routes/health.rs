@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use haitang_sync::protocol::ErrorCode;
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
@@ -22,7 +23,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     state.db.ping().await.map_err(|e| {
         ApiError::client(
             StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            ErrorCode::NotReady,
             format!("the database does not answer: {e}"),
         )
     })?;

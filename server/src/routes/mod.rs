@@ -36,7 +36,7 @@ pub fn api(state: AppState) -> Router<AppState> {
 async fn method_not_allowed() -> crate::error::ApiError {
     crate::error::ApiError::client(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        haitang_sync::protocol::ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
 }

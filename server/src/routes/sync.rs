@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use haitang_sync::ingest::RefusalCode;
+use haitang_sync::protocol::ErrorCode;
 use haitang_sync::protocol::{MAX_WANT, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use haitang_sync::pull::Page;
 use std::collections::{HashMap, HashSet};
@@ -77,7 +77,7 @@ async fn sync(
     if !is_cbor {
         return Err(ApiError::client(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the sync request as CBOR with `Content-Type: application/cbor`",
         ));
     }
@@ -85,20 +85,20 @@ async fn sync(
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::client(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
+                ErrorCode::TooLarge,
                 format!(
                     "the sync request is over {} bytes; push fewer documents at a time",
                     state.config.sync_body_limit
                 ),
             )
         } else {
-            ApiError::bad_request("invalid_body", r.body_text())
+            ApiError::bad_request(ErrorCode::InvalidBody, r.body_text())
         }
     })?;
     let Some(_slot) = state.syncs.enter(auth.user.id) else {
         return Err(ApiError::client(
             StatusCode::TOO_MANY_REQUESTS,
-            RefusalCode::Busy.as_str(),
+            ErrorCode::Busy,
             format!(
                 "this account already has {MAX_SYNCS_PER_USER} syncs under way; try again when one has finished"
             ),
@@ -111,17 +111,17 @@ async fn sync(
         .map_err(|e: ciborium::de::Error<std::io::Error>| {
             let text = e.to_string();
             if text.contains("at most") {
-                ApiError::client(StatusCode::PAYLOAD_TOO_LARGE, "too_large", text)
+                ApiError::client(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, text)
             } else {
                 ApiError::bad_request(
-                    "malformed",
+                    ErrorCode::Malformed,
                     format!("the body is not a sync request: {text}"),
                 )
             }
         })?;
     if req.v != PROTOCOL_VERSION {
         return Err(ApiError::bad_request(
-            "unsupported_version",
+            ErrorCode::UnsupportedVersion,
             format!(
                 "this server speaks sync protocol v{PROTOCOL_VERSION}, not v{}",
                 req.v
@@ -131,7 +131,7 @@ async fn sync(
     let mut pushed = HashSet::with_capacity(req.push.len());
     if let Some(dup) = req.push.iter().find(|d| !pushed.insert(d.doc.as_str())) {
         return Err(ApiError::bad_request(
-            "duplicate_document",
+            ErrorCode::DuplicateDocument,
             format!(
                 "document {} appears twice in the push; send all of a document's changes in one entry",
                 dup.doc.chars().take(80).collect::<String>()
@@ -151,7 +151,7 @@ async fn sync(
         && resume < cursor
     {
         return Err(ApiError::bad_request(
-            "invalid_resume",
+            ErrorCode::InvalidResume,
             "`resume` comes from a response to a request with the same `cursor`; it cannot be before it",
         ));
     }
