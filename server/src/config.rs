@@ -42,6 +42,9 @@ pub struct Config {
     pub db: PathBuf,
     /// Seed the demo district and accounts (password `demo`).
     pub demo: bool,
+    /// Also give an empty demo district three weeks of history, made through the real push
+    /// path by the demo accounts (implies `demo`).
+    pub demo_history: bool,
     /// Log as JSON lines instead of readable text.
     pub log_json: bool,
     /// HMAC key for access tokens; generated and kept in the database when absent.
@@ -103,6 +106,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: PathBuf::from("haitang.db"),
             demo: false,
+            demo_history: false,
             log_json: false,
             jwt_secret: None,
             access_ttl_secs: 15 * 60,
@@ -146,6 +150,10 @@ pub struct ConfigArgs {
     /// Seed a demo district with accounts whose password is `demo`.
     #[arg(long, env = "HAITANG_DEMO")]
     pub demo: bool,
+    /// With the demo district, three weeks of its history (reports, dispatches, closures),
+    /// made by the demo accounts through the real push path, when the database has none yet.
+    #[arg(long, env = "HAITANG_DEMO_HISTORY")]
+    pub demo_history: bool,
     /// Log as JSON lines.
     #[arg(long, env = "HAITANG_LOG_JSON")]
     pub log_json: bool,
@@ -262,7 +270,8 @@ impl Config {
         if args.jwt_secret.is_some() {
             config.jwt_secret = args.jwt_secret.clone();
         }
-        config.demo |= args.demo;
+        config.demo_history |= args.demo_history;
+        config.demo |= args.demo || config.demo_history;
         config.log_json |= args.log_json;
         config.validate()?;
         Ok(config)

@@ -79,6 +79,9 @@ impl AppState {
         if config.demo {
             demo::seed(&db).await?;
         }
+        if config.demo_history {
+            demo::history::seed(&db).await?;
+        }
         let blobs = blobstore::BlobStore::open(&config.blobs_dir()).map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the photo store {}: {e}",

@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod blobs;
 mod crash;
+mod demo;
 mod hardening;
 mod helpers;
 mod lifecycle;

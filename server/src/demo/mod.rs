@@ -1,7 +1,10 @@
 //! The demo district (`--demo`): a small 姑苏区 modelled on the source articles, with two
 //! streets, a linkage workstation each, two communities per workstation, three grids per
 //! community, a building, a lane and a courtyard in every grid, the five departments, and
-//! one account per role. Seeding is idempotent, so a second start changes nothing.
+//! one account per role. Seeding is idempotent, so a second start changes nothing. With
+//! `--demo-history`, `history` then gives the district three weeks of work.
+
+pub mod history;
 
 use crate::auth::Passwords;
 use crate::db::Db;
