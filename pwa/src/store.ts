@@ -3,6 +3,7 @@ import type { Doc } from '@automerge/automerge/slim';
 import type { Category, Person, Unit } from './api-types';
 import { automerge } from './automerge';
 import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
+import { entryFor, type Listing } from './doctypes';
 import { userDbName } from './session';
 import type { RefusalCode } from './sync/wire';
 
@@ -39,6 +40,11 @@ export interface KeptCopy {
 
 export interface DocEntry {
   id: string;
+  /**
+   * The document's type as the server named it (`doctypes.ts`); absent for a record, and on
+   * every entry written before types existed. A type this app does not know is kept as it came.
+   */
+  type?: string;
   bytes: Uint8Array;
   /** Heads the server confirmed: these and everything before them need no push. */
   acked: string[];
@@ -53,18 +59,8 @@ export interface DocEntry {
   evicted?: number;
 }
 
-export interface Summary {
+export interface Summary extends Listing {
   id: string;
-  kind: string;
-  status: string;
-  category: string;
-  title: string;
-  address: string;
-  grid: string;
-  sector?: string;
-  reported_by: number;
-  reported_at: number;
-  urgency: string;
   sync: SyncState;
   /** Whether the server holds some version of the record (it confirmed or sent one). */
   on_server: boolean;
@@ -331,7 +327,14 @@ export class Store {
     const changed = new Map<string, Summary | null>();
     const tx = this.db.transaction(['docs', 'summaries', 'meta'], 'readwrite');
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
-      const summary = summarize(A, entry, doc);
+      const type = entryFor(entry);
+      if (!type) {
+        // A type this app does not know: kept for the version that does, never listed or pushed.
+        changed.set(entry.id, null);
+        await Promise.all([tx.objectStore('docs').put(entry), tx.objectStore('summaries').delete(entry.id)]);
+        return;
+      }
+      const summary = summarize(A, entry, doc, type.listing(doc));
       if (summary.sync === 'synced') delete entry.refusal;
       changed.set(entry.id, summary);
       await Promise.all([tx.objectStore('docs').put(entry), tx.objectStore('summaries').put(summary)]);
@@ -365,8 +368,7 @@ export function unconfirmed(A: Am, doc: Doc<unknown>, acked: string[]): Uint8Arr
   return A.getChangesSince(doc, known);
 }
 
-function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>): Summary {
-  const r = readRecord(doc);
+function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>, listing: Listing): Summary {
   const heads = A.getHeads(doc);
   const waiting = unconfirmed(A, doc, entry.acked).length > 0;
   let sync: SyncState = 'synced';
@@ -376,16 +378,7 @@ function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>): Summary {
   }
   return {
     id: entry.id,
-    kind: r.kind,
-    status: r.status,
-    category: r.category,
-    title: r.title,
-    address: r.address,
-    grid: r.grid,
-    sector: r.sector,
-    reported_by: r.reported_by,
-    reported_at: r.reported_at,
-    urgency: r.urgency,
+    ...listing,
     sync,
     on_server: entry.acked.length > 0,
   };

@@ -8,6 +8,7 @@ import { exchange } from '../src/sync/engine';
 import { ConsoleSyncer } from '../src/console/sync';
 import { Syncer } from '../src/sync/syncer';
 import { A, FakeServer } from './fake-server';
+import { LIMITS } from '../src/generated/protocol.mjs';
 
 // The sync engine against a real store (IndexedDB from fake-indexeddb), real Automerge and
 // a fake server behind the transport.
@@ -366,4 +367,69 @@ test('the field syncer counts what it sent and applied', async () => {
     { pushed: syncer.status.pushed, pulled: syncer.status.pulled, error: syncer.status.error },
     { pushed: 1, pulled: 1, error: null },
   );
+});
+
+test('document types: a record is pushed as one, an untyped pull is a record, an unknown type is kept unlisted', async () => {
+  const store = await freshStore();
+  const server = new FakeServer();
+  const mine = fields('路灯不亮');
+  await store.create(mine);
+  const theirs = onServer(server, '垃圾满溢');
+  // A document of a type this app does not know, from a newer server.
+  const future = A.change(A.init<Record<string, unknown>>(), (d) => {
+    d.schema = 1;
+    d.id = 'f'.repeat(8);
+  });
+  const futureId = crypto.randomUUID();
+  server.script.push(() => ({
+    pull: [
+      { doc: theirs.id, snapshot: A.save(theirs.doc) },
+      { doc: futureId, type: 'household' as never, snapshot: A.save(future) },
+    ],
+    cursor: 5,
+  }));
+  await exchange(store, server.transport, { pull: true });
+  assert.deepEqual(
+    server.requests[0].push?.map((p) => [p.doc, p.type]),
+    [[mine.id, 'record']],
+  );
+  assert.equal((await store.entry(theirs.id))?.type, undefined, 'stored as it came: a record');
+  assert.equal(store.summary(theirs.id)?.title, '垃圾满溢');
+  const kept = await store.entry(futureId);
+  assert.equal(kept?.type, 'household');
+  assert.ok(kept && kept.bytes.byteLength > 0, 'its bytes are kept');
+  assert.equal(store.summary(futureId), undefined, 'not listed');
+  assert.equal(await store.meta('cursor'), 5, 'the cursor moved past it');
+  // It is never pushed, and an untyped entry (as older versions wrote) still syncs as a record.
+  await store.edit(theirs.id, (A, doc) => addNote(A, doc, { by: ME, at: Date.now(), text: '已转物业' }));
+  await exchange(store, server.transport, { pull: true });
+  assert.deepEqual(
+    server.requests[1].push?.map((p) => [p.doc, p.type]),
+    [[theirs.id, 'record']],
+  );
+});
+
+test('a record with more waiting changes than one push may carry goes out oldest first, in parts', async () => {
+  const store = await freshStore();
+  const server = new FakeServer();
+  const f = fields('长期离线');
+  await store.create(f);
+  // As a phone that saved every keystroke for months would hold it.
+  await store.edit(f.id, (A, doc) => {
+    for (let i = 0; i < LIMITS.max_changes_per_doc + 50; i++) {
+      doc = A.change(doc, (d) => {
+        (d as { n?: number }).n = i;
+      });
+    }
+    return doc;
+  });
+  await exchange(store, server.transport, { pull: true });
+  const sizes = server.requests.map((r) => r.push?.[0]?.changes.length ?? 0);
+  assert.ok(
+    sizes.every((n) => n <= LIMITS.max_changes_per_doc),
+    `no push over the limit: ${sizes}`,
+  );
+  assert.equal(sizes.reduce((a, b) => a + b, 0), LIMITS.max_changes_per_doc + 51, 'every change, once');
+  assert.equal(store.summary(f.id)?.sync, 'synced', 'all taken in one sync');
+  assert.deepEqual(A.getHeads(server.docs.get(f.id)!), (await store.load(f.id))!.entry.acked);
 });

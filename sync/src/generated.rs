@@ -4,9 +4,10 @@
 //! fail when a checked-in copy differs from what the Rust gives now;
 //! `HAITANG_BLESS=1 cargo test -p haitang-sync generated` writes them afresh.
 
+use crate::doctype::DocType;
 use crate::ingest::RefusalCode;
 use crate::names::NamedEnum;
-use crate::protocol;
+use crate::protocol::{self, ErrorCode};
 use crate::rules::*;
 use crate::scope::{Principal, Role};
 use serde_json::{Value, json};
@@ -291,19 +292,25 @@ fn protocol_module() -> String {
         "max_changes_per_doc": protocol::MAX_CHANGES_PER_DOC,
         "max_want": protocol::MAX_WANT,
     });
+    let doc_types = names(DocType::ALL, DocType::as_str);
+    let errors = names(ErrorCode::ALL, ErrorCode::as_str);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("json");
     format!(
-        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n",
+        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n\n/** The synced document types (`DocType`); `type` on the wire, absent for the first. */\nexport const DOC_TYPES = {};\n\n/** Every `code` of an error body (`ErrorCode`). */\nexport const ERROR_CODES = {};\n",
         pretty(&json!(codes)),
         pretty(&json!(retryable)),
         pretty(&limits),
+        pretty(&json!(doc_types)),
+        pretty(&json!(errors)),
     )
 }
 
 fn protocol_types() -> String {
     format!(
-        "{HEADER}\nexport type RefusalCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\n",
+        "{HEADER}\nexport type RefusalCode = {};\n\nexport type DocType = {};\n\nexport type ErrorCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\nexport declare const DOC_TYPES: DocType[];\nexport declare const ERROR_CODES: ErrorCode[];\n",
         union(RefusalCode::ALL, RefusalCode::as_str),
+        union(DocType::ALL, DocType::as_str),
+        union(ErrorCode::ALL, ErrorCode::as_str),
     )
 }
 
@@ -311,4 +318,130 @@ fn protocol_types() -> String {
 fn the_pwa_protocol_constants_are_current() {
     check_current("pwa/src/generated/protocol.mjs", &protocol_module());
     check_current("pwa/src/generated/protocol.d.mts", &protocol_types());
+}
+
+/// Every wire type of [`protocol`] twice, once with each optional field present and once
+/// with only what Rust always sends, as values Rust serialised, typed with the PWA's
+/// hand-written shapes (`pwa/src/sync/wire.ts`). `tsc` then refuses the PWA when a shape
+/// lacks a field Rust sends (the excess-property check on literals) or requires one Rust
+/// may leave out.
+fn wire_check() -> String {
+    use crate::ingest::Refusal;
+    use crate::protocol::*;
+    use automerge::ChangeHash;
+    use serde_bytes::ByteBuf;
+
+    let bytes = |n: u8| ByteBuf::from(vec![n, n + 1]);
+    let full_push = PushDoc {
+        doc: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+        doc_type: Some(DocType::Record.as_str().into()),
+        changes: vec![bytes(1)],
+    };
+    let bare_push = PushDoc {
+        doc_type: None,
+        ..full_push.clone()
+    };
+    let full_request = SyncRequest {
+        v: PROTOCOL_VERSION,
+        cursor: Some(7),
+        resume: Some(9),
+        push: vec![full_push.clone()],
+        want: Some(vec!["7c9e6679-7425-40de-944b-e07fc1f90ae7".into()]),
+        pull: false,
+        limit: Some(100),
+    };
+    let refusal = Refusal::new(RefusalCode::MissingDeps, "depends on a change not sent");
+    let accepted = PushResult::accepted("a", &[ChangeHash([3; 32])]);
+    let refused = PushResult::refused("b", &refusal);
+    let changes = PullItem::Changes {
+        doc: "c".into(),
+        doc_type: DocType::Record,
+        changes: vec![bytes(4)],
+    };
+    let snapshot = PullItem::Snapshot {
+        doc: "d".into(),
+        doc_type: DocType::Record,
+        snapshot: vec![5, 6],
+    };
+    let evict = PullItem::evict("e");
+    let full_response = SyncResponse {
+        v: PROTOCOL_VERSION,
+        results: vec![accepted.clone(), refused.clone()],
+        pull: vec![changes.clone(), snapshot.clone(), evict.clone()],
+        cursor: 12,
+        more: true,
+        resume: Some(11),
+        unsent: vec!["f".into()],
+    };
+    let bare_response = SyncResponse {
+        v: PROTOCOL_VERSION,
+        results: Vec::new(),
+        pull: Vec::new(),
+        cursor: 0,
+        more: false,
+        resume: None,
+        unsent: Vec::new(),
+    };
+    let values: Vec<(&str, &str, Value)> = vec![
+        ("requestFull", "SyncRequest", json!(full_request)),
+        ("requestBare", "SyncRequest", json!(SyncRequest::new(None))),
+        ("pushFull", "PushDoc", json!(full_push)),
+        ("pushBare", "PushDoc", json!(bare_push)),
+        ("responseFull", "SyncResponse", json!(full_response)),
+        ("responseBare", "SyncResponse", json!(bare_response)),
+        ("accepted", "PushResult", json!(accepted)),
+        ("refused", "PushResult", json!(refused)),
+        ("changes", "PullChanges", json!(changes)),
+        ("snapshot", "PullSnapshot", json!(snapshot)),
+        ("evict", "PullEvict", json!(evict)),
+    ];
+    let mut out = format!(
+        "{HEADER}// Type-checked only (tsc), never bundled: see wire_check in sync/src/generated.rs.\n\nimport type {{ PullChanges, PullEvict, PullSnapshot, PushDoc, PushResult, SyncRequest, SyncResponse }} from '../sync/wire';\n"
+    );
+    for (name, ty, value) in values {
+        out.push_str(&format!(
+            "\nexport const {name}: {ty} = {};\n",
+            ts_literal(&value, None)
+        ));
+    }
+    out
+}
+
+/// `value` as a TypeScript literal. Byte strings (`serde_bytes`) serialise to JSON as lists
+/// of numbers; on the wire they are CBOR byte strings, which the PWA reads as `Uint8Array`.
+/// The wire has exactly two byte fields, so they are told by name, and a list of numbers
+/// anywhere else fails the generator rather than guessing.
+fn ts_literal(value: &Value, key: Option<&str>) -> String {
+    const BYTE_FIELDS: [&str; 2] = ["changes", "snapshot"];
+    let is_bytes = |v: &Value| {
+        v.as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_u64))
+    };
+    match value {
+        Value::Array(items) if is_bytes(value) => {
+            assert!(
+                key.is_some_and(|k| BYTE_FIELDS.contains(&k)),
+                "a list of numbers outside the byte fields: {key:?}"
+            );
+            let n: Vec<String> = items.iter().map(ToString::to_string).collect();
+            format!("new Uint8Array([{}])", n.join(", "))
+        }
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(|v| ts_literal(v, key)).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", json!(k), ts_literal(v, Some(k))))
+                .collect();
+            format!("{{ {} }}", fields.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn the_pwa_wire_check_is_current() {
+    check_current("pwa/src/generated/wire-check.ts", &wire_check());
 }

@@ -29,3 +29,45 @@ export const LIMITS = {
   "max_want": 200,
   "version": 1
 };
+
+/** The synced document types (`DocType`); `type` on the wire, absent for the first. */
+export const DOC_TYPES = [
+  "record"
+];
+
+/** Every `code` of an error body (`ErrorCode`). */
+export const ERROR_CODES = [
+  "bad_credentials",
+  "bad_rows",
+  "busy",
+  "cannot_disable_self",
+  "duplicate_document",
+  "forbidden",
+  "hash_mismatch",
+  "internal",
+  "invalid_body",
+  "invalid_hash",
+  "invalid_path",
+  "invalid_query",
+  "invalid_range",
+  "invalid_refresh_token",
+  "invalid_resume",
+  "invalid_user",
+  "malformed",
+  "malformed_json",
+  "method_not_allowed",
+  "not_found",
+  "not_ready",
+  "rate_limited",
+  "refresh_token_reused",
+  "request_timeout",
+  "too_large",
+  "unauthorized",
+  "unavailable",
+  "unsupported_media_type",
+  "unsupported_version",
+  "upload_in_progress",
+  "username_taken",
+  "weak_password",
+  "wrong_offset"
+];

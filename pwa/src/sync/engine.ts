@@ -2,6 +2,7 @@ import { Encoder } from 'cbor-x';
 import type { Doc } from '@automerge/automerge/slim';
 import { ApiError, NetworkError } from '../api';
 import { automerge } from '../automerge';
+import { knownType } from '../doctypes';
 import { keepEvicted, unconfirmed, type DocEntry, type Store } from '../store';
 import { bounded, stallAllowanceMs } from './runner';
 import type { PullItem, PushDoc, RefusalCode, SyncRequest, SyncResponse } from './wire';
@@ -23,6 +24,12 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, int64AsNumber
 const MAX_PUSH_DOCS = LIMITS.max_push_docs;
 const MAX_PUSH_CHANGES = LIMITS.max_push_changes;
 const MAX_PUSH_BYTES = 8 * 1024 * 1024;
+// One document's share of a push: with more changes than this the server refuses the whole
+// request, so a record with more waiting (months offline, a long text saved keystroke by
+// keystroke) goes out oldest first over several rounds. (Past the per-document bytes the
+// server refuses that document alone, `too_large`, which the user sees; a record's saved
+// state has the same cap, so splitting by bytes would not get such a record through.)
+const MAX_DOC_CHANGES = LIMITS.max_changes_per_doc;
 export const MAX_WANT = LIMITS.max_want;
 const PULL_LIMIT = 200;
 /** Waiting records read from IndexedDB together, to fill a push without awaiting each. */
@@ -63,9 +70,11 @@ interface Batch {
   heads: Map<string, string[]>;
   /** The protocol's limits left waiting records for another request. */
   more: boolean;
+  /** Documents of which only the oldest changes went: the rest follow once these are taken. */
+  partial: string[];
 }
 
-const NO_BATCH: Batch = { push: [], heads: new Map(), more: false };
+const NO_BATCH: Batch = { push: [], heads: new Map(), more: false, partial: [] };
 
 /**
  * Pushes every waiting record (in requests within the protocol's limits), fetches what is
@@ -112,6 +121,12 @@ export async function exchange(store: Store, transport: Transport, opts: Exchang
       prefetched.catch(() => undefined);
     }
     await apply(A, actor, store, res, { pushedHeads: batch.heads, wanted: want, pull: opts.pull });
+    // A document sent in part goes on in the next round while the server takes each part;
+    // refused or put off, it waits for the next sync like any other.
+    for (const id of batch.partial) {
+      if (res.results.some((r) => r.doc === id && r.ok)) pushesLeft = true;
+      else pushed.add(id);
+    }
     sent += batch.push.length;
     pulled += res.pull.length;
     opts.progress?.(sent, pulled);
@@ -129,13 +144,16 @@ async function send(transport: Transport, req: SyncRequest): Promise<SyncRespons
 async function collectPush(A: Am, store: Store, pushed: Set<string>): Promise<Batch> {
   const push: PushDoc[] = [];
   const heads = new Map<string, string[]>();
+  const partial: string[] = [];
   let bytes = 0;
   let count = 0;
   const ids = (await store.pendingIds()).filter((id) => !pushed.has(id));
   for (let i = 0; i < ids.length; i += READ_AHEAD) {
     for (const entry of await store.entries(ids.slice(i, i + READ_AHEAD))) {
       // A record waiting for a reset is about to be replaced; its refused changes stay home.
-      if (!entry || entry.reset) continue;
+      // A type this app does not know is kept as it came and never pushed.
+      const type = entry && knownType(entry);
+      if (!entry || !type || entry.reset) continue;
       let doc: Doc<unknown>;
       try {
         doc = A.load(entry.bytes);
@@ -144,23 +162,34 @@ async function collectPush(A: Am, store: Store, pushed: Set<string>): Promise<Ba
         console.warn(`sync: record ${entry.id} does not load`, err);
         continue;
       }
-      const changes = unconfirmed(A, doc, entry.acked);
-      if (changes.length === 0) continue;
+      const waiting = unconfirmed(A, doc, entry.acked);
+      if (waiting.length === 0) continue;
+      const changes = oldestPart(waiting);
       const size = changes.reduce((n, c) => n + c.byteLength, 0);
       if (
         push.length > 0 &&
         (push.length >= MAX_PUSH_DOCS || bytes + size > MAX_PUSH_BYTES || count + changes.length > MAX_PUSH_CHANGES)
       ) {
-        return { push, heads, more: true };
+        return { push, heads, more: true, partial };
       }
       bytes += size;
       count += changes.length;
-      push.push({ doc: entry.id, changes });
+      push.push({ doc: entry.id, type, changes });
       heads.set(entry.id, A.getHeads(doc));
-      pushed.add(entry.id);
+      if (changes.length < waiting.length) partial.push(entry.id);
+      else pushed.add(entry.id);
     }
   }
-  return { push, heads, more: false };
+  return { push, heads, more: false, partial };
+}
+
+/**
+ * The oldest of a document's waiting changes that one push may carry for it. Automerge
+ * lists changes after those they depend on, so every part is whole: nothing in it waits
+ * for a change left out.
+ */
+function oldestPart(changes: Uint8Array[]): Uint8Array[] {
+  return changes.length > MAX_DOC_CHANGES ? changes.slice(0, MAX_DOC_CHANGES) : changes;
 }
 
 interface Touched {
@@ -264,7 +293,13 @@ async function apply(A: Am, actor: string, store: Store, res: SyncResponse, ctx:
           // Nothing local, or the user asked for the server's version instead of theirs.
           // A copy: the decoder hands out views into the whole response, and IndexedDB
           // would store that entire buffer with every record.
-          const entry: DocEntry = { id: item.doc, bytes: new Uint8Array(item.snapshot), acked, kept: t?.entry.kept };
+          const entry: DocEntry = {
+            id: item.doc,
+            type: item.type,
+            bytes: new Uint8Array(item.snapshot),
+            acked,
+            kept: t?.entry.kept,
+          };
           touched.set(item.doc, { entry, doc: remote, saved: true, changed: true });
         } else {
           // Merging keeps local changes the server does not have yet; a copy that already
@@ -279,7 +314,7 @@ async function apply(A: Am, actor: string, store: Store, res: SyncResponse, ctx:
         }
       } else {
         const base = t ?? {
-          entry: { id: item.doc, bytes: new Uint8Array(), acked: [] },
+          entry: { id: item.doc, type: item.type, bytes: new Uint8Array(), acked: [] },
           doc: A.init({ actor }),
           saved: false,
           changed: true,

@@ -1,13 +1,16 @@
 // The wire types of POST /api/v1/sync, named as in sync/src/protocol.rs, which is the
-// definition; docs/PROTOCOL.md is the prose. The refusal codes and the request limits are
-// generated from the Rust (../generated/protocol.mjs); these shapes are written by hand.
+// definition; docs/PROTOCOL.md is the prose. The refusal codes, document types and request
+// limits are generated from the Rust (../generated/protocol.mjs). These shapes are written
+// here, and checked against the Rust: ../generated/wire-check.ts holds values the Rust
+// serialised, typed with these interfaces, so `tsc` fails when a shape lacks a field Rust
+// sends or requires one Rust may leave out.
 //
 // Bytes are `Uint8Array`s (CBOR byte strings). A field Rust leaves out when it is `None` or
 // empty is optional here.
 
 /** Why a pushed document was refused: generated from `RefusalCode` in sync/src/ingest/. */
-export type { RefusalCode } from '../generated/protocol.mjs';
-import type { RefusalCode } from '../generated/protocol.mjs';
+export type { DocType, RefusalCode } from '../generated/protocol.mjs';
+import type { DocType, RefusalCode } from '../generated/protocol.mjs';
 
 /** One sync round trip from a phone: push local changes, pull what changed in scope. */
 export interface SyncRequest {
@@ -24,6 +27,8 @@ export interface SyncRequest {
 /** The changes pushed for one document, each as Automerge made it. */
 export interface PushDoc {
   doc: string;
+  /** Absent means a record. */
+  type?: DocType;
   changes: Uint8Array[];
 }
 
@@ -52,11 +57,15 @@ export type PullItem = PullChanges | PullSnapshot | PullEvict;
 
 export interface PullChanges {
   doc: string;
+  /** Absent means a record. */
+  type?: DocType;
   changes: Uint8Array[];
 }
 
 export interface PullSnapshot {
   doc: string;
+  /** Absent means a record. */
+  type?: DocType;
   snapshot: Uint8Array;
 }
 

@@ -1,0 +1,68 @@
+// The phone's side of the document-type registry (sync/src/doctype.rs): what the store and
+// the sync engine need of each type of synced document. The list of types is generated
+// from the Rust (DOC_TYPES); `ENTRIES` is keyed by it, so a type added in Rust and
+// regenerated does not compile here until it has its entry.
+//
+// A document of a type this version of the app does not know (the server is newer) is kept
+// as it came, bytes and all, with no summary: nothing is lost, nothing of it is shown or
+// pushed, and the version that knows it finds it in the store.
+
+import type { Doc } from '@automerge/automerge/slim';
+import { DOC_TYPES, type DocType } from './generated/protocol.mjs';
+import { readRecord } from './record/core.mjs';
+
+/** What the list shows of a document, without loading it again. */
+export interface Listing {
+  kind: string;
+  status: string;
+  category: string;
+  title: string;
+  address: string;
+  grid: string;
+  sector?: string;
+  reported_by: number;
+  reported_at: number;
+  urgency: string;
+}
+
+interface DocTypeEntry {
+  /** The list's line for the document; throws if the document is not a valid one. */
+  listing(doc: Doc<unknown>): Listing;
+}
+
+const ENTRIES: Record<DocType, DocTypeEntry> = {
+  record: {
+    listing(doc) {
+      const r = readRecord(doc);
+      return {
+        kind: r.kind,
+        status: r.status,
+        category: r.category,
+        title: r.title,
+        address: r.address,
+        grid: r.grid,
+        sector: r.sector,
+        reported_by: r.reported_by,
+        reported_at: r.reported_at,
+        urgency: r.urgency,
+      };
+    },
+  },
+};
+
+/** The type a wire message or a stored entry names; absent means the first type, a record. */
+export function docType(entry: { type?: string }): string {
+  return entry.type ?? DOC_TYPES[0];
+}
+
+/** The document's type if this app knows it. */
+export function knownType(entry: { type?: string }): DocType | undefined {
+  const type = docType(entry);
+  return DOC_TYPES.find((t) => t === type);
+}
+
+/** The registry's entry for the document's type, or undefined for a type this app does not know. */
+export function entryFor(entry: { type?: string }): DocTypeEntry | undefined {
+  const type = knownType(entry);
+  return type && ENTRIES[type];
+}
