@@ -1,4 +1,5 @@
 import type { Category, ErrorBody, Person, ServerInfo, TokenResponse, Unit, User } from './api-types';
+import { ERROR_CODES, type ErrorCode } from './generated/protocol.mjs';
 import {
   clearSession,
   loadSession,
@@ -13,10 +14,18 @@ export type { Category, Person, RecordKind, Role, Scope, ServerInfo, Unit, User 
 const BASE = '/api/v1';
 
 /** The server answered with an error status (`{code, message}` body). */
+/**
+ * Codes the app gives its own failures: no session to send with, an upload that stopped
+ * moving, and `http_<status>` for an answer that was not the server's JSON (a proxy's
+ * page) or named a code this version does not know.
+ */
+export type ClientErrorCode = 'no_session' | 'no_progress' | `http_${number}`;
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** One of the server's `ErrorCode`s, or one the app raises itself (`ClientErrorCode`). */
+    readonly code: ErrorCode | ClientErrorCode,
     message: string,
     /** Seconds from the Retry-After header, when the server sent one. */
     readonly retryAfter: number | null = null,
@@ -69,11 +78,12 @@ async function send(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 async function toApiError(res: Response): Promise<ApiError> {
-  let code = `http_${res.status}`;
+  let code: ApiError['code'] = `http_${res.status}`;
   let message = res.statusText;
   try {
     const body = (await res.json()) as Partial<ErrorBody>;
-    if (typeof body.code === 'string') code = body.code;
+    const known = ERROR_CODES.find((c) => c === body.code);
+    if (known) code = known;
     if (typeof body.message === 'string') message = body.message;
   } catch {
     // A proxy or crash page instead of our JSON; the status code still says enough.
