@@ -50,14 +50,12 @@ const ENTRIES: Record<DocType, DocTypeEntry> = {
   },
 };
 
-/** The type a wire message or a stored entry names; absent means the first type, a record. */
-export function docType(entry: { type?: string }): string {
-  return entry.type ?? DOC_TYPES[0];
-}
-
-/** The document's type if this app knows it. */
+/**
+ * The type a stored entry names, if this app knows it. Absent means the first type, a
+ * record, as on the wire and in every entry written before types existed.
+ */
 export function knownType(entry: { type?: string }): DocType | undefined {
-  const type = docType(entry);
+  const type = entry.type ?? DOC_TYPES[0];
   return DOC_TYPES.find((t) => t === type);
 }
 

@@ -32,13 +32,6 @@ impl Projected {
             Projected::Record(p) => p.place(),
         }
     }
-
-    /// The record's projection, if the document is one.
-    pub fn record(&self) -> Option<&Projection> {
-        match self {
-            Projected::Record(p) => Some(p),
-        }
-    }
 }
 
 impl From<Projection> for Projected {
