@@ -75,6 +75,7 @@ pub fn fields(id: String, grid: &str, reported_by: i64, n: usize) -> NewRecord {
             accuracy_m: Some(5.0 + (n % 20) as f64),
         }),
         household: None,
+        persons: Vec::new(),
         reported_by,
         // Within the week before the run: the server refuses reports dated implausibly.
         reported_at: week_ago() + n as i64,

@@ -26,8 +26,12 @@ export interface Listing {
 }
 
 interface DocTypeEntry {
-  /** The list's line for the document; throws if the document is not a valid one. */
-  listing(doc: Doc<unknown>): Listing;
+  /**
+   * The record list's line for the document (throws if the document is not a valid one), or
+   * null for a type the record list does not show: it is kept in the store as it came, for
+   * the screens that read it.
+   */
+  listing: ((doc: Doc<unknown>) => Listing) | null;
 }
 
 const ENTRIES: Record<DocType, DocTypeEntry> = {
@@ -48,6 +52,9 @@ const ENTRIES: Record<DocType, DocTypeEntry> = {
       };
     },
   },
+  // Households (sync/src/household) are pulled for the user's patch so that the visit
+  // cycle works offline; they are not records and have no line in the record list.
+  household: { listing: null },
 };
 
 /**

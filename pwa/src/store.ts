@@ -328,8 +328,9 @@ export class Store {
     const tx = this.db.transaction(['docs', 'summaries', 'meta'], 'readwrite');
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
       const type = entryFor(entry);
-      if (!type) {
-        // A type this app does not know: kept for the version that does, never listed or pushed.
+      if (!type?.listing) {
+        // A type this app does not know: kept for the version that does, never listed or
+        // pushed; or one the record list does not show.
         changed.set(entry.id, null);
         await Promise.all([tx.objectStore('docs').put(entry), tx.objectStore('summaries').delete(entry.id)]);
         return;

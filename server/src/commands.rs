@@ -165,3 +165,48 @@ pub async fn records_repair(db: &Db, records: &Records, id: String) -> anyhow::R
         }
     }
 }
+
+/// `haitang household import FILE --as USERNAME`.
+pub async fn household_import(
+    state: &crate::AppState,
+    file: &Path,
+    username: &str,
+) -> anyhow::Result<()> {
+    let name = file.to_string_lossy().into_owned();
+    let bytes = if name == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+        b
+    } else {
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+    };
+    let user = state
+        .db
+        .user_for_login(username.to_owned())
+        .await?
+        .map(|(u, _)| u)
+        .filter(|u| u.active)
+        .ok_or_else(|| anyhow::anyhow!("no active account {username:?}"))?;
+    match crate::households::import(&state.db, &state.records, &state.ids, &user, &bytes).await {
+        Ok(r) => {
+            println!(
+                "imported {name}: {} households created, {} updated; {} people added, {} updated, {} unchanged",
+                r.households_created,
+                r.households_updated,
+                r.people_added,
+                r.people_updated,
+                r.people_unchanged
+            );
+            Ok(())
+        }
+        Err(crate::households::ImportError::Rows(errors)) => {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {name}:{e}")).collect();
+            Err(anyhow::anyhow!(
+                "{} bad row(s); nothing was imported:\n{}",
+                errors.len(),
+                lines.join("\n")
+            ))
+        }
+        Err(crate::households::ImportError::Db(e)) => Err(e.into()),
+    }
+}

@@ -9,10 +9,12 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod households;
 pub mod jobs;
 pub mod org_import;
 pub mod records;
-mod routes;
+pub mod residents;
+pub(crate) mod routes;
 mod security_headers;
 pub mod timeouts;
 
@@ -43,11 +45,20 @@ pub struct AppState {
     pub uploads: Arc<blobstore::InFlight>,
     /// Syncs in flight per user (`routes::sync`).
     pub syncs: Arc<routes::sync::InFlight>,
+    /// The key that hashes residents' ID numbers (`residents::IdHasher`).
+    pub ids: Arc<residents::IdHasher>,
 }
 
 impl AppState {
-    pub fn new(db: Db, keys: AuthKeys, blobs: blobstore::BlobStore, config: Config) -> AppState {
+    pub fn new(
+        db: Db,
+        keys: AuthKeys,
+        ids: residents::IdHasher,
+        blobs: blobstore::BlobStore,
+        config: Config,
+    ) -> AppState {
         AppState {
+            ids: Arc::new(ids),
             records: records::Records::new(db.clone(), config.db_readers),
             db,
             keys: Arc::new(keys),
@@ -69,6 +80,10 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         let db = Db::open(&config.db, config.db_readers)?;
         db.seed_catalogue().await?;
+        db.seed_care_tags().await?;
+        let id_key = db
+            .setting_or_insert("id_hash_key", auth::new_secret())
+            .await?;
         let secret = match &config.jwt_secret {
             Some(s) => s.expose().as_bytes().to_vec(),
             None => {
@@ -88,12 +103,17 @@ impl AppState {
                 config.blobs_dir().display()
             )
         })?;
-        Ok(AppState::new(
+        let state = AppState::new(
             db,
             AuthKeys::from_secret(&secret),
+            residents::IdHasher::new(id_key),
             blobs,
             config,
-        ))
+        );
+        if state.config.demo_history {
+            demo::households::seed(&state.db, &state.records, &state.ids).await?;
+        }
+        Ok(state)
     }
 }
 

@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The household registry.
+    Household {
+        #[command(subcommand)]
+        command: HouseholdCommand,
+    },
     /// Find and repair damaged records.
     Records {
         #[command(subcommand)]
@@ -63,6 +68,21 @@ enum RecordsCommand {
     Repair {
         /// The record's id.
         id: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum HouseholdCommand {
+    /// Import a community's register from a CSV file (UTF-8 or GBK; `-` for stdin), one
+    /// row per person, as the account `--as` (a supervisor or administrator). All rows or
+    /// none; a re-import of the same file changes nothing.
+    Import {
+        file: PathBuf,
+        /// The account the import is made by: its area bounds what the file may hold.
+        #[arg(long = "as")]
+        username: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -159,6 +179,19 @@ async fn main() -> anyhow::Result<()> {
         } => {
             haitang_server::init_tracing(false);
             commands::org_import(&open_db(&config)?, &file).await
+        }
+        Command::Household {
+            command:
+                HouseholdCommand::Import {
+                    file,
+                    username,
+                    config,
+                },
+        } => {
+            haitang_server::init_tracing(false);
+            let config = Config::load(&config)?;
+            let state = haitang_server::AppState::open(config).await?;
+            commands::household_import(&state, &file, &username).await
         }
         Command::Records { command } => match command {
             RecordsCommand::Check { config } => {

@@ -24,10 +24,14 @@ pub enum DocType {
     /// A report or a problem found on patrol, and its workflow (`record`).
     #[default]
     Record,
+    /// A household of the registry and the people who live there, named by opaque ids
+    /// (`household`).
+    Household,
 }
 
 named_enum!(DocType {
     Record => "record",
+    Household => "household",
 });
 
 impl DocType {

@@ -229,6 +229,14 @@ pub enum ErrorCode {
     Busy,
     /// An administrator may not disable their own account.
     CannotDisableSelf,
+    /// An ID number is already registered for another person; `details` names them.
+    DuplicateIdNumber,
+    /// The person's personal data was erased; it cannot be filled in again.
+    Erased,
+    /// A resident's field is wrong; the message names it.
+    InvalidResident,
+    /// Seeing or exporting personal data in clear needs a reason, which is logged.
+    ReasonRequired,
     /// A sync request pushes the same document twice.
     DuplicateDocument,
     /// The caller's role or scope does not allow this.
@@ -294,6 +302,10 @@ named_enum!(ErrorCode {
     BadRows => "bad_rows",
     Busy => "busy",
     CannotDisableSelf => "cannot_disable_self",
+    DuplicateIdNumber => "duplicate_id_number",
+    Erased => "erased",
+    InvalidResident => "invalid_resident",
+    ReasonRequired => "reason_required",
     DuplicateDocument => "duplicate_document",
     Forbidden => "forbidden",
     HashMismatch => "hash_mismatch",

@@ -226,6 +226,7 @@ pub fn record(reported_by: i64) -> NewRecord {
             accuracy_m: Some(8.0),
         }),
         household: None,
+        persons: Vec::new(),
         reported_by,
         // Now: the server refuses reports dated in the future or long ago.
         reported_at: haitang_server::db::now_ms() - 60_000,

@@ -3,7 +3,7 @@
 
 export type RefusalCode = 'malformed' | 'missing_deps' | 'invalid_document' | 'out_of_scope' | 'forbidden' | 'foreign_actor' | 'too_large' | 'forbidden_transition' | 'damaged' | 'busy';
 
-export type DocType = 'record';
+export type DocType = 'record' | 'household';
 
 export type ErrorCode = 'bad_credentials' | 'bad_rows' | 'busy' | 'cannot_disable_self' | 'duplicate_document' | 'forbidden' | 'hash_mismatch' | 'internal' | 'invalid_body' | 'invalid_hash' | 'invalid_path' | 'invalid_query' | 'invalid_range' | 'invalid_refresh_token' | 'invalid_resume' | 'invalid_user' | 'malformed' | 'malformed_json' | 'method_not_allowed' | 'not_found' | 'not_ready' | 'rate_limited' | 'refresh_token_reused' | 'request_timeout' | 'too_large' | 'unauthorized' | 'unavailable' | 'unsupported_media_type' | 'unsupported_version' | 'upload_in_progress' | 'username_taken' | 'weak_password' | 'wrong_offset';
 

@@ -32,7 +32,8 @@ export const LIMITS = {
 
 /** The synced document types (`DocType`); `type` on the wire, absent for the first. */
 export const DOC_TYPES = [
-  "record"
+  "record",
+  "household"
 ];
 
 /** Every `code` of an error body (`ErrorCode`). */

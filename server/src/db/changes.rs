@@ -25,6 +25,7 @@ pub struct ChangeLog {
     pub key: i64,
     /// The record's seq when the log was read; the rebuilt record is written on it.
     pub seq: i64,
+    pub doc_type: DocType,
     /// `(seq, bytes)` in the order the server took them.
     pub changes: Vec<(i64, Vec<u8>)>,
 }
@@ -48,9 +49,11 @@ impl Db {
     /// The change log of the record `id`, `None` if there is no such record.
     pub async fn change_log(&self, id: String) -> Result<Option<ChangeLog>, DbError> {
         self.read(move |c| {
-            let Some((key, seq)) = c
-                .prepare_cached("SELECT key, seq FROM docs WHERE id = ?1")?
-                .query_row([&id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            let Some((key, seq, doc_type)) = c
+                .prepare_cached("SELECT key, seq, type FROM docs WHERE id = ?1")?
+                .query_row([&id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, doc_type(r, 2)?))
+                })
                 .optional()?
             else {
                 return Ok(None);
@@ -60,7 +63,12 @@ impl Db {
             let changes = stmt
                 .query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
-            Ok(Some(ChangeLog { key, seq, changes }))
+            Ok(Some(ChangeLog {
+                key,
+                seq,
+                doc_type,
+                changes,
+            }))
         })
         .await
     }

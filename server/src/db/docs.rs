@@ -7,7 +7,7 @@
 //! document's `seq` is still the one the work started from (else `Stale`: prepare again),
 //! and every actor is still unbound or the caller's (else `ForeignActor`).
 
-use super::{Db, DbError, actors, now_ms, records};
+use super::{Db, DbError, actors, households, now_ms, records};
 use crate::records::projection::{Place, Projected};
 use automerge::{ActorId, ChangeHash};
 use haitang_sync::doctype::DocType;
@@ -267,6 +267,7 @@ pub(super) fn commit_one(
     debug_assert!(stored.is_none_or(|(k, _)| k == key));
     match &w.projection {
         Projected::Record(p) => records::project(c, key, p, now)?,
+        Projected::Household(h) => households::project(c, key, h)?,
     }
     let mut insert = c.prepare_cached(
         "INSERT INTO changes(seq, doc, hash, actor, user_id, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -325,6 +326,8 @@ pub(crate) mod tests {
                 duplicate_of: None,
                 conflict: false,
                 attachments: Vec::new(),
+                household: None,
+                persons: Vec::new(),
             },
             times: Times::default(),
         }

@@ -80,6 +80,7 @@ pub fn record(id: &str, reported_by: i64) -> NewRecord {
         address: String::new(),
         location: None,
         household: None,
+        persons: Vec::new(),
         reported_by,
         reported_at: super::now_ms() - 60_000,
         urgency: Urgency::Normal,

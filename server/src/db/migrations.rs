@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "refresh_retry", include_str!("../../migrations/0007_refresh_retry.sql")),
     (8, "quarantine", include_str!("../../migrations/0008_quarantine.sql")),
     (9, "doc_types", include_str!("../../migrations/0009_doc_types.sql")),
+    (10, "households", include_str!("../../migrations/0010_households.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -21,8 +21,8 @@ pub(super) fn project(c: &Connection, key: i64, p: &Projection, now: i64) -> Res
     c.prepare_cached(
         "INSERT INTO records(doc, kind, category, status, urgency, title, reported_by, reported_at, \
            updated_at, lat, lng, accuracy_m, level, assignee, due_at, urged, duplicate_of, conflict, \
-           accepted_at, closed_at, ever_returned) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+           accepted_at, closed_at, ever_returned, household) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
          ON CONFLICT(doc) DO UPDATE SET \
            category = excluded.category, status = excluded.status, urgency = excluded.urgency, \
            title = excluded.title, updated_at = excluded.updated_at, lat = excluded.lat, \
@@ -30,7 +30,7 @@ pub(super) fn project(c: &Connection, key: i64, p: &Projection, now: i64) -> Res
            assignee = excluded.assignee, due_at = excluded.due_at, urged = excluded.urged, \
            duplicate_of = excluded.duplicate_of, conflict = excluded.conflict, \
            accepted_at = excluded.accepted_at, closed_at = excluded.closed_at, \
-           ever_returned = excluded.ever_returned",
+           ever_returned = excluded.ever_returned, household = excluded.household",
     )?
     .execute(params![
         key,
@@ -54,7 +54,11 @@ pub(super) fn project(c: &Connection, key: i64, p: &Projection, now: i64) -> Res
         t.accepted_at,
         t.closed_at,
         t.ever_returned,
+        r.household,
     ])?;
+    if r.household.is_some() || !r.persons.is_empty() {
+        super::households::project_visit(c, key, r.kind, r.household.as_deref(), &r.persons)?;
+    }
     // The photo references of the record's current state; a blob may not be uploaded yet.
     c.prepare_cached("DELETE FROM blob_refs WHERE doc = ?1")?
         .execute([key])?;

@@ -508,6 +508,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
                 address: story.address.into(),
                 location: Some(location(i)),
                 household: None,
+                persons: Vec::new(),
                 reported_by: reporter.principal.user_id,
                 reported_at,
                 urgency: if story.urgent {

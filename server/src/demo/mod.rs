@@ -5,6 +5,7 @@
 //! `--demo-history`, `history` then gives the district three weeks of work.
 
 pub mod history;
+pub mod households;
 
 use crate::auth::Passwords;
 use crate::db::Db;

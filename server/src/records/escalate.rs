@@ -100,7 +100,13 @@ fn change(
             .map_err(|e| DbError::Corrupt(format!("escalating {doc_id}: {e}")))?;
     }
     tx.commit();
-    Ok(server_change(doc, doc_id, stored.seq)?.map(|w| (w, actions)))
+    Ok(server_change(
+        doc,
+        haitang_sync::doctype::DocType::Record,
+        doc_id,
+        stored.seq,
+    )?
+    .map(|w| (w, actions)))
 }
 
 #[cfg(test)]

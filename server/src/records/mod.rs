@@ -19,9 +19,11 @@ pub mod repair;
 use crate::db::docs::DocWrite;
 use crate::db::{Db, DbError};
 use automerge::Automerge;
+use haitang_sync::doctype::DocType;
+use haitang_sync::household::read_household;
 use haitang_sync::ingest::{NewChange, Refusal, RefusalCode};
-use haitang_sync::record::read_record;
-use projection::Projection;
+use haitang_sync::record::{SchemaError, read_record};
+use projection::{Projected, Projection};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
@@ -130,7 +132,12 @@ fn damaged(doc_id: &str) -> Refusal {
 /// The server's own last change to a stored record (the escalation job's, a repair's),
 /// made ready for the writer like a push; `seq` is the stored record's. The server is
 /// trusted, so only the schema is checked. `None` if it made no change.
-fn server_change(doc: Automerge, doc_id: String, seq: i64) -> Result<Option<DocWrite>, DbError> {
+fn server_change(
+    doc: Automerge,
+    doc_type: DocType,
+    doc_id: String,
+    seq: i64,
+) -> Result<Option<DocWrite>, DbError> {
     let Some(change) = doc.get_last_local_change() else {
         return Ok(None);
     };
@@ -139,12 +146,16 @@ fn server_change(doc: Automerge, doc_id: String, seq: i64) -> Result<Option<DocW
         bytes: change.raw_bytes().to_vec(),
         actor: change.actor_id().clone(),
     };
-    let record = read_record(&doc)
-        .map_err(|e| DbError::Corrupt(format!("record {doc_id} would be invalid: {e}")))?;
+    let invalid =
+        |e: SchemaError| DbError::Corrupt(format!("{doc_type} {doc_id} would be invalid: {e}"));
+    let projection = match doc_type {
+        DocType::Record => Projection::of(&doc, read_record(&doc).map_err(invalid)?).into(),
+        DocType::Household => Projected::Household(read_household(&doc).map_err(invalid)?),
+    };
     Ok(Some(DocWrite {
         state: doc.save_nocompress(),
         heads: doc.get_heads(),
-        projection: Projection::of(&doc, record).into(),
+        projection,
         doc_id,
         base_seq: Some(seq),
         changes: vec![change],

@@ -10,6 +10,7 @@
 
 use automerge::Automerge;
 use haitang_sync::doctype::DocType;
+use haitang_sync::household::Household;
 use haitang_sync::record::{Record, Status};
 use haitang_sync::workflow;
 
@@ -17,12 +18,15 @@ use haitang_sync::workflow;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projected {
     Record(Projection),
+    /// A household is projected from its reading alone (`db::households`).
+    Household(Household),
 }
 
 impl Projected {
     pub fn doc_type(&self) -> DocType {
         match self {
             Projected::Record(_) => DocType::Record,
+            Projected::Household(_) => DocType::Household,
         }
     }
 
@@ -30,6 +34,11 @@ impl Projected {
     pub fn place(&self) -> Place {
         match self {
             Projected::Record(p) => p.place(),
+            Projected::Household(h) => Place {
+                grid: h.grid.clone(),
+                sector: h.sector.clone(),
+                department: None,
+            },
         }
     }
 }

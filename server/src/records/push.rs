@@ -9,7 +9,7 @@
 //! the actors; a document that changed underneath is prepared again, up to
 //! [`MAX_ATTEMPTS`] times, then answered `busy`. Nothing refused reaches the writer.
 
-use super::projection::{Place, Projection, Times};
+use super::projection::{Place, Projected, Projection, Times};
 use super::{Records, damaged, load_stored};
 use crate::db::docs::{Committed, DocWrite, StoredDoc};
 use crate::db::org::OrgPlace;
@@ -17,6 +17,7 @@ use crate::db::users::User;
 use crate::db::{DbError, now_ms};
 use automerge::{ActorId, Automerge};
 use haitang_sync::doctype::DocType;
+use haitang_sync::household::HouseholdKind;
 use haitang_sync::ingest::{self, Applied, Decoded, PushContext, Refusal, RefusalCode};
 use haitang_sync::protocol::{PushDoc, PushResult};
 use haitang_sync::record::RecordKind;
@@ -45,6 +46,8 @@ struct Refs {
     assignee: Option<i64>,
     /// Photos the document names that it did not name before.
     photos: Vec<String>,
+    /// People a household newly lists, who must not be listed by another household.
+    members: Vec<String>,
 }
 
 /// What the types' checks need from storage, read once per request (`DocKind::Facts`).
@@ -219,6 +222,19 @@ impl Records {
                 )));
             }
         }
+        if !refs.members.is_empty()
+            && let Some(pid) = self
+                .db
+                .listed_elsewhere(doc_id.clone(), refs.members.clone())
+                .await?
+        {
+            return Ok(Some(Refusal::new(
+                RefusalCode::InvalidDocument,
+                format!(
+                    "household {doc_id}: person {pid} is listed by another household; a person who moves is added to the new household as a new entry"
+                ),
+            )));
+        }
         // A photo named for the first time must be one the pusher sent or may see: knowing
         // a hash is no right to a photo (`db::blobs::readable`).
         for sha in &refs.photos {
@@ -272,7 +288,51 @@ fn judge(
     };
     match doc_type {
         DocType::Record => judge_record(decoded, current, base_seq, ctx, &facts.categories),
+        DocType::Household => judge_household(decoded, current, base_seq, ctx),
     }
+}
+
+fn judge_household(
+    decoded: Decoded,
+    current: Option<Automerge>,
+    base_seq: Option<i64>,
+    ctx: &PushContext<'_>,
+) -> Result<Judged, Refusal> {
+    let doc_id = decoded.doc_id().to_owned();
+    let Applied {
+        value: household,
+        before,
+        new_changes,
+        heads,
+        state,
+        ..
+    } = ingest::apply_push::<HouseholdKind>(decoded, current, ctx, &())?;
+    let members = household
+        .members
+        .iter()
+        .filter(|m| before.as_ref().is_none_or(|b| b.member(&m.pid).is_none()))
+        .map(|m| m.pid.clone())
+        .collect();
+    let old = before.as_ref().map(|b| Place {
+        grid: b.grid.clone(),
+        sector: b.sector.clone(),
+        department: None,
+    });
+    Ok(Judged {
+        write: DocWrite {
+            doc_id,
+            base_seq,
+            changes: new_changes,
+            heads,
+            state,
+            projection: Projected::Household(household),
+            old,
+        },
+        refs: Refs {
+            members,
+            ..Refs::default()
+        },
+    })
 }
 
 fn judge_record(
@@ -322,7 +382,11 @@ fn judge_record(
             projection: projection.into(),
             old: before.as_ref().map(Place::of),
         },
-        refs: Refs { assignee, photos },
+        refs: Refs {
+            assignee,
+            photos,
+            ..Refs::default()
+        },
     })
 }
 

@@ -139,11 +139,13 @@ fn rebuild(
         automerge::transaction::CommitOptions::default()
             .with_message("repaired: changes that left the record unreadable were set aside"),
     );
-    Ok(server_change(doc, doc_id, log.seq)?.map(|write| Rebuilt {
-        write,
-        kept,
-        dropped,
-    }))
+    Ok(
+        server_change(doc, log.doc_type, doc_id, log.seq)?.map(|write| Rebuilt {
+            write,
+            kept,
+            dropped,
+        }),
+    )
 }
 
 #[cfg(test)]

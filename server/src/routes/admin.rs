@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A signed-in district administrator.
-pub struct Admin(AuthUser);
+pub struct Admin(pub AuthUser);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;

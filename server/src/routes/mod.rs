@@ -7,9 +7,11 @@ pub mod blobs;
 pub mod cases;
 pub mod catalogue;
 pub mod health;
+pub mod households;
 pub mod info;
 pub mod me;
 pub mod people;
+pub mod residents;
 pub mod sync;
 pub mod units;
 
@@ -23,6 +25,8 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(people::router())
+        .merge(residents::router())
+        .merge(households::router())
         .merge(admin::router())
         .merge(catalogue::router())
         .merge(cases::router())

@@ -15,6 +15,8 @@ pub struct NewRecord {
     pub address: String,
     pub location: Option<Location>,
     pub household: Option<String>,
+    /// The people of `household` a visit saw (their pids).
+    pub persons: Vec<String>,
     pub reported_by: i64,
     /// Milliseconds since the Unix epoch.
     pub reported_at: i64,
@@ -65,6 +67,12 @@ pub(super) fn write_new_record<T: Transactable>(
     }
     if let Some(household) = &f.household {
         tx.put(ROOT, "household", household.as_str())?;
+    }
+    if !f.persons.is_empty() {
+        let list = tx.put_object(ROOT, "persons", ObjType::List)?;
+        for (i, pid) in f.persons.iter().enumerate() {
+            tx.insert(&list, i, pid.as_str())?;
+        }
     }
     tx.put(ROOT, "reported_by", f.reported_by)?;
     tx.put(ROOT, "reported_at", f.reported_at)?;

@@ -98,6 +98,11 @@ pub struct Record {
     pub conflict: bool,
     /// SHA-256 of each attached photo, in list order.
     pub attachments: Vec<String>,
+    /// The household of the registry the record is about, when `household` names one (a
+    /// household document id); older records hold a free-text door number there instead.
+    pub household: Option<String>,
+    /// The people of that household a visit saw (`persons`, their pids).
+    pub persons: Vec<String>,
 }
 
 impl Record {
@@ -121,18 +126,18 @@ pub struct SchemaError {
 }
 
 impl SchemaError {
-    fn new(field: &str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &str, problem: impl Into<String>) -> Self {
         SchemaError {
             field: field.to_owned(),
             problem: problem.into(),
         }
     }
 
-    fn missing(field: &str) -> Self {
+    pub(crate) fn missing(field: &str) -> Self {
         Self::new(field, "is missing")
     }
 
-    fn wrong_type(field: &str, expected: &str, found: &Value<'_>) -> Self {
+    pub(crate) fn wrong_type(field: &str, expected: &str, found: &Value<'_>) -> Self {
         Self::new(
             field,
             format!("must be {expected}, found {}", type_name(found)),
@@ -238,8 +243,19 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
 
     let location = r.location()?;
 
-    if let Some(household) = r.string(root, "household", "household")? {
-        check_len("household", &household, MAX_CODE_CHARS)?;
+    let household = match r.string(root, "household", "household")? {
+        Some(household) => {
+            check_len("household", &household, MAX_CODE_CHARS)?;
+            is_uuid(&household).then_some(household)
+        }
+        None => None,
+    };
+    let persons = r.persons()?;
+    if !persons.is_empty() && household.is_none() {
+        return Err(SchemaError::new(
+            "persons",
+            "names people, so field `household` must name their household",
+        ));
     }
 
     let reported_by = r.required_int(root, "reported_by", "reported_by")?;
@@ -326,6 +342,8 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
         duplicate_of,
         conflict,
         attachments,
+        household,
+        persons,
     })
 }
 
@@ -343,7 +361,7 @@ mod reader;
 pub use edit::{EditError, NewRecord, append_note, append_timeline, new_record, set_text};
 pub use kind::{Known, RecordKind};
 pub(crate) use reader::Reader;
-use reader::{check_len, quote, type_name};
+pub(crate) use reader::{check_len, quote, type_name};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -34,7 +34,7 @@ impl<'a> Reader<'a> {
 
     /// The winning value at `key` of the map `obj`, its id, and whether concurrent changes
     /// left other values there too.
-    pub(super) fn lookup(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId, bool)> {
+    pub(crate) fn lookup(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId, bool)> {
         let mut maps = self.maps.borrow_mut();
         let i = match maps.iter().position(|(id, _)| id == obj) {
             Some(i) => i,
@@ -77,14 +77,14 @@ impl<'a> Reader<'a> {
             .is_some_and(|(_, _, conflict)| conflict)
     }
 
-    pub(super) fn text_of(&self, id: &ObjId) -> Result<String, AutomergeError> {
+    pub(crate) fn text_of(&self, id: &ObjId) -> Result<String, AutomergeError> {
         match self.heads {
             None => self.doc.text(id),
             Some(heads) => self.doc.text_at(id, heads),
         }
     }
 
-    pub(super) fn length(&self, id: &ObjId) -> usize {
+    pub(crate) fn length(&self, id: &ObjId) -> usize {
         match self.heads {
             None => self.doc.length(id),
             Some(heads) => self.doc.length_at(id, heads),
@@ -129,7 +129,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn required_string(
+    pub(crate) fn required_string(
         &self,
         obj: &ObjId,
         key: &str,
@@ -139,7 +139,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| SchemaError::missing(field))
     }
 
-    pub(super) fn required_enum<T: FromStr + NamedEnum>(
+    pub(crate) fn required_enum<T: FromStr + NamedEnum>(
         &self,
         obj: &ObjId,
         key: &str,
@@ -178,7 +178,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| SchemaError::wrong_type(field, "an integer", &value))
     }
 
-    pub(super) fn required_int(
+    pub(crate) fn required_int(
         &self,
         obj: &ObjId,
         key: &str,
@@ -189,7 +189,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Any finite number; JS stores `31` as `int` and `31.3` as `f64`.
-    pub(super) fn number(
+    pub(crate) fn number(
         &self,
         obj: &ObjId,
         key: &str,
@@ -211,7 +211,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| SchemaError::wrong_type(field, "a number", &value))
     }
 
-    pub(super) fn object(
+    pub(crate) fn object(
         &self,
         obj: &ObjId,
         key: &str,
@@ -231,7 +231,7 @@ impl<'a> Reader<'a> {
 
     /// The root-level Text object at `key`, checked for length but not read: reading a
     /// long description only to validate it would be wasted work.
-    pub(super) fn text(&self, key: &str, max: usize) -> Result<ObjId, SchemaError> {
+    pub(crate) fn text(&self, key: &str, max: usize) -> Result<ObjId, SchemaError> {
         let id = match self.get(&ROOT, key) {
             None => return Err(SchemaError::missing(key)),
             Some((Value::Object(ObjType::Text), id)) => id,
@@ -252,13 +252,13 @@ impl<'a> Reader<'a> {
         Ok(id)
     }
 
-    pub(super) fn read_text(&self, id: &ObjId, field: &str) -> Result<String, SchemaError> {
+    pub(crate) fn read_text(&self, id: &ObjId, field: &str) -> Result<String, SchemaError> {
         self.text_of(id)
             .map_err(|e| SchemaError::new(field, format!("could not be read: {e}")))
     }
 
     /// A string or a Text, for fields such as notes where either merges well enough.
-    pub(super) fn string_or_text(
+    pub(crate) fn string_or_text(
         &self,
         obj: &ObjId,
         key: &str,
@@ -279,7 +279,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn location(&self) -> Result<Option<Location>, SchemaError> {
+    pub(crate) fn location(&self) -> Result<Option<Location>, SchemaError> {
         let Some(loc) = self.object(&ROOT, "location", "location", ObjType::Map)? else {
             return Ok(None);
         };
@@ -314,7 +314,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The required list at `key`, yielding each item's map id and its display path.
-    pub(super) fn list_of_maps(&self, key: &str) -> Result<Vec<(ObjId, String)>, SchemaError> {
+    pub(crate) fn list_of_maps(&self, key: &str) -> Result<Vec<(ObjId, String)>, SchemaError> {
         let list = self
             .object(&ROOT, key, key, ObjType::List)?
             .ok_or_else(|| SchemaError::missing(key))?;
@@ -330,7 +330,7 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
-    pub(super) fn timeline(&self) -> Result<(), SchemaError> {
+    pub(crate) fn timeline(&self) -> Result<(), SchemaError> {
         for (entry, path) in self.list_of_maps("timeline")? {
             let field = |k: &str| format!("{path}.{k}");
             let action = self
@@ -347,7 +347,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    pub(super) fn notes(&self) -> Result<(), SchemaError> {
+    pub(crate) fn notes(&self) -> Result<(), SchemaError> {
         for (note, path) in self.list_of_maps("notes")? {
             let field = |k: &str| format!("{path}.{k}");
             self.required_int(&note, "by", &field("by"))?;
@@ -360,7 +360,39 @@ impl<'a> Reader<'a> {
 
     /// Photos are stored outside the document by content hash; the document only lists them.
     /// Checks the attachments and returns the SHA-256 of each, in list order.
-    pub(super) fn attachments(&self) -> Result<Vec<String>, SchemaError> {
+    /// `persons`: the pids a visit saw, each once.
+    pub(crate) fn persons(&self) -> Result<Vec<String>, SchemaError> {
+        let Some(list) = self.object(&ROOT, "persons", "persons", ObjType::List)? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<String> = Vec::new();
+        for (index, value, _) in self.list(&list) {
+            let field = format!("persons[{index}]");
+            let pid = match Value::from(value) {
+                Value::Scalar(s) if s.is_str() => s.as_str().unwrap_or_default().to_owned(),
+                other => return Err(SchemaError::wrong_type(&field, "a person id", &other)),
+            };
+            if !is_uuid(&pid) || out.contains(&pid) {
+                return Err(SchemaError::new(
+                    &field,
+                    format!(
+                        "must be a person id (a UUID) named once, found {}",
+                        quote(&pid)
+                    ),
+                ));
+            }
+            out.push(pid);
+        }
+        if out.len() > crate::household::MAX_MEMBERS {
+            return Err(SchemaError::new(
+                "persons",
+                "names more people than a household may hold",
+            ));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn attachments(&self) -> Result<Vec<String>, SchemaError> {
         let mut shas = Vec::new();
         for (att, path) in self.list_of_maps("attachments")? {
             let field = |k: &str| format!("{path}.{k}");
@@ -409,11 +441,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub(super) fn check_len(field: &str, s: &str, max: usize) -> Result<(), SchemaError> {
+pub(crate) fn check_len(field: &str, s: &str, max: usize) -> Result<(), SchemaError> {
     check_count(field, s.chars().count(), max)
 }
 
-pub(super) fn check_count(field: &str, len: usize, max: usize) -> Result<(), SchemaError> {
+pub(crate) fn check_count(field: &str, len: usize, max: usize) -> Result<(), SchemaError> {
     if len > max {
         Err(SchemaError::new(
             field,
@@ -426,7 +458,7 @@ pub(super) fn check_count(field: &str, len: usize, max: usize) -> Result<(), Sch
 
 /// Quotes a found value for an error message, cut short so a hostile document cannot make
 /// the message huge.
-pub(super) fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     const MAX: usize = 80;
     if s.chars().count() > MAX {
         let cut: String = s.chars().take(MAX).collect();
@@ -436,7 +468,7 @@ pub(super) fn quote(s: &str) -> String {
     }
 }
 
-pub(super) fn obj_type_name(t: ObjType) -> &'static str {
+pub(crate) fn obj_type_name(t: ObjType) -> &'static str {
     match t {
         ObjType::Map | ObjType::Table => "a map",
         ObjType::List => "a list",
@@ -445,7 +477,7 @@ pub(super) fn obj_type_name(t: ObjType) -> &'static str {
 }
 
 /// The short type names used in messages: "found int", "found text".
-pub(super) fn type_name(v: &Value<'_>) -> &'static str {
+pub(crate) fn type_name(v: &Value<'_>) -> &'static str {
     match v {
         Value::Object(ObjType::Map | ObjType::Table) => "map",
         Value::Object(ObjType::List) => "list",

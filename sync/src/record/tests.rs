@@ -22,6 +22,7 @@ pub fn sample(id: &str, reported_by: i64) -> NewRecord {
             accuracy_m: Some(8.0),
         }),
         household: None,
+        persons: Vec::new(),
         reported_by,
         reported_at: 1_717_000_000_000,
         urgency: Urgency::Normal,

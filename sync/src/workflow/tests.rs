@@ -217,6 +217,7 @@ fn sample(reported_by: i64) -> NewRecord {
         address: "3幢".into(),
         location: None,
         household: None,
+        persons: Vec::new(),
         reported_by,
         reported_at: 1_700_000_000_000,
         urgency: Urgency::Normal,

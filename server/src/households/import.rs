@@ -1,0 +1,337 @@
+//! Reading a community's household register (户籍台账) for `haitang household import` and
+//! `POST /api/v1/admin/households/import`: a CSV, in UTF-8 (with or without a BOM) or GBK
+//! as Excel on a Chinese Windows saves it, one row per person, grouped into households by
+//! the household number within a grid. Headers may be Chinese or English:
+//!
+//! | column | also | required |
+//! |---|---|---|
+//! | 户号 | household_no | yes |
+//! | 网格 | grid | yes: a grid's path or name |
+//! | 片区 | sector | no: a sector's path or name under the grid |
+//! | 地址 | address | yes |
+//! | 姓名 | name | yes |
+//! | 性别 | gender | no: 男 / 女 / male / female |
+//! | 出生年份 | birth_year | no |
+//! | 与户主关系 | relation | yes: 户主, 配偶, 子女, 父母, 孙辈, 兄弟姐妹, 租户, 其他 |
+//! | 联系电话 | phone | no |
+//! | 身份证号 | id_number | no |
+//! | 关爱标签 | tags | no: names or codes, separated by 、 , ; or spaces |
+//! | 状态 | status | no: 在住 / 迁出 / 去世 (default 在住) |
+//!
+//! Every row keeps its line, so that errors point at it; nothing is imported while any row
+//! is wrong.
+
+use haitang_sync::personal::{Gender, Relation, ResidentStatus};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// One person's row as written, the cells trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub line: usize,
+    pub household_no: String,
+    pub grid: String,
+    pub sector: Option<String>,
+    pub address: String,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub birth_year: Option<i64>,
+    pub relation: Relation,
+    pub phone: Option<String>,
+    pub id_number: Option<String>,
+    /// As written; the importer maps them to the catalogue's codes.
+    pub tags: Vec<String>,
+    pub status: ResidentStatus,
+}
+
+/// The file's text: UTF-8 if it is that (a BOM dropped), else GBK, else an error.
+pub fn decode(bytes: &[u8]) -> Result<String, RowError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(s.to_owned());
+    }
+    encoding_rs::GBK
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|s| s.into_owned())
+        .ok_or(RowError {
+            line: 1,
+            message: "the file is neither UTF-8 nor GBK text; save it from Excel as CSV".to_owned(),
+        })
+}
+
+const COLUMNS: &[(&str, &str, bool)] = &[
+    ("户号", "household_no", true),
+    ("网格", "grid", true),
+    ("片区", "sector", false),
+    ("地址", "address", true),
+    ("姓名", "name", true),
+    ("性别", "gender", false),
+    ("出生年份", "birth_year", false),
+    ("与户主关系", "relation", true),
+    ("联系电话", "phone", false),
+    ("身份证号", "id_number", false),
+    ("关爱标签", "tags", false),
+    ("状态", "status", false),
+];
+
+/// Header of an export, in the order the import reads: what a round trip needs.
+pub fn header() -> Vec<&'static str> {
+    COLUMNS.iter().map(|c| c.0).collect()
+}
+
+pub fn relation_zh(r: Relation) -> &'static str {
+    match r {
+        Relation::Head => "户主",
+        Relation::Spouse => "配偶",
+        Relation::Child => "子女",
+        Relation::Parent => "父母",
+        Relation::Grandchild => "孙辈",
+        Relation::Sibling => "兄弟姐妹",
+        Relation::Tenant => "租户",
+        Relation::Other => "其他",
+    }
+}
+
+pub fn status_zh(s: ResidentStatus) -> &'static str {
+    match s {
+        ResidentStatus::Living => "在住",
+        ResidentStatus::MovedOut => "迁出",
+        ResidentStatus::Deceased => "去世",
+    }
+}
+
+pub fn gender_zh(g: Gender) -> &'static str {
+    match g {
+        Gender::Female => "女",
+        Gender::Male => "男",
+    }
+}
+
+fn parse_relation(s: &str) -> Option<Relation> {
+    Relation::ALL
+        .iter()
+        .copied()
+        .find(|r| relation_zh(*r) == s || r.as_str() == s)
+        .or(match s {
+            "本人" => Some(Relation::Head),
+            "妻" | "夫" | "妻子" | "丈夫" => Some(Relation::Spouse),
+            "子" | "女" | "儿子" | "女儿" => Some(Relation::Child),
+            "父亲" | "母亲" => Some(Relation::Parent),
+            "孙子" | "孙女" | "外孙" | "外孙女" => Some(Relation::Grandchild),
+            _ => None,
+        })
+}
+
+fn parse_status(s: &str) -> Option<ResidentStatus> {
+    ResidentStatus::ALL
+        .iter()
+        .copied()
+        .find(|r| status_zh(*r) == s || r.as_str() == s)
+        .or(match s {
+            "死亡" | "已故" => Some(ResidentStatus::Deceased),
+            "已迁出" => Some(ResidentStatus::MovedOut),
+            _ => None,
+        })
+}
+
+fn parse_gender(s: &str) -> Option<Gender> {
+    Gender::ALL
+        .iter()
+        .copied()
+        .find(|g| gender_zh(*g) == s || g.as_str() == s)
+}
+
+/// Most rows one file may hold (a large community's register).
+pub const MAX_ROWS: usize = 50_000;
+
+/// The rows of the CSV text, or every row's error.
+pub fn parse(text: &str) -> Result<Vec<PersonRow>, Vec<RowError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| {
+        vec![RowError {
+            line: 1,
+            message: format!("the header does not read as CSV: {e}"),
+        }]
+    })?;
+    let mut index = Vec::with_capacity(COLUMNS.len());
+    let mut errors = Vec::new();
+    for (zh, en, required) in COLUMNS {
+        let at = headers.iter().position(|h| h == *zh || h == *en);
+        if at.is_none() && *required {
+            errors.push(RowError {
+                line: 1,
+                message: format!("the header has no column {zh} ({en})"),
+            });
+        }
+        index.push(at);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        if rows.len() + errors.len() >= MAX_ROWS {
+            errors.push(RowError {
+                line,
+                message: format!("a file may hold at most {MAX_ROWS} people; split it"),
+            });
+            break;
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError {
+                    line,
+                    message: format!("does not read as CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let cell = |c: usize| {
+            index[c]
+                .and_then(|i| record.get(i))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let mut problems = Vec::new();
+        let mut required = |c: usize| {
+            cell(c).unwrap_or_else(|| {
+                problems.push(format!("{} is empty", COLUMNS[c].0));
+                String::new()
+            })
+        };
+        let household_no = required(0);
+        let grid = required(1);
+        let address = required(3);
+        let name = required(4);
+        let relation_text = required(7);
+        let relation = parse_relation(&relation_text);
+        if relation.is_none() && !relation_text.is_empty() {
+            problems.push(format!("与户主关系 {relation_text:?} is not one of 户主, 配偶, 子女, 父母, 孙辈, 兄弟姐妹, 租户, 其他"));
+        }
+        let gender = match cell(5) {
+            None => None,
+            Some(g) => {
+                let parsed = parse_gender(&g);
+                if parsed.is_none() {
+                    problems.push(format!("性别 {g:?} is not 男 or 女"));
+                }
+                parsed
+            }
+        };
+        let birth_year = match cell(6) {
+            None => None,
+            Some(y) => match y.parse::<i64>() {
+                Ok(y) => Some(y),
+                Err(_) => {
+                    problems.push(format!("出生年份 {y:?} is not a year"));
+                    None
+                }
+            },
+        };
+        let status = match cell(11) {
+            None => Some(ResidentStatus::Living),
+            Some(s) => {
+                let parsed = parse_status(&s);
+                if parsed.is_none() {
+                    problems.push(format!("状态 {s:?} is not 在住, 迁出 or 去世"));
+                }
+                parsed
+            }
+        };
+        let tags = cell(10)
+            .map(|t| {
+                t.split(['、', ',', '，', ';', '；', ' '])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        match (problems.is_empty(), relation, status) {
+            (true, Some(relation), Some(status)) => rows.push(PersonRow {
+                line,
+                household_no,
+                grid,
+                sector: cell(2),
+                address,
+                name,
+                gender,
+                birth_year,
+                relation,
+                phone: cell(8),
+                id_number: cell(9),
+                tags,
+                status,
+            }),
+            _ => errors.push(RowError {
+                line,
+                message: problems.join("; "),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if rows.is_empty() {
+        return Err(vec![RowError {
+            line: 2,
+            message: "the file lists nobody".to_owned(),
+        }]);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "户号,网格,片区,地址,姓名,性别,出生年份,与户主关系,联系电话,身份证号,关爱标签\n\
+        JZ-0301,第一网格,3幢,金筑苑3幢201室,王秀英,女,1941,户主,13812345678,,独居老人、高龄老人\n\
+        JZ-0302,第一网格,,金筑苑3幢202室,李建国,男,1956,户主,,,\n";
+
+    #[test]
+    fn a_register_reads_in_utf8_and_in_gbk() {
+        let rows = parse(&decode(FILE.as_bytes()).expect("utf-8")).expect("rows");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].tags, ["独居老人", "高龄老人"]);
+        assert_eq!(rows[0].gender, Some(Gender::Female));
+        assert_eq!(rows[1].sector, None);
+        let (gbk, _, _) = encoding_rs::GBK.encode(FILE);
+        assert_eq!(parse(&decode(&gbk).expect("gbk")).expect("rows"), rows);
+        let bom = [b"\xEF\xBB\xBF".as_slice(), FILE.as_bytes()].concat();
+        assert_eq!(parse(&decode(&bom).expect("bom")).expect("rows"), rows);
+    }
+
+    #[test]
+    fn every_bad_row_is_named_by_its_line() {
+        let bad = "户号,网格,地址,姓名,与户主关系,性别\n\
+            JZ-1,g,addr,王英,户主,女\n\
+            ,g,addr,李四,朋友,男\n\
+            JZ-2,g,addr,张三,户主,X\n";
+        let errors = parse(bad).expect_err("bad rows");
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
+        assert!(errors[0].message.contains("户号 is empty"), "{}", errors[0]);
+        assert!(errors[0].message.contains("朋友"), "{}", errors[0]);
+        let errors = parse("姓名\n王英\n").expect_err("header");
+        assert!(errors.iter().any(|e| e.message.contains("户号")));
+    }
+}
