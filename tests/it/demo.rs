@@ -8,7 +8,8 @@ use crate::phone::Phone;
 async fn the_demo_history_fills_every_bucket_and_rate_and_is_seeded_once() {
     let app = spawn_with(|c| c.demo_history = true).await;
     let (docs, changes) = app.state.db.record_counts().await.expect("counts");
-    assert_eq!(docs, 20);
+    // Twenty stories, the register's households and a month of care visits.
+    assert!(docs > 200, "{docs}");
     assert!(changes > 60, "each step its own change: {changes}");
 
     let community = app.login("community1").await.access;
@@ -39,7 +40,30 @@ async fn the_demo_history_fills_every_bucket_and_rate_and_is_seeded_once() {
     let (token, _) = crate::helpers::login_at(&app.url, "lou1").await;
     let mut lou = Phone::new(&app.url, &token);
     lou.sync().await;
-    assert_eq!(lou.docs.len(), 6, "the six stories of lou1's building");
+    let households = lou.types.len();
+    assert_eq!(households, 24, "the households of lou1's building");
+    let records = lou.docs.len() - households;
+    assert!(
+        records > 6 + 20,
+        "the six stories and the building's visits: {records}"
+    );
+
+    // The leader's schedule has people on it, some overdue; the street sees the sum.
+    let leader = app.login("lou1").await.access;
+    let (_, due) = app.get("/api/v1/visits/due", &leader).await;
+    assert!(due["total"]["on_plan"].as_i64() > Some(10), "{due}");
+    assert!(due["total"]["overdue"].as_i64() > Some(0), "{due}");
+    let street = app.login("street1").await.access;
+    let (_, street_due) = app.get("/api/v1/visits/due", &street).await;
+    assert!(
+        street_due["total"]["on_plan"].as_i64() > due["total"]["on_plan"].as_i64(),
+        "{street_due}"
+    );
+    // Visits of the weeks before were reviewed and closed; the inbox is not flooded.
+    let (_, waiting) = app
+        .get("/api/v1/cases?bucket=awaiting_verification", &community)
+        .await;
+    assert!(waiting["total"].as_i64() < Some(60), "{waiting}");
 
     // A second start on the same database seeds nothing more.
     let dir = app.stop().await;

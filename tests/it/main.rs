@@ -9,6 +9,7 @@ mod crash;
 mod demo;
 mod hardening;
 mod helpers;
+mod households;
 mod lifecycle;
 mod phone;
 mod sync;

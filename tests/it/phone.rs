@@ -3,6 +3,7 @@
 
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge, Change, ChangeHash};
+use haitang_sync::doctype::DocType;
 use haitang_sync::protocol::{PullItem, PushDoc, SyncRequest, SyncResponse};
 use haitang_sync::record::{NewRecord, new_record};
 use reqwest::StatusCode;
@@ -21,6 +22,8 @@ pub struct Phone {
     pub evicted: Vec<String>,
     /// Refusals from the last sync, by document.
     pub refused: BTreeMap<String, (String, String)>,
+    /// Each document's type, where it is not a record.
+    pub types: BTreeMap<String, DocType>,
 }
 
 impl Phone {
@@ -35,6 +38,7 @@ impl Phone {
             cursor: None,
             evicted: Vec::new(),
             refused: BTreeMap::new(),
+            types: BTreeMap::new(),
         }
     }
 
@@ -70,7 +74,7 @@ impl Phone {
             if !changes.is_empty() {
                 out.push(PushDoc {
                     doc: id.clone(),
-                    doc_type: None,
+                    doc_type: self.types.get(id).map(|t| t.as_str().to_owned()),
                     changes,
                 });
             }
@@ -168,7 +172,15 @@ impl Phone {
         }
         for item in &res.pull {
             match item {
-                PullItem::Changes { doc, changes, .. } => {
+                PullItem::Changes {
+                    doc,
+                    changes,
+                    doc_type,
+                    ..
+                } => {
+                    if !doc_type.is_default() {
+                        self.types.insert(doc.clone(), *doc_type);
+                    }
                     let changes: Vec<Change> = changes
                         .iter()
                         .map(|c| Change::from_bytes(c.to_vec()).expect("a valid change"))
@@ -182,7 +194,15 @@ impl Phone {
                         }
                     }
                 }
-                PullItem::Snapshot { doc, snapshot, .. } => {
+                PullItem::Snapshot {
+                    doc,
+                    snapshot,
+                    doc_type,
+                    ..
+                } => {
+                    if !doc_type.is_default() {
+                        self.types.insert(doc.clone(), *doc_type);
+                    }
                     let mut loaded = Automerge::load(snapshot).expect("load snapshot");
                     match self.docs.get_mut(doc) {
                         Some(d) => {

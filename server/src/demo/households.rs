@@ -229,6 +229,8 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
             })?;
     let now = now_ms();
     let mut visits = 0;
+    // Visits reviewed by the community supervisor: all but the last week's are closed.
+    let mut reviewed = Vec::new();
     for (grid, sector, _, _, visitor) in PATCHES {
         let user = db
             .user_by_username(visitor.into())
@@ -326,6 +328,9 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
                 )
                 .context("a demo visit handled on the spot")?;
                 tx.commit();
+                if at < now - 7 * DAY_MS {
+                    reviewed.push((doc.clone(), at));
+                }
                 docs.push(PushDoc {
                     doc: id,
                     doc_type: None,
@@ -348,6 +353,46 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
                 );
             }
             visits += results.len();
+        }
+    }
+    let actor = ActorId::random();
+    let mut closes = Vec::new();
+    for (doc, at) in reviewed {
+        let before = doc.get_heads();
+        let mut doc = doc.with_actor(actor.clone());
+        let record = read_record(&doc)?;
+        let facts = Facts::of(&doc, &record, true);
+        let mut tx = doc.transaction();
+        perform(
+            &mut tx,
+            &facts,
+            Action::Close,
+            supervisor.id,
+            at + 2 * DAY_MS,
+            &Params::default(),
+        )
+        .context("closing a reviewed demo visit")?;
+        tx.commit();
+        closes.push(PushDoc {
+            doc: record.id.clone(),
+            doc_type: None,
+            changes: doc
+                .get_changes(&before)
+                .into_iter()
+                .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+                .collect(),
+        });
+    }
+    for chunk in closes.chunks(100) {
+        let results = records
+            .push(&supervisor.principal(), chunk.to_vec())
+            .await?;
+        if let Some(r) = results.iter().find(|r| !r.ok) {
+            bail!(
+                "closing a demo visit was refused: {} {}",
+                r.code.as_deref().unwrap_or(""),
+                r.message.as_deref().unwrap_or("")
+            );
         }
     }
     tracing::info!(

@@ -157,6 +157,24 @@ pub const MAX_ROWS: usize = 50_000;
 
 /// The rows of the CSV text, or every row's error.
 pub fn parse(text: &str) -> Result<Vec<PersonRow>, Vec<RowError>> {
+    let (rows, errors) = parse_all(text);
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The rows that read, and the errors of those that do not, so that the importer can add
+/// its own checks' errors to the same list.
+pub fn parse_all(text: &str) -> (Vec<PersonRow>, Vec<RowError>) {
+    match parse_inner(text) {
+        Ok(x) => x,
+        Err(errors) => (Vec::new(), errors),
+    }
+}
+
+fn parse_inner(text: &str) -> Result<(Vec<PersonRow>, Vec<RowError>), Vec<RowError>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -288,16 +306,13 @@ pub fn parse(text: &str) -> Result<Vec<PersonRow>, Vec<RowError>> {
             }),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    if rows.is_empty() {
+    if rows.is_empty() && errors.is_empty() {
         return Err(vec![RowError {
             line: 2,
             message: "the file lists nobody".to_owned(),
         }]);
     }
-    Ok(rows)
+    Ok((rows, errors))
 }
 
 #[cfg(test)]

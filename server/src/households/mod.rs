@@ -71,7 +71,7 @@ pub async fn import(
     bytes: &[u8],
 ) -> Result<ImportReport, ImportError> {
     let text = import::decode(bytes).map_err(|e| ImportError::Rows(vec![e]))?;
-    let rows = import::parse(&text).map_err(ImportError::Rows)?;
+    let (rows, mut errors) = import::parse_all(&text);
     let principal = user.principal();
     if user.role.is_field() || !personal::may_see_residents(user.role) {
         return Err(rows_err(
@@ -97,7 +97,6 @@ pub async fn import(
             .map(|u| u.path.clone())
     };
     let year = crate::routes::residents::this_year(now_ms());
-    let mut errors = Vec::new();
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut seen_ids: HashMap<Vec<u8>, usize> = HashMap::new();
     for row in rows {
@@ -194,6 +193,7 @@ pub async fn import(
         group.people.push((row, edit));
     }
     if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
         return Err(ImportError::Rows(errors));
     }
 
