@@ -1,6 +1,8 @@
 // Shapes of the server's JSON API (/api/v1). Kept apart from api.ts so the
 // storage layer can use them without importing the network code.
 
+import type { PersonalField, Relation, ResidentStatus } from './generated/protocol.mjs';
+
 export type Role =
   | 'leader'
   | 'grid_staff'
@@ -77,4 +79,46 @@ export interface Person {
   unit: string;
   unit_name: string;
   department?: string | null;
+}
+
+/** A care tag of the catalogue (`GET /api/v1/catalogue`, `care_tags`). */
+export interface CareTag {
+  code: string;
+  name_zh: string;
+  name_en: string;
+  interval_days: number | null;
+}
+
+/**
+ * A resident of the user's patch as the phone's cache holds them (`GET /api/v1/residents`):
+ * masked fields always; `name` and `phone` in clear only where the role's phone keeps them
+ * (shown masked until revealed, and every reveal is logged); never the ID number.
+ */
+export interface Resident {
+  pid: string;
+  household: string;
+  relation: Relation;
+  status: ResidentStatus;
+  name_masked: string;
+  name?: string;
+  gender: 'female' | 'male' | null;
+  birth_year: number | null;
+  phone_masked: string | null;
+  phone?: string;
+  id_number_masked: string | null;
+  id_hash: string | null;
+  tags: string[];
+  erased: boolean;
+  interval_days: number | null;
+  last_visit_at: number | null;
+  due_at: number | null;
+}
+
+/** A look at personal data in clear, made on the phone and uploaded at the next sync. */
+export interface AccessEntry {
+  pid: string;
+  fields: PersonalField[];
+  reason: string;
+  at: number;
+  call?: boolean;
 }

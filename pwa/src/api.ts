@@ -1,4 +1,7 @@
-import type { Category, ErrorBody, Person, ServerInfo, TokenResponse, Unit, User } from './api-types';
+import type {
+  AccessEntry,
+  CareTag,
+  Resident, Category, ErrorBody, Person, ServerInfo, TokenResponse, Unit, User } from './api-types';
 import { ERROR_CODES, type ErrorCode } from './generated/protocol.mjs';
 import {
   clearSession,
@@ -9,7 +12,7 @@ import {
   type Session,
 } from './session';
 
-export type { Category, Person, RecordKind, Role, Scope, ServerInfo, Unit, User } from './api-types';
+export type { AccessEntry, CareTag, Category, Person, RecordKind, Resident, Role, Scope, ServerInfo, Unit, User } from './api-types';
 
 const BASE = '/api/v1';
 
@@ -241,8 +244,26 @@ export async function logout(): Promise<void> {
   await clearSession();
 }
 
-export async function getCatalogue(): Promise<Category[]> {
-  return (await parse<{ categories: Category[] }>(await send('/catalogue'))).categories;
+export async function getCatalogue(): Promise<{ categories: Category[]; care_tags: CareTag[] }> {
+  const body = await parse<{ categories: Category[]; care_tags?: CareTag[] }>(await send('/catalogue'));
+  return { categories: body.categories, care_tags: body.care_tags ?? [] };
+}
+
+/**
+ * The residents of the user's patch, or null when the copy named by `version` is still
+ * current (the server answers 304 to its ETag).
+ */
+export async function getResidents(version?: string): Promise<{ version: string; residents: Resident[] } | null> {
+  const res = await authedResponse('/residents', () => ({
+    headers: version ? { 'If-None-Match': `"${version}"` } : ({} as Record<string, string>),
+  }));
+  if (res.status === 304) return null;
+  return parse<{ version: string; residents: Resident[] }>(res);
+}
+
+/** Uploads reveals made on the phone; the server checks each against what the role may see. */
+export async function postAccessLog(entries: AccessEntry[]): Promise<void> {
+  await authed<{ logged: number }>('/access-log', () => ({ method: 'POST', body: JSON.stringify({ entries }) }));
 }
 
 export async function getUnits(): Promise<Unit[]> {
@@ -283,4 +304,9 @@ export function errorOf(res: Response): Promise<ApiError> {
 /** `GET` of a JSON resource with the access token (the supervisor console's inbox, rates, …). */
 export function getAuthed<T>(path: string): Promise<T> {
   return authed<T>(path);
+}
+
+/** `POST` of a JSON body with the access token (a supervisor's reveal, …). */
+export function postAuthed<T>(path: string, body: unknown): Promise<T> {
+  return authed<T>(path, () => ({ method: 'POST', body: JSON.stringify(body) }));
 }

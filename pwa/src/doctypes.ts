@@ -23,6 +23,9 @@ export interface Listing {
   reported_by: number;
   reported_at: number;
   urgency: string;
+  /** The household of the registry the record is about, and whom a visit saw. */
+  household?: string;
+  persons?: string[];
 }
 
 interface DocTypeEntry {
@@ -49,6 +52,7 @@ const ENTRIES: Record<DocType, DocTypeEntry> = {
         reported_by: r.reported_by,
         reported_at: r.reported_at,
         urgency: r.urgency,
+        ...(r.household ? { household: r.household, persons: r.persons } : {}),
       };
     },
   },

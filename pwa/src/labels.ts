@@ -30,3 +30,16 @@ export function formatTime(ms: number): string {
   }
   return format.format(ms);
 }
+
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** A day without the time, for due dates and last visits. */
+export function formatDate(ms: number): string {
+  const lang = getLang();
+  let format = dateFormats.get(lang);
+  if (!format) {
+    format = new Intl.DateTimeFormat(lang, { month: '2-digit', day: '2-digit' });
+    dateFormats.set(lang, format);
+  }
+  return format.format(ms);
+}

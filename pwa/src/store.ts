@@ -1,6 +1,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import type { Doc } from '@automerge/automerge/slim';
-import type { Category, Person, Unit } from './api-types';
+import type { AccessEntry, CareTag, Category, Person, Resident, Unit } from './api-types';
+import { readHousehold, type HouseholdData } from './household';
 import { automerge } from './automerge';
 import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
 import { entryFor, type Listing } from './doctypes';
@@ -66,13 +67,31 @@ export interface Summary extends Listing {
   on_server: boolean;
 }
 
-type MetaKey = 'actor' | 'actors' | 'cursor' | 'resume' | 'last-sync' | 'units' | 'catalogue' | 'people' | 'want';
-type MetaValue = string | string[] | number | Unit[] | Category[] | Person[];
+type MetaKey =
+  | 'actor'
+  | 'actors'
+  | 'cursor'
+  | 'resume'
+  | 'last-sync'
+  | 'units'
+  | 'catalogue'
+  | 'care-tags'
+  | 'people'
+  | 'want'
+  | 'residents-version';
+type MetaValue = string | string[] | number | Unit[] | Category[] | CareTag[] | Person[];
 
 interface UserDb extends DBSchema {
   docs: { key: string; value: DocEntry };
   summaries: { key: string; value: Summary; indexes: { sync: SyncState } };
   meta: { key: MetaKey; value: MetaValue };
+  /**
+   * The residents of the user's patch, a replaceable cache: replaced whole from the server
+   * at each sync (so a correction or an erasure there reaches it), never an ID number in clear.
+   */
+  residents: { key: string; value: Resident };
+  /** Reveals made on this phone, until the server has logged them. */
+  access: { key: number; value: AccessEntry };
 }
 
 export type Tx = IDBPTransaction<UserDb, ('docs' | 'summaries' | 'meta')[], 'readwrite'>;
@@ -94,11 +113,17 @@ export class Store {
   }
 
   static async open(userId: number): Promise<Store> {
-    const db = await openDB<UserDb>(userDbName(userId), 1, {
-      upgrade(database) {
-        database.createObjectStore('docs', { keyPath: 'id' });
-        database.createObjectStore('summaries', { keyPath: 'id' }).createIndex('sync', 'sync');
-        database.createObjectStore('meta');
+    const db = await openDB<UserDb>(userDbName(userId), 2, {
+      upgrade(database, oldVersion) {
+        if (oldVersion < 1) {
+          database.createObjectStore('docs', { keyPath: 'id' });
+          database.createObjectStore('summaries', { keyPath: 'id' }).createIndex('sync', 'sync');
+          database.createObjectStore('meta');
+        }
+        if (oldVersion < 2) {
+          database.createObjectStore('residents', { keyPath: 'pid' });
+          database.createObjectStore('access', { autoIncrement: true });
+        }
       },
     });
     return new Store(userId, db);
@@ -171,6 +196,60 @@ export class Store {
       this.emit();
       this.channel.postMessage(Array.from(changed.keys()));
     }
+  }
+
+  // ── the household registry ───────────────────────────────────────────────────
+
+  private householdCache: { version: number; list: HouseholdData[] } | null = null;
+
+  /** The households pulled for the user's patch, read from their documents. */
+  async households(): Promise<HouseholdData[]> {
+    const version = this.version;
+    if (this.householdCache?.version === version) return this.householdCache.list;
+    const [A, entries] = await Promise.all([automerge(), this.db.getAll('docs')]);
+    const list: HouseholdData[] = [];
+    for (const e of entries) {
+      if (e.type !== 'household') continue;
+      try {
+        list.push(readHousehold(A.load(e.bytes)));
+      } catch (err) {
+        console.warn(`household ${e.id} does not load`, err);
+      }
+    }
+    list.sort((a, b) => a.number.localeCompare(b.number, 'zh-CN'));
+    this.householdCache = { version, list };
+    return list;
+  }
+
+  async residents(): Promise<Resident[]> {
+    return this.db.getAll('residents');
+  }
+
+  /** Replaces the whole cache: a person corrected or erased on the server changes or goes here too. */
+  async replaceResidents(residents: Resident[], version: string): Promise<void> {
+    const tx = this.db.transaction(['residents', 'meta'], 'readwrite');
+    await tx.objectStore('residents').clear();
+    await Promise.all(residents.map((r) => tx.objectStore('residents').put(r)));
+    await tx.objectStore('meta').put(version, 'residents-version');
+    await tx.done;
+    this.emit();
+  }
+
+  /** Logs a reveal made on the phone; it goes to the server's access log at the next sync. */
+  async logAccess(entry: AccessEntry): Promise<void> {
+    await this.db.add('access', entry);
+  }
+
+  async pendingAccess(): Promise<{ keys: number[]; entries: AccessEntry[] }> {
+    const tx = this.db.transaction('access');
+    const [keys, entries] = await Promise.all([tx.store.getAllKeys(), tx.store.getAll()]);
+    return { keys, entries };
+  }
+
+  async dropAccess(keys: number[]): Promise<void> {
+    const tx = this.db.transaction('access', 'readwrite');
+    await Promise.all(keys.map((k) => tx.store.delete(k)));
+    await tx.done;
   }
 
   // ── meta ─────────────────────────────────────────────────────────────────────
@@ -326,6 +405,7 @@ export class Store {
   ): Promise<void> {
     const changed = new Map<string, Summary | null>();
     const tx = this.db.transaction(['docs', 'summaries', 'meta'], 'readwrite');
+    this.householdCache = null;
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
       const type = entryFor(entry);
       if (!type?.listing) {

@@ -75,7 +75,8 @@ enum RecordsCommand {
 
 #[derive(Subcommand)]
 enum HouseholdCommand {
-    /// Import a community's register from a CSV file (UTF-8 or GBK; `-` for stdin), one
+    /// Import a community's register from an Excel workbook (.xlsx, its first sheet) or a
+    /// CSV file (UTF-8 or GBK; `-` for stdin), one
     /// row per person, as the account `--as` (a supervisor or administrator). All rows or
     /// none; a re-import of the same file changes nothing.
     Import {

@@ -294,23 +294,42 @@ fn protocol_module() -> String {
     });
     let doc_types = names(DocType::ALL, DocType::as_str);
     let errors = names(ErrorCode::ALL, ErrorCode::as_str);
+    let care = json!({
+        "day_ms": crate::care::DAY_MS,
+        "soon_days": crate::care::SOON_DAYS,
+        "due_states": names(crate::care::DueState::ALL, crate::care::DueState::as_str),
+    });
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("json");
     format!(
-        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n\n/** The synced document types (`DocType`); `type` on the wire, absent for the first. */\nexport const DOC_TYPES = {};\n\n/** Every `code` of an error body (`ErrorCode`). */\nexport const ERROR_CODES = {};\n",
+        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n\n/** The synced document types (`DocType`); `type` on the wire, absent for the first. */\nexport const DOC_TYPES = {};\n\n/** Every `code` of an error body (`ErrorCode`). */\nexport const ERROR_CODES = {};\n\n/** The care plan's time scale (`sync::care`): a visit is due within a day, or soon within `soon_days`. */\nexport const CARE = {};\n",
         pretty(&json!(codes)),
         pretty(&json!(retryable)),
         pretty(&limits),
         pretty(&json!(doc_types)),
         pretty(&json!(errors)),
+        pretty(&care),
     )
 }
 
 fn protocol_types() -> String {
     format!(
-        "{HEADER}\nexport type RefusalCode = {};\n\nexport type DocType = {};\n\nexport type ErrorCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\nexport declare const DOC_TYPES: DocType[];\nexport declare const ERROR_CODES: ErrorCode[];\n",
+        "{HEADER}\nexport type RefusalCode = {};\n\nexport type DocType = {};\n\nexport type ErrorCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\nexport declare const DOC_TYPES: DocType[];\nexport declare const ERROR_CODES: ErrorCode[];\n\nexport type DueState = {};\n\n/** A resident's relation to the head of household, status and personal fields (`sync::personal`). */\nexport type Relation = {};\n\nexport type ResidentStatus = {};\n\nexport type PersonalField = {};\n\nexport declare const CARE: {{\n  day_ms: number;\n  soon_days: number;\n  due_states: DueState[];\n}};\n",
         union(RefusalCode::ALL, RefusalCode::as_str),
         union(DocType::ALL, DocType::as_str),
         union(ErrorCode::ALL, ErrorCode::as_str),
+        union(crate::care::DueState::ALL, crate::care::DueState::as_str),
+        union(
+            crate::personal::Relation::ALL,
+            crate::personal::Relation::as_str
+        ),
+        union(
+            crate::personal::ResidentStatus::ALL,
+            crate::personal::ResidentStatus::as_str
+        ),
+        union(
+            crate::personal::PersonalField::ALL,
+            crate::personal::PersonalField::as_str
+        ),
     )
 }
 

@@ -1,6 +1,6 @@
 // Steps through the field app the way a user does, shared by the browser tests.
 import assert from 'node:assert/strict';
-import { screenshot, submitLogin, waitForServiceWorker } from './harness.mjs';
+import { screenshot, submitLogin, waitForServiceWorker, waitUntil } from './harness.mjs';
 
 /** Signs in on a fresh page and waits for the first sync and the service worker. */
 export async function signIn(page, url, username) {
@@ -20,7 +20,7 @@ export async function signIn(page, url, username) {
  */
 export async function waitSettled(page) {
   await waitSynced(page);
-  await page.waitForFunction(async () => {
+  await waitUntil(page, async () => {
     const store = window.haitang?.store;
     return Boolean(
       store &&

@@ -1,6 +1,6 @@
 // Steps through the supervisor console the way a supervisor does, for console*.test.mjs.
 import assert from 'node:assert/strict';
-import { submitLogin } from './harness.mjs';
+import { submitLogin, waitUntil } from './harness.mjs';
 
 export const DESKTOP = { viewport: { width: 1280, height: 800 }, locale: 'zh-CN' };
 export const TABLET = { viewport: { width: 800, height: 1024 }, locale: 'zh-CN', hasTouch: true };
@@ -12,7 +12,7 @@ export async function consoleSignIn(page, url, username) {
   const response = await submitLogin(page, username, 'demo');
   assert.equal(response.status(), 200);
   await page.locator('[data-console="true"]').waitFor();
-  await page.waitForFunction(async () => {
+  await waitUntil(page, async () => {
     const store = window.haitang?.store;
     return Boolean(store && (await store.meta('catalogue'))?.length && (await store.meta('units'))?.length);
   });

@@ -245,3 +245,18 @@ export async function submitLogin(page, username, password) {
   ]);
   return response;
 }
+
+/**
+ * Waits until `fn` (run in the page, may be async) returns something truthy. Playwright's
+ * waitForFunction takes only a synchronous predicate: an async one returns a promise,
+ * which is truthy, so it would pass at once whatever the condition.
+ */
+export async function waitUntil(page, fn, arg, { timeoutMs = 30_000, everyMs = 50 } = {}) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await page.evaluate(fn, arg);
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`waitUntil: still false after ${timeoutMs} ms: ${fn}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -144,6 +144,40 @@ async fn a_register_imports_all_or_nothing_and_a_second_import_changes_nothing()
     let (_, log) = app.get("/api/v1/admin/access-log", &admin).await;
     assert_eq!(log["entries"][0]["action"], "export", "{log}");
     assert_eq!(log["entries"][0]["reason"], "民政年审", "{log}");
+
+    // The same as a workbook, which the import takes back too.
+    let res = app
+        .client
+        .get(app.at("/api/v1/admin/households/export?reveal=true&reason=民政年审&format=xlsx"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let xlsx = res.bytes().await.expect("xlsx");
+    assert!(xlsx.starts_with(b"PK\x03\x04"));
+    let res = app
+        .client
+        .post(app.at("/api/v1/admin/households/import"))
+        .bearer_auth(&admin)
+        .body(xlsx.to_vec())
+        .send()
+        .await
+        .expect("send");
+    let (status, round) = split(res).await;
+    assert_eq!(status, StatusCode::OK, "{round}");
+    assert_eq!(round["people_unchanged"], 3, "{round}");
+    let (status, body) = app
+        .get("/api/v1/admin/households/export?format=pdf", &admin)
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_query"))
+    );
 }
 
 #[tokio::test]

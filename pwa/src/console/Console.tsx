@@ -8,6 +8,7 @@ import { getRates, listCases, listDepartments, listPeople, type Bucket, type Cas
 import { setDepartments } from './record';
 import { ct, type CKey } from './i18n';
 import { bucketsFor, Inbox } from './Inbox';
+import { Care } from './Care';
 import { RecordPane } from './RecordPane';
 import { ConsoleSyncer } from './sync';
 import './console.css';
@@ -18,7 +19,7 @@ interface Props {
   onLogout: () => Promise<void>;
 }
 
-type Tab = 'overview' | 'inbox';
+type Tab = 'overview' | 'inbox' | 'care';
 
 /**
  * The supervisor console: the same PWA and the same per-user store, for supervisors
@@ -28,9 +29,11 @@ type Tab = 'overview' | 'inbox';
 export default function Console({ user, online, onLogout }: Props) {
   const [store, setStore] = useState<Store | null>(null);
   const [syncer, setSyncer] = useState<ConsoleSyncer | null>(null);
-  const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [] });
+  const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [], careTags: [] });
   const [people, setPeople] = useState<User[]>([]);
-  const [tab, setTab] = useState<Tab>(() => (window.location.hash === '#overview' ? 'overview' : 'inbox'));
+  const [tab, setTab] = useState<Tab>(() =>
+    window.location.hash === '#overview' ? 'overview' : window.location.hash === '#care' ? 'care' : 'inbox',
+  );
   const [selected, setSelectedId] = useState<string | null>(null);
   // Each pick from the list fetches the record again, even the one already open.
   const [nonce, setNonce] = useState(0);
@@ -137,7 +140,7 @@ function ConsoleBody({
     <div class="console" data-testid="home" data-console="true" data-role={user.role}>
       <div class="c-bar">
         <div class="c-tabs" role="tablist">
-          {(['overview', 'inbox'] as Tab[]).map((x) => (
+          {tabsFor(user).map((x) => (
             <button
               key={x}
               type="button"
@@ -179,6 +182,16 @@ function ConsoleBody({
           {ct('console.logout')}
         </button>
       </div>
+      {tab === 'care' && (
+        <Care
+          reference={reference}
+          refresh={refresh}
+          onOpenRecord={(id) => {
+            setSelected(id);
+            setTab('inbox');
+          }}
+        />
+      )}
       {tab === 'overview' && <Overview user={user} refresh={refresh} onOpenInbox={() => setTab('inbox')} />}
       {tab === 'inbox' && (
         <div class={selected ? 'c-split c-split-open' : 'c-split'}>
@@ -213,6 +226,11 @@ function ConsoleBody({
       )}
     </div>
   );
+}
+
+/** Department handlers handle cases; they see no residents (`sync::personal::may_see_residents`). */
+function tabsFor(user: User): Tab[] {
+  return user.role === 'department_handler' ? ['overview', 'inbox'] : ['overview', 'inbox', 'care'];
 }
 
 const RATE_KEYS = ['rectification_rate', 'closure_rate', 'on_time_closure_rate', 'rework_rate'] as const;

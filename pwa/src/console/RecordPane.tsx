@@ -11,6 +11,7 @@ import { Steps, Timeline } from '../record/Timeline';
 import type { Reference } from '../reference';
 import type { DocEntry, Store } from '../store';
 import { act, categoryOf, whoOf } from './actions';
+import { getHousehold, type HouseholdPage } from './api';
 import { ct, type CKey } from './i18n';
 import { DEPARTMENTS, personName, viewOf, type RecordView } from './record';
 import type { ConsoleSyncer } from './sync';
@@ -207,7 +208,9 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
                 : ''
             }
           />
-          <Fact k="record.household" v={r.household ?? ''} />
+          {r.household && user.role !== 'department_handler' && (
+            <HouseholdFact key={r.household} id={r.household} persons={r.persons} />
+          )}
           <Fact k="record.reporter" v={name(r.reported_by)} />
           <Fact k="record.reportedAt" v={formatTime(r.reported_at)} />
           <Fact k="record.department" v={w.department ? departmentName(w.department) : ''} testid="fact-department" />
@@ -254,6 +257,31 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
 export function departmentName(key: string): string {
   const d = DEPARTMENTS.find((x) => x.key === key);
   return d ? (getLang() === 'en' ? d.en : d.zh) : key;
+}
+
+/**
+ * The household a record is about, by door number and address, and whom a visit saw
+ * (masked): fetched, since the console does not keep the register on the device.
+ */
+function HouseholdFact({ id, persons }: { id: string; persons: string[] }) {
+  const [page, setPage] = useState<HouseholdPage | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    getHousehold(id)
+      .then((p) => !cancelled && setPage(p))
+      .catch(() => undefined); // out of the caller's area, or offline: the fact stays unshown
+    return () => {
+      cancelled = true;
+    };
+  }, [id]);
+  if (!page) return null;
+  const seen = page.members.filter((m) => persons.includes(m.pid)).map((m) => m.name_masked);
+  return (
+    <>
+      <Fact k="record.household" v={`${page.number} · ${page.address}`} testid="fact-household" />
+      <Fact k="record.persons" v={seen.join('、')} />
+    </>
+  );
 }
 
 function Fact({ k, v, testid, mono }: { k: CKey; v: string; testid?: string; mono?: boolean }) {

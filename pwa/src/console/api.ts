@@ -1,4 +1,5 @@
-import { getAuthed, getPeople, type User } from '../api';
+import { getAuthed, getPeople, postAuthed, type Resident, type User } from '../api';
+import type { DueState, PersonalField } from '../generated/protocol.mjs';
 
 export type Bucket = 'new' | 'escalated' | 'awaiting_verification' | 'overdue' | 'conflicting' | 'mine' | 'all';
 
@@ -91,4 +92,78 @@ export async function listPeople(_user: User): Promise<User[]> {
 export async function listDepartments(): Promise<{ key: string; code: string; name: string }[]> {
   const body = await getAuthed<{ departments: { key: string; code: string; name: string }[] }>('/departments');
   return body.departments;
+}
+
+/** The care plan's counts (`GET /api/v1/visits/due`). */
+export interface DueCounts {
+  on_plan: number;
+  overdue: number;
+  due: number;
+  soon: number;
+  never_visited: number;
+}
+
+export interface DuePage {
+  unit: string;
+  now: number;
+  total: DueCounts;
+  by_sector: (DueCounts & { sector: string | null })[];
+  items: (Resident & { state: DueState; grid: string; sector: string | null })[];
+}
+
+/** Who is due in `unit` (the caller's scope by default), by sector and one page of people. */
+export function getDue(query: { unit?: string; state?: DueState; limit?: number; offset?: number }): Promise<DuePage> {
+  return getAuthed<DuePage>(`/visits/due${qs(query)}`);
+}
+
+export interface HouseholdLine {
+  id: string;
+  grid: string;
+  sector: string | null;
+  number: string;
+  address: string;
+  interval_days: number | null;
+  people: number;
+  on_plan: number;
+  overdue: number;
+}
+
+export interface HouseholdPage extends HouseholdLine {
+  members: (Resident & { due_state: DueState | null })[];
+  records: {
+    id: string;
+    kind: string;
+    category: string;
+    status: string;
+    title: string;
+    reported_by: number;
+    reported_at: number;
+    persons: string[];
+  }[];
+}
+
+export async function searchHouseholds(query: {
+  unit?: string;
+  q?: string;
+  overdue?: boolean;
+  limit?: number;
+  offset?: number;
+}): Promise<HouseholdLine[]> {
+  const body = await getAuthed<{ households: HouseholdLine[] }>(
+    `/households${qs({ ...query, overdue: query.overdue ? 'true' : undefined })}`,
+  );
+  return body.households;
+}
+
+export function getHousehold(id: string): Promise<HouseholdPage> {
+  return getAuthed<HouseholdPage>(`/households/${encodeURIComponent(id)}`);
+}
+
+/** A person's fields in clear, for a stated reason the server logs. */
+export function revealResident(
+  pid: string,
+  fields: PersonalField[],
+  reason: string,
+): Promise<{ pid: string; name?: string; phone?: string; id_number?: string }> {
+  return postAuthed(`/residents/${encodeURIComponent(pid)}/reveal`, { fields, reason });
 }

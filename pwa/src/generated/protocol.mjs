@@ -42,6 +42,10 @@ export const ERROR_CODES = [
   "bad_rows",
   "busy",
   "cannot_disable_self",
+  "duplicate_id_number",
+  "erased",
+  "invalid_resident",
+  "reason_required",
   "duplicate_document",
   "forbidden",
   "hash_mismatch",
@@ -72,3 +76,15 @@ export const ERROR_CODES = [
   "weak_password",
   "wrong_offset"
 ];
+
+/** The care plan's time scale (`sync::care`): a visit is due within a day, or soon within `soon_days`. */
+export const CARE = {
+  "day_ms": 86400000,
+  "due_states": [
+    "overdue",
+    "due",
+    "soon",
+    "later"
+  ],
+  "soon_days": 7
+};

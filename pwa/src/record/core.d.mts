@@ -24,6 +24,8 @@ export interface NewRecordFields {
   address: string;
   location?: Location;
   household?: string;
+  /** For a visit: the pids of the household's people it saw. */
+  persons?: string[];
   reportedBy: number;
   /** Epoch milliseconds. */
   reportedAt: number;
@@ -53,6 +55,7 @@ export interface RecordData {
   description: string;
   address: string;
   household?: string;
+  persons: string[];
   location?: Location;
   reported_by: number;
   reported_at: number;

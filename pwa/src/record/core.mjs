@@ -39,6 +39,8 @@ export function newRecord(A, actor, f) {
       d.location = loc;
     }
     if (f.household) d.household = s(f.household);
+    // A visit names the people it saw by pid only: names never go into a document.
+    if (f.persons?.length) d.persons = f.persons.map(s);
     d.reported_by = f.reportedBy;
     d.reported_at = at;
     d.urgency = s(f.urgency);
@@ -88,6 +90,7 @@ export function readRecord(doc) {
     description: str(doc.description) ?? '',
     address: str(doc.address) ?? '',
     household: str(doc.household),
+    persons: Array.from(doc.persons ?? [], (p) => str(p) ?? ''),
     location:
       loc && typeof loc === 'object'
         ? { lat: num(loc.lat), lng: num(loc.lng), accuracy_m: loc.accuracy_m == null ? undefined : num(loc.accuracy_m) }

@@ -15,6 +15,7 @@ import { addAttachments, PHOTO_MESSAGE, readAttachments } from '../photos/attach
 import { toAttachment, type Attachment } from '../photos/db';
 import { PhotoPicker } from '../photos/PhotoPicker';
 import { PhotoStrip } from '../photos/PhotoStrip';
+import { useCare, type Care } from './Visits';
 
 interface Props {
   id: string;
@@ -48,6 +49,7 @@ const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.
 
 export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
   const version = useStoreVersion(store);
+  const care = useCare(store);
   const [loaded, setLoaded] = useState<Loaded | null | undefined>(undefined);
   const [description, setDescription] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
@@ -220,7 +222,11 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
           <Fact name={t('report.category')} value={categoryName(reference.categories, r.category)} />
           <Fact name={t('records.status')} value={label('status', r.status)} testid="detail-status" />
           <Fact name={t('report.address')} value={r.address} testid="detail-address" />
-          <Fact name={t('report.household')} value={r.household ?? ''} />
+          <Fact name={t('report.household')} value={householdLine(care, r)} testid="detail-household" />
+          <Fact
+            name={t('report.persons')}
+            value={r.persons.map((p) => care?.residents.get(p)?.name_masked ?? '').filter(Boolean).join('、')}
+          />
           <Fact name={t('report.grid')} value={unitName(reference.units, r.grid)} />
           <Fact name={t('report.sector')} value={unitName(reference.units, r.sector)} />
           <Fact name={t('detail.reporter')} value={person(r.reported_by)} testid="detail-reporter" />
@@ -303,6 +309,12 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
       />
     </main>
   );
+}
+
+/** The household a record is about, by its door number (never its id), when the phone holds it. */
+function householdLine(care: Care | null, r: RecordData): string {
+  const h = r.household ? care?.households.find((x) => x.id === r.household) : undefined;
+  return h ? `${h.number} · ${h.address}` : '';
 }
 
 function Fact({ name, value, testid }: { name: string; value: string; testid?: string }) {

@@ -7,6 +7,8 @@ import { formatTime } from '../labels';
 import type { Reference } from '../reference';
 import type { Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
+import { coverage } from '../household';
+import { dueCounts, useCare } from './Visits';
 
 interface Props {
   user: User;
@@ -15,6 +17,7 @@ interface Props {
   syncer: SyncHandle;
   reference: Reference;
   onNavigate: (tab: Tab) => void;
+  onVisits: () => void;
   onLogout: () => Promise<void>;
 }
 
@@ -31,7 +34,7 @@ function areaName(user: User, reference: Reference): string {
   return mine.length ? mine.map((u) => u.name).join(' · ') : user.unit_name;
 }
 
-export function Home({ user, online, store, syncer, reference, onNavigate, onLogout }: Props) {
+export function Home({ user, online, store, syncer, reference, onNavigate, onVisits, onLogout }: Props) {
   const [confirmOffline, setConfirmOffline] = useState(false);
   const [busy, setBusy] = useState(false);
   const version = useStoreVersion(store);
@@ -126,6 +129,8 @@ export function Home({ user, online, store, syncer, reference, onNavigate, onLog
         </button>
       </section>
 
+      {(user.role === 'leader' || user.role === 'grid_staff') && <VisitsCard store={store} onOpen={onVisits} />}
+
       <div class="big-actions">
         <button type="button" class="btn btn-big btn-primary" data-testid="go-report" onClick={() => onNavigate('report')}>
           {t('nav.report')}
@@ -157,5 +162,44 @@ export function Home({ user, online, store, syncer, reference, onNavigate, onLog
         </button>
       </div>
     </main>
+  );
+}
+
+/** The field worker's week at a glance: who is overdue or due, and this month's coverage. */
+function VisitsCard({ store, onOpen }: { store: Store; onOpen: () => void }) {
+  const care = useCare(store);
+  if (!care || care.households.length === 0) return null;
+  const counts = dueCounts(care.items);
+  const cover = coverage(care.items, care.now);
+  return (
+    <section class="card visits-card" data-testid="visits-card">
+      <h2>{t('visits.title')}</h2>
+      <div class="sync-counts">
+        <div class="sync-count visit-overdue">
+          <span class="sync-num" data-testid="visits-overdue">
+            {counts.overdue}
+          </span>
+          <span>{t('visits.overdue')}</span>
+        </div>
+        <div class="sync-count">
+          <span class="sync-num" data-testid="visits-due">
+            {counts.due}
+          </span>
+          <span>{t('visits.dueToday')}</span>
+        </div>
+        <div class="sync-count">
+          <span class="sync-num" data-testid="visits-soon">
+            {counts.soon}
+          </span>
+          <span>{t('visits.soon')}</span>
+        </div>
+      </div>
+      <p class="muted" data-testid="visits-coverage">
+        {t('visits.coverage', cover)}
+      </p>
+      <button type="button" class="btn btn-primary btn-block" data-testid="go-visits" onClick={onOpen}>
+        {t('visits.open')}
+      </button>
+    </section>
   );
 }

@@ -10,12 +10,16 @@ import { Duplicates } from '../console/Duplicates';
 import { addAttachments } from '../photos/attachments';
 import { getPhotos, toAttachment, type Photo } from '../photos/db';
 import { DraftPhotos, PhotoPicker } from '../photos/PhotoPicker';
+import type { ReportPrefill } from './Household';
+import { useCare } from './Visits';
 
 interface Props {
   user: User;
   store: Store;
   syncer: SyncHandle;
   reference: Reference;
+  /** Opened from a household: a visit to it or a need of it. */
+  prefill?: ReportPrefill;
   onOpen: (id: string) => void;
 }
 
@@ -28,7 +32,10 @@ interface Draft {
   title: string;
   description: string;
   address: string;
+  /** The registry's household the record is about (its id), or ''. */
   household: string;
+  /** Whom a visit saw (pids of that household). */
+  persons: string[];
   urgent: boolean;
   location: Location | null;
   grid: string;
@@ -50,7 +57,7 @@ function categoryTree(categories: Category[], kind: RecordKind): { group: Catego
     .filter(({ group, subs }) => subs.length > 0 || group.kinds.includes(kind));
 }
 
-export function Report({ user, store, syncer, reference, onOpen }: Props) {
+export function Report({ user, store, syncer, reference, prefill, onOpen }: Props) {
   const grids = reference.units.filter((u) => u.kind === 'grid');
   // A leader files everything under their own sector; nobody else is tied to one.
   const fixedSector = user.role === 'leader' ? user.unit : null;
@@ -63,12 +70,31 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
     description: '',
     address: '',
     household: '',
+    persons: [],
     urgent: false,
     location: null,
     grid: defaultGrid,
     sector: fixedSector ?? '',
   });
-  const [draft, setDraft] = useState<Draft>(empty);
+  const care = useCare(store);
+  const [draft, setDraft] = useState<Draft>(() => (prefill ? { ...empty(), kind: prefill.kind } : empty()));
+  // The household's address, sector and (for a visit) everyone living there, once the
+  // registry has been read; the user can still change any of it.
+  const [prefilled, setPrefilled] = useState(!prefill);
+  if (!prefilled && care) {
+    const h = care.households.find((x) => x.id === prefill?.household);
+    setPrefilled(true);
+    if (h) {
+      setDraft((d) => ({
+        ...d,
+        household: h.id,
+        address: d.address || h.address,
+        grid: fixedSector ? d.grid : h.grid,
+        sector: fixedSector ?? h.sector ?? '',
+        persons: d.kind === 'visit' ? h.members.filter((m) => m.status === 'living').map((m) => m.pid) : [],
+      }));
+    }
+  }
   const [saving, setSaving] = useState(false);
   const [savedId, setSavedId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -77,7 +103,12 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
   const [photos, setPhotos] = useState<Photo[]>([]);
 
   const grid = draft.grid || defaultGrid;
-  const dirty = Boolean(draft.title || draft.description || draft.address || draft.household || draft.category || photos.length);
+  // A household chosen by opening the form from it is where the user started, not typing.
+  const dirty = Boolean(
+    draft.title || draft.description || (draft.address && !prefill) || draft.category || photos.length,
+  );
+  const households = (care?.households ?? []).filter((h) => h.grid === grid && (!fixedSector || h.sector === fixedSector));
+  const household = care?.households.find((h) => h.id === draft.household);
   useUnsaved(dirty);
 
   const tree = categoryTree(reference.categories, draft.kind);
@@ -88,7 +119,7 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
     setSavedId(null);
     setDraft((d) => ({ ...d, ...patch }));
   };
-  const input = (field: 'title' | 'description' | 'address' | 'household') => (e: Event) =>
+  const input = (field: 'title' | 'description' | 'address') => (e: Event) =>
     update({ [field]: (e.currentTarget as HTMLInputElement).value });
 
   function locate() {
@@ -124,6 +155,11 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
       setError(!grid ? t('report.noUnits') : t('report.required'));
       return;
     }
+    if (draft.household && draft.kind === 'visit' && draft.persons.length === 0) {
+      // A visit that names nobody would count as seeing everyone in the household.
+      setError(t('report.personsRequired'));
+      return;
+    }
     setSaving(true);
     setError(null);
     const id = crypto.randomUUID();
@@ -140,7 +176,8 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
         title: draft.title.trim(),
         description: draft.description,
         address: draft.address.trim(),
-        household: draft.household.trim() || undefined,
+        household: draft.household || undefined,
+        persons: draft.household && draft.kind === 'visit' ? draft.persons : undefined,
         location: draft.location ?? undefined,
         reportedBy: user.id,
         reportedAt: Date.now(),
@@ -149,6 +186,7 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
       setPhotos([]);
       // Saved on the phone; keep the kind and place for the next record of a round.
       setDraft({ ...empty(), kind: draft.kind, grid: draft.grid, sector: draft.sector, group: draft.group });
+      if (prefill) setPrefilled(true); // the next record of the round is about another household
       setSavedId(id);
       window.scrollTo(0, 0); // the confirmation is at the top
       if (navigator.onLine) void syncer.syncNow();
@@ -182,7 +220,17 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
                 aria-checked={draft.kind === k}
                 class={draft.kind === k ? 'seg seg-on' : 'seg'}
                 data-testid={`kind-${k}`}
-                onClick={() => update({ kind: k, group: '', category: '' })}
+                onClick={() =>
+                  update({
+                    kind: k,
+                    group: '',
+                    category: '',
+                    persons:
+                      household && draft.persons.length === 0
+                        ? household.members.filter((m) => m.status === 'living').map((m) => m.pid)
+                        : draft.persons,
+                  })
+                }
               >
                 {t(`kind.${k}`)}
               </button>
@@ -246,16 +294,55 @@ export function Report({ user, store, syncer, reference, onOpen }: Props) {
           <label for="address">{t('report.address')}</label>
           <input id="address" data-testid="address" maxLength={500} value={draft.address} onInput={input('address')} />
         </div>
-        <div class="field">
-          <label for="household">{t('report.household')}</label>
-          <input
-            id="household"
-            data-testid="household"
-            maxLength={128}
-            value={draft.household}
-            onInput={input('household')}
-          />
-        </div>
+        {households.length > 0 && (
+          <div class="field">
+            <label for="household">{t('report.household')}</label>
+            <select
+              id="household"
+              data-testid="household"
+              value={draft.household}
+              onChange={(e) => {
+                const h = care?.households.find((x) => x.id === e.currentTarget.value);
+                update({
+                  household: h?.id ?? '',
+                  address: draft.address || h?.address || '',
+                  sector: fixedSector ?? h?.sector ?? draft.sector,
+                  persons: h ? h.members.filter((m) => m.status === 'living').map((m) => m.pid) : [],
+                });
+              }}
+            >
+              <option value="">{t('report.noHousehold')}</option>
+              {households.map((h) => (
+                <option key={h.id} value={h.id}>
+                  {h.number} · {h.address}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
+        {household && draft.kind === 'visit' && (
+          <fieldset class="field" data-testid="persons">
+            <legend>{t('report.persons')}</legend>
+            <p class="muted">{t('report.personsHint')}</p>
+            {household.members
+              .filter((m) => m.status === 'living')
+              .map((m) => (
+                <label key={m.pid} class="check-row">
+                  <input
+                    type="checkbox"
+                    data-testid="person"
+                    data-pid={m.pid}
+                    checked={draft.persons.includes(m.pid)}
+                    onChange={(e) => {
+                      const on = e.currentTarget.checked;
+                      update({ persons: on ? [...draft.persons, m.pid] : draft.persons.filter((p) => p !== m.pid) });
+                    }}
+                  />
+                  {care?.residents.get(m.pid)?.name_masked ?? m.pid.slice(0, 8)} · {t(`relation.${m.relation}`)}
+                </label>
+              ))}
+          </fieldset>
+        )}
 
         <div class="field">
           <span class="label">{t('report.urgency')}</span>

@@ -8,8 +8,10 @@ import { Syncer, type SyncHandle } from '../sync/syncer';
 import { startUploads, type Uploader } from '../photos/upload';
 import { Detail } from './Detail';
 import { Home } from './Home';
+import { Household, type ReportPrefill } from './Household';
 import { Records } from './Records';
 import { Report } from './Report';
+import { Visits } from './Visits';
 
 declare global {
   interface Window {
@@ -17,7 +19,17 @@ declare global {
   }
 }
 
-export type View = { name: Tab } | { name: 'detail'; id: string; from: Tab };
+/** A screen; those opened from another keep it, so that 返回 goes back where the user was. */
+export type View =
+  | { name: Tab; prefill?: ReportPrefill } // `prefill`: the report form opened from a household
+  | { name: 'visits' }
+  | { name: 'household' | 'detail'; id: string; back: View };
+
+/** The bottom bar's tab a screen belongs to. */
+function tabOf(view: View): Tab {
+  if (view.name === 'household' || view.name === 'detail') return tabOf(view.back);
+  return view.name === 'visits' ? 'home' : view.name;
+}
 
 interface Props {
   user: User;
@@ -34,7 +46,7 @@ function initialTab(): Tab {
 export function Workspace({ user, online, onLogout }: Props) {
   const [store, setStore] = useState<Store | null>(null);
   const [syncer, setSyncer] = useState<Syncer | null>(null);
-  const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [] });
+  const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [], careTags: [] });
   // `#records` or `#report` opens that tab directly, e.g. from a home-screen shortcut.
   const [view, setView] = useState<View>(() => ({ name: initialTab() }));
 
@@ -50,7 +62,7 @@ export function Workspace({ user, online, onLogout }: Props) {
       if (cancelled) return;
       setStore(s);
       setReference(await loadReference(s));
-      syncer = new Syncer(s);
+      syncer = new Syncer(s, undefined, user.role === 'leader' || user.role === 'grid_staff');
       setSyncer(syncer);
       syncer.start();
       // The browser tests and `npm run perf` drive the app's own storage and sync
@@ -72,7 +84,7 @@ export function Workspace({ user, online, onLogout }: Props) {
   }, [store, online]);
 
   // Each screen starts at its top, not where the previous one was scrolled to.
-  const viewKey = view.name === 'detail' ? view.id : view.name;
+  const viewKey = view.name === 'detail' || view.name === 'household' ? view.id : view.name;
   useEffect(() => window.scrollTo(0, 0), [viewKey]);
 
   if (!store || !syncer) {
@@ -82,8 +94,11 @@ export function Workspace({ user, online, onLogout }: Props) {
       </main>
     );
   }
-  const open = (id: string) => setView({ name: 'detail', id, from: view.name === 'detail' ? view.from : view.name });
-  const tab: Tab = view.name === 'detail' ? view.from : view.name;
+  const open = (id: string) => setView({ name: 'detail', id, back: view.name === 'detail' ? view.back : view });
+  const openHousehold = (id: string) => setView({ name: 'household', id, back: view });
+  const tab = tabOf(view);
+  // What every screen that reads or writes the user's records is given.
+  const shared = { user, store, syncer, reference };
   return (
     <>
       {view.name === 'home' && (
@@ -94,22 +109,36 @@ export function Workspace({ user, online, onLogout }: Props) {
           syncer={syncer}
           reference={reference}
           onNavigate={(name) => setView({ name })}
+          onVisits={() => setView({ name: 'visits' })}
           onLogout={onLogout}
         />
       )}
       {view.name === 'report' && (
-        <Report user={user} store={store} syncer={syncer} reference={reference} onOpen={open} />
+        <Report
+          key={view.prefill ? `${view.prefill.kind}:${view.prefill.household}` : 'blank'}
+          {...shared}
+          prefill={view.prefill}
+          onOpen={open}
+        />
+      )}
+      {view.name === 'visits' && <Visits store={store} reference={reference} onOpenHousehold={openHousehold} />}
+      {view.name === 'household' && (
+        <Household
+          key={view.id}
+          id={view.id}
+          {...shared}
+          onBack={() => setView(view.back)}
+          onReport={(prefill) => setView({ name: 'report', prefill })}
+          onOpenRecord={open}
+        />
       )}
       {view.name === 'records' && <Records store={store} reference={reference} onOpen={open} />}
       {view.name === 'detail' && (
         <Detail
           key={view.id}
           id={view.id}
-          user={user}
-          store={store}
-          syncer={syncer}
-          reference={reference}
-          onBack={() => setView({ name: view.from })}
+          {...shared}
+          onBack={() => setView(view.back)}
         />
       )}
       <BottomNav current={tab} onSelect={(name) => setView({ name })} />

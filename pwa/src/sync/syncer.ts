@@ -1,4 +1,4 @@
-import { postSync } from '../api';
+import { getResidents, postAccessLog, postSync } from '../api';
 import type { Store } from '../store';
 import { exchange, syncFailure, type SyncError, type Transport } from './engine';
 import { Runner } from './runner';
@@ -78,11 +78,29 @@ export abstract class SyncRunner implements SyncHandle {
  * cursor. Another tab of the same user already syncing the same database is left to it.
  */
 export class Syncer extends SyncRunner {
-  constructor(store: Store, transport: Transport = postSync) {
+  /**
+   * `residents`: the user is a field worker, whose phone keeps the residents of their patch
+   * (the households come with the documents; the people's personal fields never do).
+   */
+  constructor(
+    store: Store,
+    transport: Transport = postSync,
+    private readonly residents = false,
+  ) {
     super(store, transport, false);
   }
 
-  protected round(): Promise<void> {
-    return exchange(this.store, this.transport, { pull: true, progress: this.progress });
+  protected async round(): Promise<void> {
+    await exchange(this.store, this.transport, { pull: true, progress: this.progress });
+    if (!this.residents) return;
+    // Reveals made offline first: the log must not wait for anything else to succeed.
+    const { keys, entries } = await this.store.pendingAccess();
+    if (entries.length > 0) {
+      await postAccessLog(entries);
+      await this.store.dropAccess(keys);
+    }
+    const version = await this.store.meta<string>('residents-version');
+    const fresh = await getResidents(version);
+    if (fresh) await this.store.replaceResidents(fresh.residents, fresh.version);
   }
 }

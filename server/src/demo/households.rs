@@ -191,7 +191,7 @@ fn register(rng: &mut Rng) -> String {
 
 /// Seeds once: a database that already holds households is left as it is.
 pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<()> {
-    if db
+    if !db
         .households_search(
             haitang_sync::scope::Scope::Subtree {
                 path: COMMUNITY.into(),
@@ -204,8 +204,7 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
             0,
         )
         .await?
-        .len()
-        > 0
+        .is_empty()
     {
         return Ok(());
     }

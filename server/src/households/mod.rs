@@ -59,7 +59,7 @@ struct Group {
     people: Vec<(PersonRow, ResidentEdit)>,
 }
 
-/// Imports a register (CSV bytes) as `user`. Every row is checked before anything is
+/// Imports a register (.xlsx or CSV bytes) as `user`. Every row is checked before anything is
 /// written, so a wrong row means nothing is imported; a re-import of the same file finds
 /// the same households (by grid and number) and people (by ID number, else by name and
 /// birth year) and changes nothing.
@@ -70,8 +70,8 @@ pub async fn import(
     user: &User,
     bytes: &[u8],
 ) -> Result<ImportReport, ImportError> {
-    let text = import::decode(bytes).map_err(|e| ImportError::Rows(vec![e]))?;
-    let (rows, mut errors) = import::parse_all(&text);
+    let register = import::decode(bytes).map_err(|e| ImportError::Rows(vec![e]))?;
+    let (rows, mut errors) = import::parse_all(&register);
     let principal = user.principal();
     if user.role.is_field() || !personal::may_see_residents(user.role) {
         return Err(rows_err(

@@ -16,11 +16,33 @@ pub fn router() -> Router<AppState> {
 #[derive(Serialize)]
 struct Catalogue {
     categories: Vec<CategoryRow>,
+    /// The care tags residents may carry, and how often each is visited by default.
+    care_tags: Vec<CareTagRow>,
+}
+
+#[derive(Serialize)]
+struct CareTagRow {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    interval_days: Option<i64>,
 }
 
 async fn catalogue(State(state): State<AppState>) -> Result<Json<Catalogue>, ApiError> {
     Ok(Json(Catalogue {
         categories: state.db.categories().await?,
+        care_tags: state
+            .db
+            .care_tags()
+            .await?
+            .into_iter()
+            .map(|(code, name_zh, name_en, interval_days)| CareTagRow {
+                code,
+                name_zh,
+                name_en,
+                interval_days,
+            })
+            .collect(),
     }))
 }
 

@@ -196,6 +196,8 @@ struct ExportQuery {
     #[serde(default)]
     reveal: bool,
     reason: Option<String>,
+    /// `csv` (the default) or `xlsx`.
+    format: Option<String>,
 }
 
 async fn export(
@@ -247,18 +249,12 @@ async fn export(
             .find(|t| t.0 == code)
             .map_or(code.to_owned(), |t| t.1.clone())
     };
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let write = |csv: &mut csv::Writer<Vec<u8>>, cells: &[String]| {
-        csv.write_record(cells)
-            .map_err(|e| ApiError::Internal(format!("writing the export: {e}")))
-    };
-    write(
-        &mut csv,
-        &crate::households::import::header()
+    let mut table: Vec<Vec<String>> = vec![
+        crate::households::import::header()
             .iter()
             .map(|s| s.to_string())
-            .collect::<Vec<_>>(),
-    )?;
+            .collect(),
+    ];
     use crate::households::import::{gender_zh, relation_zh, status_zh};
     let clear = reason.is_some();
     for r in &rows {
@@ -272,36 +268,46 @@ async fn export(
                 .map(|s| if clear { s.to_owned() } else { mask(s) })
                 .unwrap_or_default()
         };
-        write(
-            &mut csv,
-            &[
-                h.number.clone(),
-                name_of(&h.grid),
-                h.sector.as_deref().map(name_of).unwrap_or_default(),
-                h.address.clone(),
-                masked(&r.name, mask_name),
-                r.gender
-                    .as_deref()
-                    .and_then(|g| g.parse().ok())
-                    .map(gender_zh)
-                    .unwrap_or_default()
-                    .to_owned(),
-                r.birth_year.map(|y| y.to_string()).unwrap_or_default(),
-                relation.to_owned(),
-                masked(&r.phone, mask_phone),
-                masked(&r.id_number, mask_id_number),
-                r.tags
-                    .iter()
-                    .map(|t| tag_name(t))
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                status.to_owned(),
-            ],
-        )?;
+        table.push(vec![
+            h.number.clone(),
+            name_of(&h.grid),
+            h.sector.as_deref().map(name_of).unwrap_or_default(),
+            h.address.clone(),
+            masked(&r.name, mask_name),
+            r.gender
+                .as_deref()
+                .and_then(|g| g.parse().ok())
+                .map(gender_zh)
+                .unwrap_or_default()
+                .to_owned(),
+            r.birth_year.map(|y| y.to_string()).unwrap_or_default(),
+            relation.to_owned(),
+            masked(&r.phone, mask_phone),
+            masked(&r.id_number, mask_id_number),
+            r.tags
+                .iter()
+                .map(|t| tag_name(t))
+                .collect::<Vec<_>>()
+                .join("、"),
+            status.to_owned(),
+        ]);
     }
-    let bytes = csv
-        .into_inner()
-        .map_err(|e| ApiError::Internal(format!("writing the export: {e}")))?;
+    let xlsx = match q.format.as_deref() {
+        None | Some("csv") => false,
+        Some("xlsx") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("`format` is csv or xlsx, not {other:?}"),
+            ));
+        }
+    };
+    let written = if xlsx {
+        crate::households::import::write_xlsx(&table)
+    } else {
+        crate::households::import::write_csv(&table)
+    };
+    let body = written.map_err(|e| ApiError::Internal(format!("writing the export: {e}")))?;
     if let Some(reason) = reason {
         let client = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
         state
@@ -319,18 +325,24 @@ async fn export(
             }])
             .await?;
     }
-    // Excel opens a UTF-8 CSV right only with a BOM.
-    let body = [b"\xEF\xBB\xBF".as_slice(), &bytes].concat();
     let mut response = body.into_response();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
+    let (mime, disposition) = if xlsx {
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "attachment; filename=\"households.xlsx\"",
+        )
+    } else {
+        (
+            "text/csv; charset=utf-8",
+            "attachment; filename=\"households.csv\"",
+        )
+    };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"households.csv\""),
+        HeaderValue::from_static(disposition),
     );
     Ok(response)
 }

@@ -1,0 +1,288 @@
+import { useState } from 'preact/hooks';
+import type { Resident, User } from '../api-types';
+import type { PersonalField } from '../generated/protocol.mjs';
+import { t } from '../i18n';
+import { categoryName, formatDate, formatTime, label, unitName } from '../labels';
+import type { Reference } from '../reference';
+import type { Store } from '../store';
+import type { SyncHandle } from '../sync/syncer';
+import type { Member } from '../household';
+import { DueChip, tagName, useCare } from './Visits';
+
+/** What the report form starts from when opened from a household. */
+export interface ReportPrefill {
+  kind: 'visit' | 'need';
+  household: string;
+}
+
+interface Props {
+  id: string;
+  user: User;
+  store: Store;
+  syncer: SyncHandle;
+  reference: Reference;
+  onBack: () => void;
+  onReport: (prefill: ReportPrefill) => void;
+  onOpenRecord: (id: string) => void;
+}
+
+const REASONS = ['visit', 'verify', 'urgent', 'other'] as const;
+
+/** One household of the patch: its people (masked until revealed), their schedule, its records. */
+export function Household({ id, user, store, syncer, reference, onBack, onReport, onOpenRecord }: Props) {
+  const care = useCare(store);
+  if (!care) {
+    return (
+      <main class="screen" aria-busy="true">
+        <p class="boot">{t('app.loading')}</p>
+      </main>
+    );
+  }
+  const household = care.households.find((h) => h.id === id);
+  if (!household) {
+    return (
+      <main class="screen" data-testid="household">
+        <button type="button" class="btn btn-light" onClick={onBack}>
+          {t('household.back')}
+        </button>
+        <p class="empty">{t('household.missing')}</p>
+      </main>
+    );
+  }
+  const records = store
+    .all()
+    .filter((s) => s.household === id)
+    .sort((a, b) => b.reported_at - a.reported_at);
+  // Those living here first, the ones on the visit plan first among them, earliest due first.
+  const due = new Map(care.items.map((i) => [i.resident.pid, i.due_at]));
+  const rank = (m: Member) => (m.status !== 'living' ? 2 : due.has(m.pid) ? 0 : 1);
+  const members = [...household.members].sort(
+    (a, b) => rank(a) - rank(b) || (due.get(a.pid) ?? 0) - (due.get(b.pid) ?? 0),
+  );
+
+  return (
+    <main class="screen screen-detail" data-testid="household" data-id={id}>
+      <button type="button" class="btn btn-light" data-testid="household-back" onClick={onBack}>
+        {t('household.back')}
+      </button>
+      <section class="card">
+        <h1 class="screen-title" data-testid="household-number">
+          {household.number}
+        </h1>
+        <p>{household.address}</p>
+        <p class="muted">{unitName(reference.units, household.sector ?? household.grid)}</p>
+        {household.notes && (
+          <>
+            <h2 class="section-title">{t('household.notes')}</h2>
+            <p class="prewrap">{household.notes}</p>
+          </>
+        )}
+      </section>
+
+      <div class="big-actions">
+        <button
+          type="button"
+          class="btn btn-big btn-primary"
+          data-testid="household-visit"
+          onClick={() => onReport({ kind: 'visit', household: id })}
+        >
+          {t('household.visit')}
+        </button>
+        <button
+          type="button"
+          class="btn btn-big btn-light"
+          data-testid="household-need"
+          onClick={() => onReport({ kind: 'need', household: id })}
+        >
+          {t('household.need')}
+        </button>
+      </div>
+
+      <section class="card">
+        <h2 class="section-title">{t('household.members')}</h2>
+        {members.map((m) => (
+          <Person
+            key={m.pid}
+            member={m}
+            resident={care.residents.get(m.pid)}
+            item={care.items.find((i) => i.resident.pid === m.pid)}
+            now={care.now}
+            user={user}
+            store={store}
+            syncer={syncer}
+            reference={reference}
+          />
+        ))}
+      </section>
+
+      <section class="card">
+        <h2 class="section-title">{t('household.history')}</h2>
+        {records.length === 0 && <p class="muted">{t('household.noHistory')}</p>}
+        <ul class="list" data-testid="household-records">
+          {records.map((s) => (
+            <li key={s.id}>
+              <button type="button" class="list-row" data-testid="household-record" onClick={() => onOpenRecord(s.id)}>
+                <span class="row-main">
+                  <span class="row-title">{s.title || t('records.untitled')}</span>
+                  <span class="row-sub">
+                    {label('kind', s.kind)} · {categoryName(reference.categories, s.category)} · {formatTime(s.reported_at)}
+                  </span>
+                </span>
+                <span class="chip">{label('status', s.status)}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      </section>
+    </main>
+  );
+}
+
+interface PersonProps {
+  member: Member;
+  resident: Resident | undefined;
+  item: { due_at: number; state: 'overdue' | 'due' | 'soon' | 'later'; last_visit_at: number | null } | undefined;
+  now: number;
+  user: User;
+  store: Store;
+  syncer: SyncHandle;
+  reference: Reference;
+}
+
+function Person({ member, resident: r, item, now, store, syncer, reference }: PersonProps) {
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState<(typeof REASONS)[number]>('visit');
+  const [other, setOther] = useState('');
+  const [revealed, setRevealed] = useState<string | null>(null);
+
+  if (!r) {
+    return (
+      <div class="member" data-testid="member">
+        <p class="muted">{t('household.notOnPhone')}</p>
+      </div>
+    );
+  }
+  const gone = member.status !== 'living';
+  const canReveal = Boolean(r.name || r.phone);
+  const reasonText = reason === 'other' ? other.trim() : t(`household.reason.${reason}`);
+
+  async function log(fields: PersonalField[], why: string, call = false) {
+    // Logged on the phone first: the reveal happens offline, the server hears of it at the next sync.
+    await store.logAccess({ pid: member.pid, fields, reason: why, at: Date.now(), ...(call ? { call } : {}) });
+    if (navigator.onLine) void syncer.syncNow();
+  }
+
+  async function reveal() {
+    if (!reasonText) return;
+    const fields: PersonalField[] = [];
+    if (r?.name) fields.push('name');
+    if (r?.phone) fields.push('phone');
+    await log(fields, reasonText);
+    setRevealed(reasonText);
+    setAsking(false);
+  }
+
+  const age = r.birth_year ? new Date(now).getFullYear() - r.birth_year : null;
+  return (
+    <div class={gone ? 'member member-gone' : 'member'} data-testid="member" data-pid={member.pid}>
+      <div class="member-head">
+        <span class="member-name" data-testid="member-name">
+          {revealed && r.name ? r.name : r.name_masked}
+        </span>
+        <span class="muted">
+          {t(`relation.${member.relation}`)}
+          {r.gender ? ` · ${t(`gender.${r.gender}`)}` : ''}
+          {age !== null ? ` · ${t('household.age', { n: age })}` : ''}
+        </span>
+        {gone && <span class="chip">{t(`resident.${member.status}`)}</span>}
+      </div>
+      {r.tags.length > 0 && (
+        <div class="tags">
+          {r.tags.map((tag) => (
+            <span key={tag} class="tag">
+              {tagName(reference.careTags, tag)}
+            </span>
+          ))}
+        </div>
+      )}
+      {!gone && item && (
+        <p class="member-head">
+          <DueChip item={item} now={now} />
+          <span class="muted" data-testid="last-visit">
+            {item.last_visit_at ? t('due.lastVisit', { date: formatDate(item.last_visit_at) }) : t('due.never')}
+          </span>
+        </p>
+      )}
+      {revealed ? (
+        <div data-testid="revealed">
+          {r.phone ? (
+            <a
+              class="tel-link"
+              href={`tel:${r.phone}`}
+              data-testid="call"
+              onClick={() => void log(['phone'], revealed, true)}
+            >
+              {t('household.call', { phone: r.phone })}
+            </a>
+          ) : (
+            <p class="muted">{t('household.noPhone')}</p>
+          )}
+          <p class="muted">{t('household.revealed')}</p>
+          <button type="button" class="btn btn-light" onClick={() => setRevealed(null)}>
+            {t('household.hide')}
+          </button>
+        </div>
+      ) : (
+        <>
+          <p class="muted" data-testid="phone-masked">
+            {r.phone_masked ?? t('household.noPhone')}
+          </p>
+          {canReveal && !asking && !gone && (
+            <button type="button" class="btn btn-light" data-testid="reveal" onClick={() => setAsking(true)}>
+              {t('household.reveal')}
+            </button>
+          )}
+        </>
+      )}
+      {asking && (
+        <div class="reveal-box" data-testid="reveal-box">
+          <p>{t('household.revealTitle')}</p>
+          {REASONS.map((k) => (
+            <label key={k}>
+              <input
+                type="radio"
+                name={`reason-${member.pid}`}
+                checked={reason === k}
+                data-testid={`reason-${k}`}
+                onChange={() => setReason(k)}
+              />
+              {t(`household.reason.${k}`)}
+            </label>
+          ))}
+          {reason === 'other' && (
+            <input
+              aria-label={t('household.reasonText')}
+              maxLength={200}
+              value={other}
+              onInput={(e) => setOther(e.currentTarget.value)}
+            />
+          )}
+          <div class="row">
+            <button
+              type="button"
+              class="btn btn-primary"
+              disabled={!reasonText}
+              data-testid="reveal-confirm"
+              onClick={() => void reveal()}
+            >
+              {t('household.revealConfirm')}
+            </button>
+            <button type="button" class="btn btn-light" onClick={() => setAsking(false)}>
+              {t('household.revealCancel')}
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
