@@ -26,6 +26,8 @@ export interface Listing {
   /** The household of the registry the record is about, and whom a visit saw. */
   household?: string;
   persons?: string[];
+  /** The record this one was raised from (a need found on a visit). */
+  raised_from?: string;
 }
 
 interface DocTypeEntry {
@@ -53,6 +55,7 @@ const ENTRIES: Record<DocType, DocTypeEntry> = {
         reported_at: r.reported_at,
         urgency: r.urgency,
         ...(r.household ? { household: r.household, persons: r.persons } : {}),
+        ...(r.raised_from ? { raised_from: r.raised_from } : {}),
       };
     },
   },

@@ -14,7 +14,8 @@ export async function consoleSignIn(page, url, username) {
   await page.locator('[data-console="true"]').waitFor();
   await waitUntil(page, async () => {
     const store = window.haitang?.store;
-    return Boolean(store && (await store.meta('catalogue'))?.length && (await store.meta('units'))?.length);
+    // Fetched and cached, if empty: a department handler has no units of the org tree.
+    return Boolean(store && (await store.meta('catalogue'))?.length && (await store.meta('units')) !== undefined);
   });
 }
 

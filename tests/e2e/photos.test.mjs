@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { MANY_SIGN_INS, launchBrowser, newPhone, screenshot, startServer } from './harness.mjs';
-import { openRecord, signIn, syncFromHome, waitPendingCount } from './app.mjs';
+import { openRecord, picture, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { login } from './interop/client.mjs';
 
 let server;
@@ -24,44 +24,6 @@ after(async () => {
 async function phone() {
   const context = await newPhone(browser);
   return { context, page: await context.newPage() };
-}
-
-/**
- * Draws a test picture in the page (no fixtures, no network): a gradient with a few
- * coloured blocks, or random noise that compresses badly (for a multi-chunk upload).
- */
-async function picture(page, { width, height, hue = 0, noise = false, type = 'image/jpeg', name }) {
-  const base64 = await page.evaluate(
-    async ({ width, height, hue, noise, type }) => {
-      const canvas = new OffscreenCanvas(width, height);
-      const ctx = canvas.getContext('2d');
-      if (noise) {
-        const img = ctx.createImageData(width, height);
-        for (let i = 0; i < img.data.length; i += 65536) {
-          crypto.getRandomValues(img.data.subarray(i, Math.min(img.data.length, i + 65536)));
-        }
-        for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
-        ctx.putImageData(img, 0, 0);
-      } else {
-        const g = ctx.createLinearGradient(0, 0, width, height);
-        g.addColorStop(0, `hsl(${hue}, 70%, 60%)`);
-        g.addColorStop(1, `hsl(${hue + 120}, 70%, 40%)`);
-        ctx.fillStyle = g;
-        ctx.fillRect(0, 0, width, height);
-        for (let i = 0; i < 6; i++) {
-          ctx.fillStyle = `hsl(${hue + i * 50}, 80%, 50%)`;
-          ctx.fillRect((i * width) / 7, (i * height) / 9, width / 8, height / 5);
-        }
-      }
-      const blob = await canvas.convertToBlob({ type, quality: 0.95 });
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      let s = '';
-      for (let i = 0; i < bytes.length; i += 32768) s += String.fromCharCode(...bytes.subarray(i, i + 32768));
-      return btoa(s);
-    },
-    { width, height, hue, noise, type },
-  );
-  return { name, mimeType: type, buffer: Buffer.from(base64, 'base64') };
 }
 
 /** Fills in a report, adds `files` from the album, saves, and opens the saved record. */

@@ -26,6 +26,8 @@ export interface NewRecordFields {
   household?: string;
   /** For a visit: the pids of the household's people it saw. */
   persons?: string[];
+  /** The record this one was raised from (a need found on a visit). */
+  raisedFrom?: string;
   reportedBy: number;
   /** Epoch milliseconds. */
   reportedAt: number;
@@ -56,6 +58,7 @@ export interface RecordData {
   address: string;
   household?: string;
   persons: string[];
+  raised_from?: string;
   location?: Location;
   reported_by: number;
   reported_at: number;

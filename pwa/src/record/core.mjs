@@ -39,6 +39,7 @@ export function newRecord(A, actor, f) {
       d.location = loc;
     }
     if (f.household) d.household = s(f.household);
+    if (f.raisedFrom) d.raised_from = s(f.raisedFrom);
     // A visit names the people it saw by pid only: names never go into a document.
     if (f.persons?.length) d.persons = f.persons.map(s);
     d.reported_by = f.reportedBy;
@@ -91,6 +92,7 @@ export function readRecord(doc) {
     address: str(doc.address) ?? '',
     household: str(doc.household),
     persons: Array.from(doc.persons ?? [], (p) => str(p) ?? ''),
+    raised_from: str(doc.raised_from),
     location:
       loc && typeof loc === 'object'
         ? { lat: num(loc.lat), lng: num(loc.lng), accuracy_m: loc.accuracy_m == null ? undefined : num(loc.accuracy_m) }

@@ -24,6 +24,8 @@ interface Props {
   syncer: SyncHandle;
   reference: Reference;
   onBack: () => void;
+  /** Opens a linked record: the visit a need was raised on, a need raised from this visit. */
+  onOpen: (id: string) => void;
 }
 
 interface HistoryItem {
@@ -47,7 +49,7 @@ const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.
   [MESSAGES.edit]: 'history.edit',
 };
 
-export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
+export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: Props) {
   const version = useStoreVersion(store);
   const care = useCare(store);
   const [loaded, setLoaded] = useState<Loaded | null | undefined>(undefined);
@@ -107,6 +109,7 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
   }
 
   const { record: r, entry, history, attachments } = loaded;
+  const raised = store.all().filter((s) => s.raised_from === id);
   const summary = store.summary(id);
   const refusal = summary?.sync === 'refused' ? entry.refusal : undefined;
   const person = (uid: number) => personName(reference, user, uid);
@@ -242,6 +245,21 @@ export function Detail({ id, user, store, syncer, reference, onBack }: Props) {
             />
           )}
         </dl>
+        {r.raised_from && store.summary(r.raised_from) && (
+          <button type="button" class="link-btn" data-testid="raised-from" onClick={() => onOpen(r.raised_from ?? '')}>
+            {t('detail.raisedFrom')}：{store.summary(r.raised_from)?.title}
+          </button>
+        )}
+        {raised.length > 0 && (
+          <>
+            <h2 class="section-title">{t('detail.raised')}</h2>
+            {raised.map((s) => (
+              <button key={s.id} type="button" class="link-btn" data-testid="raised" onClick={() => onOpen(s.id)}>
+                {s.title || t('records.untitled')} · {label('status', s.status)}
+              </button>
+            ))}
+          </>
+        )}
       </section>
 
       <section class="card">

@@ -13,6 +13,8 @@ import { DueChip, tagName, useCare } from './Visits';
 export interface ReportPrefill {
   kind: 'visit' | 'need';
   household: string;
+  /** A need found on this visit (its record id). */
+  raisedFrom?: string;
 }
 
 interface Props {

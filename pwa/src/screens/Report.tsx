@@ -21,6 +21,8 @@ interface Props {
   /** Opened from a household: a visit to it or a need of it. */
   prefill?: ReportPrefill;
   onOpen: (id: string) => void;
+  /** A visit just saved found a need: the form again, for the need, linked to the visit. */
+  onRaiseNeed: (prefill: ReportPrefill) => void;
 }
 
 const KINDS: RecordKind[] = ['need', 'visit', 'event'];
@@ -57,7 +59,7 @@ function categoryTree(categories: Category[], kind: RecordKind): { group: Catego
     .filter(({ group, subs }) => subs.length > 0 || group.kinds.includes(kind));
 }
 
-export function Report({ user, store, syncer, reference, prefill, onOpen }: Props) {
+export function Report({ user, store, syncer, reference, prefill, onOpen, onRaiseNeed }: Props) {
   const grids = reference.units.filter((u) => u.kind === 'grid');
   // A leader files everything under their own sector; nobody else is tied to one.
   const fixedSector = user.role === 'leader' ? user.unit : null;
@@ -97,6 +99,8 @@ export function Report({ user, store, syncer, reference, prefill, onOpen }: Prop
   }
   const [saving, setSaving] = useState(false);
   const [savedId, setSavedId] = useState<string | null>(null);
+  // The visit just saved, and its household: a need it found is one tap away.
+  const [savedVisit, setSavedVisit] = useState<{ id: string; household: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [locating, setLocating] = useState(false);
   const [locError, setLocError] = useState<string | null>(null);
@@ -178,6 +182,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen }: Prop
         address: draft.address.trim(),
         household: draft.household || undefined,
         persons: draft.household && draft.kind === 'visit' ? draft.persons : undefined,
+        raisedFrom: prefill?.raisedFrom,
         location: draft.location ?? undefined,
         reportedBy: user.id,
         reportedAt: Date.now(),
@@ -188,6 +193,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen }: Prop
       setDraft({ ...empty(), kind: draft.kind, grid: draft.grid, sector: draft.sector, group: draft.group });
       if (prefill) setPrefilled(true); // the next record of the round is about another household
       setSavedId(id);
+      setSavedVisit(draft.kind === 'visit' && draft.household ? { id, household: draft.household } : null);
       window.scrollTo(0, 0); // the confirmation is at the top
       if (navigator.onLine) void syncer.syncNow();
     } catch (err) {
@@ -206,7 +212,22 @@ export function Report({ user, store, syncer, reference, prefill, onOpen }: Prop
           <button type="button" class="link-btn" onClick={() => onOpen(savedId)}>
             {t('report.view')}
           </button>
+          {savedVisit?.id === savedId && (
+            <button
+              type="button"
+              class="btn btn-primary btn-block"
+              data-testid="raise-need"
+              onClick={() => onRaiseNeed({ kind: 'need', household: savedVisit.household, raisedFrom: savedVisit.id })}
+            >
+              {t('report.raiseNeed')}
+            </button>
+          )}
         </div>
+      )}
+      {prefill?.raisedFrom && (
+        <p class="alert alert-info" data-testid="raised-from">
+          {t('report.raisedFrom')}
+        </p>
       )}
       <form class="card form" onSubmit={submit} noValidate>
         <fieldset class="field">

@@ -115,10 +115,11 @@ export function Workspace({ user, online, onLogout }: Props) {
       )}
       {view.name === 'report' && (
         <Report
-          key={view.prefill ? `${view.prefill.kind}:${view.prefill.household}` : 'blank'}
+          key={view.prefill ? `${view.prefill.kind}:${view.prefill.household}:${view.prefill.raisedFrom ?? ''}` : 'blank'}
           {...shared}
           prefill={view.prefill}
           onOpen={open}
+          onRaiseNeed={(prefill) => setView({ name: 'report', prefill })}
         />
       )}
       {view.name === 'visits' && <Visits store={store} reference={reference} onOpenHousehold={openHousehold} />}
@@ -139,6 +140,7 @@ export function Workspace({ user, online, onLogout }: Props) {
           id={view.id}
           {...shared}
           onBack={() => setView(view.back)}
+          onOpen={open}
         />
       )}
       <BottomNav current={tab} onSelect={(name) => setView({ name })} />

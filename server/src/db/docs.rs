@@ -328,6 +328,7 @@ pub(crate) mod tests {
                 attachments: Vec::new(),
                 household: None,
                 persons: Vec::new(),
+                raised_from: None,
             },
             times: Times::default(),
         }

@@ -81,6 +81,7 @@ pub fn record(id: &str, reported_by: i64) -> NewRecord {
         location: None,
         household: None,
         persons: Vec::new(),
+        raised_from: None,
         reported_by,
         reported_at: super::now_ms() - 60_000,
         urgency: Urgency::Normal,

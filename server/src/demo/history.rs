@@ -509,6 +509,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
                 location: Some(location(i)),
                 household: None,
                 persons: Vec::new(),
+                raised_from: None,
                 reported_by: reporter.principal.user_id,
                 reported_at,
                 urgency: if story.urgent {

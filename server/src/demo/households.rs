@@ -309,6 +309,7 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
                         }),
                         household: Some(h.id.clone()),
                         persons: seen,
+                        raised_from: None,
                         reported_by: user.id,
                         reported_at: at,
                         urgency: Urgency::Normal,

@@ -17,6 +17,8 @@ pub struct NewRecord {
     pub household: Option<String>,
     /// The people of `household` a visit saw (their pids).
     pub persons: Vec<String>,
+    /// The record this one was raised from (a need found on a visit).
+    pub raised_from: Option<String>,
     pub reported_by: i64,
     /// Milliseconds since the Unix epoch.
     pub reported_at: i64,
@@ -67,6 +69,9 @@ pub(super) fn write_new_record<T: Transactable>(
     }
     if let Some(household) = &f.household {
         tx.put(ROOT, "household", household.as_str())?;
+    }
+    if let Some(from) = &f.raised_from {
+        tx.put(ROOT, "raised_from", from.as_str())?;
     }
     if !f.persons.is_empty() {
         let list = tx.put_object(ROOT, "persons", ObjType::List)?;

@@ -164,6 +164,14 @@ fn changed_immutable(before: &Record, after: &Record) -> Option<(&'static str, S
         let (was, now) = (before.reported_at, after.reported_at);
         return Some(("reported_at", was.to_string(), now.to_string()));
     }
+    if before.raised_from.is_some() && before.raised_from != after.raised_from {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "nothing".to_owned());
+        return Some((
+            "raised_from",
+            show(&before.raised_from),
+            show(&after.raised_from),
+        ));
+    }
     None
 }
 

@@ -103,6 +103,8 @@ pub struct Record {
     pub household: Option<String>,
     /// The people of that household a visit saw (`persons`, their pids).
     pub persons: Vec<String>,
+    /// The record this one was raised from: a need found on a visit. Fixed once set.
+    pub raised_from: Option<String>,
 }
 
 impl Record {
@@ -320,6 +322,15 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
             format!("must be a record id, found {}", quote(d)),
         ));
     }
+    let raised_from = r.string(root, "raised_from", "raised_from")?;
+    if let Some(d) = &raised_from
+        && !is_uuid(d)
+    {
+        return Err(SchemaError::new(
+            "raised_from",
+            format!("must be a record id, found {}", quote(d)),
+        ));
+    }
     let conflict = r.has_conflict(root, "status") && status_conflict(&r);
 
     Ok(Record {
@@ -344,6 +355,7 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
         attachments,
         household,
         persons,
+        raised_from,
     })
 }
 

@@ -23,6 +23,7 @@ pub fn sample(id: &str, reported_by: i64) -> NewRecord {
         }),
         household: None,
         persons: Vec::new(),
+        raised_from: None,
         reported_by,
         reported_at: 1_717_000_000_000,
         urgency: Urgency::Normal,
@@ -220,6 +221,10 @@ fn names_the_field_and_the_problem() {
             "field `title` is 201 characters long, more than the 200 allowed",
         ),
         (
+            Box::new(|tx| tx.put(ROOT, "raised_from", "the visit").expect("put")),
+            "field `raised_from` must be a record id, found \"the visit\"",
+        ),
+        (
             Box::new(|tx| tx.put(ROOT, "reported_at", 1.5).expect("put")),
             "field `reported_at` must be an integer, found float",
         ),
@@ -324,4 +329,21 @@ fn shapes() {
     for bad in ["police", "/gusu:", ":police", "/gusu:Police", "gusu:police"] {
         assert!(!is_department_key(bad), "{bad}");
     }
+}
+
+#[test]
+fn a_need_names_the_visit_it_was_raised_from() {
+    let visit = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let mut fields = sample("7c9e6679-7425-40de-944b-e07fc1f90ae7", 7);
+    fields.raised_from = Some(visit.to_owned());
+    let doc = new_record(ActorId::random(), &fields);
+    assert_eq!(
+        read_record(&doc).expect("valid").raised_from.as_deref(),
+        Some(visit)
+    );
+    let plain = new_record(
+        ActorId::random(),
+        &sample("7c9e6679-7425-40de-944b-e07fc1f90ae8", 7),
+    );
+    assert_eq!(read_record(&plain).expect("valid").raised_from, None);
 }

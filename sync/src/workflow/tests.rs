@@ -218,6 +218,7 @@ fn sample(reported_by: i64) -> NewRecord {
         location: None,
         household: None,
         persons: Vec::new(),
+        raised_from: None,
         reported_by,
         reported_at: 1_700_000_000_000,
         urgency: Urgency::Normal,
