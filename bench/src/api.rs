@@ -88,6 +88,51 @@ impl Api {
         Ok(())
     }
 
+    /// `GET` of a JSON resource: its status, body and the round trip's time.
+    pub async fn get_json(
+        &self,
+        token: &str,
+        path: &str,
+    ) -> anyhow::Result<(reqwest::StatusCode, Value, Duration)> {
+        let t0 = Instant::now();
+        let res = self
+            .client
+            .get(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = res.status();
+        let body = res.bytes().await?;
+        let latency = t0.elapsed();
+        let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Ok((status, value, latency))
+    }
+
+    /// `POST` of a body of `content_type`; an error names the path and the answer.
+    pub async fn post_body(
+        &self,
+        token: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let res = self
+            .client
+            .post(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = res.status();
+        let text = res.text().await?;
+        if !status.is_success() {
+            let head: String = text.chars().take(600).collect();
+            bail!("POST {path}: {status} {head}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub fn encode(&self, req: &SyncRequest) -> anyhow::Result<Vec<u8>> {
         let mut body = Vec::new();
         ciborium::into_writer(req, &mut body)?;

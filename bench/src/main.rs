@@ -7,6 +7,7 @@
 //! target/release/haitang-bench sync                       # 200 phones × 25 records
 //! target/release/haitang-bench sync --preload 5k,995k     # the same at 10 thousand and 1 million records
 //! target/release/haitang-bench sync --quick               # a smoke run
+//! target/release/haitang-bench households                 # a register of 200,000 households, visits, supervisors' queries
 //! ```
 //!
 //! (`cargo run --release -p haitang-bench -- sync` works too once `haitang` is built.)
@@ -17,6 +18,7 @@
 
 mod api;
 mod baseline;
+mod households;
 mod preload;
 mod records;
 mod server;
@@ -47,6 +49,9 @@ struct Cli {
 enum Command {
     /// Phones push records made offline, then a street supervisor's phone pulls them all.
     Sync(SyncArgs),
+    /// A district's household register imported, visits pushed, and the visit plan asked
+    /// of a street and a community.
+    Households(households::HouseholdArgs),
 }
 
 #[derive(Args, Clone)]
@@ -99,7 +104,7 @@ struct SyncArgs {
     setup_concurrency: Option<usize>,
 }
 
-fn parse_count(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_count(s: &str) -> Result<usize, String> {
     let t = s.trim().replace('_', "").to_ascii_lowercase();
     let (num, mult) = match t.chars().last() {
         Some('k') => (&t[..t.len() - 1], 1_000.0),
@@ -120,6 +125,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Sync(args) => rt.block_on(sync_bench(args)),
+        Command::Households(args) => rt.block_on(households::run(args)),
     }
 }
 

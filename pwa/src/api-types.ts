@@ -1,7 +1,7 @@
 // Shapes of the server's JSON API (/api/v1). Kept apart from api.ts so the
 // storage layer can use them without importing the network code.
 
-import type { PersonalField, Relation, ResidentStatus } from './generated/protocol.mjs';
+import type { ErrorCode, PersonalField, Relation, ResidentStatus } from './generated/protocol.mjs';
 
 export type Role =
   | 'leader'
@@ -121,4 +121,27 @@ export interface AccessEntry {
   reason: string;
   at: number;
   call?: boolean;
+}
+
+/**
+ * A person's personal fields as entered on the phone (`POST /api/v1/residents`, one edit):
+ * kept in the phone's queue until the server has taken it. A field left out is unchanged;
+ * `null` clears it. Field phones never send ID numbers.
+ */
+export interface ResidentEdit {
+  pid: string;
+  name?: string;
+  gender?: 'female' | 'male' | null;
+  birth_year?: number | null;
+  phone?: string | null;
+  tags_add?: string[];
+  tags_remove?: string[];
+}
+
+/** The server's answer to one edit. */
+export interface ResidentEditResult {
+  pid: string | null;
+  ok: boolean;
+  code?: ErrorCode;
+  message?: string;
 }

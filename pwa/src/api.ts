@@ -1,6 +1,8 @@
 import type {
   AccessEntry,
   CareTag,
+  ResidentEdit,
+  ResidentEditResult,
   Resident, Category, ErrorBody, Person, ServerInfo, TokenResponse, Unit, User } from './api-types';
 import { ERROR_CODES, type ErrorCode } from './generated/protocol.mjs';
 import {
@@ -259,6 +261,15 @@ export async function getResidents(version?: string): Promise<{ version: string;
   }));
   if (res.status === 304) return null;
   return parse<{ version: string; residents: Resident[] }>(res);
+}
+
+/** Sends personal fields entered on the phone; the server answers each edit on its own. */
+export async function postResidentEdits(edits: ResidentEdit[]): Promise<ResidentEditResult[]> {
+  const body = await authed<{ results: ResidentEditResult[] }>('/residents', () => ({
+    method: 'POST',
+    body: JSON.stringify({ edits }),
+  }));
+  return body.results;
 }
 
 /** Uploads reveals made on the phone; the server checks each against what the role may see. */

@@ -10,6 +10,7 @@
 import type { Doc } from '@automerge/automerge/slim';
 import { DOC_TYPES, type DocType } from './generated/protocol.mjs';
 import { readRecord } from './record/core.mjs';
+import { readHousehold } from './household';
 
 /** What the list shows of a document, without loading it again. */
 export interface Listing {
@@ -60,8 +61,26 @@ const ENTRIES: Record<DocType, DocTypeEntry> = {
     },
   },
   // Households (sync/src/household) are pulled for the user's patch so that the visit
-  // cycle works offline; they are not records and have no line in the record list.
-  household: { listing: null },
+  // cycle works offline, and made and corrected on the phone. Their summary carries the
+  // sync state (a household made offline waits like a record); the record list leaves
+  // them out (`Store.all`).
+  household: {
+    listing(doc) {
+      const h = readHousehold(doc);
+      return {
+        kind: 'household',
+        status: '',
+        category: '',
+        title: h.number,
+        address: h.address,
+        grid: h.grid,
+        sector: h.sector,
+        reported_by: h.created_by,
+        reported_at: h.created_at,
+        urgency: 'normal',
+      };
+    },
+  },
 };
 
 /**

@@ -24,6 +24,8 @@ export interface HouseholdData {
   number: string;
   address: string;
   notes: string;
+  created_by: number;
+  created_at: number;
   members: Member[];
 }
 
@@ -38,6 +40,8 @@ export function readHousehold(doc: Doc<unknown>): HouseholdData {
     number: str(d.number) ?? '',
     address: str(d.address) ?? '',
     notes: str(d.notes) ?? '',
+    created_by: Number(d.created_by ?? 0),
+    created_at: Number(d.created_at ?? 0),
     members: Object.entries(members).map(([pid, m]) => ({
       pid,
       relation: (str(m.relation) ?? 'other') as Relation,
@@ -119,4 +123,66 @@ export function coverage(items: DueItem[], now: number): { done: number; due: nu
     } else if (i.due_at < end.getTime()) due++;
   }
   return { done, due };
+}
+
+// ── writing: the phone's side of `sync::household` (docs/PROTOCOL.md "Household schema 1") ──
+
+type Am = typeof import('@automerge/automerge/slim');
+
+export interface NewHouseholdFields {
+  id: string;
+  grid: string;
+  sector?: string;
+  number: string;
+  address: string;
+  notes: string;
+  createdBy: number;
+  createdAt: number;
+  members: { pid: string; relation: Relation }[];
+}
+
+/** A new household in one change, as `sync::household::new_household` writes it. */
+export function newHousehold(A: Am, actor: string, f: NewHouseholdFields): Doc<unknown> {
+  const doc = A.init<Record<string, unknown>>({ actor });
+  return A.change(doc, { message: '登记住户', time: Math.floor(f.createdAt / 1000) }, (d) => {
+    const s = (v: string) => new A.ImmutableString(v);
+    d.schema = 1;
+    d.id = s(f.id);
+    d.grid = s(f.grid);
+    if (f.sector) d.sector = s(f.sector);
+    d.number = s(f.number);
+    d.address = f.address;
+    if (f.notes) d.notes = f.notes;
+    d.created_by = f.createdBy;
+    d.created_at = f.createdAt;
+    const members: Record<string, unknown> = {};
+    for (const m of f.members) members[m.pid] = { relation: s(m.relation), status: s('living'), since: f.createdAt };
+    d.members = members;
+  });
+}
+
+/** Adds people (living, from `since`) to a household; a member is never removed. */
+export function addMembers(A: Am, doc: Doc<unknown>, people: { pid: string; relation: Relation }[], since: number): Doc<unknown> {
+  return A.change(doc, { message: '添加成员' }, (d) => {
+    const members = (d as Record<string, Record<string, unknown>>).members;
+    for (const p of people) {
+      members[p.pid] = { relation: new A.ImmutableString(p.relation), status: new A.ImmutableString('living'), since };
+    }
+  });
+}
+
+/** Moved out, deceased, or back: a status, never a deletion. */
+export function setMemberStatus(A: Am, doc: Doc<unknown>, pid: string, status: ResidentStatus): Doc<unknown> {
+  return A.change(doc, { message: '更新成员状态' }, (d) => {
+    const m = (d as Record<string, Record<string, Record<string, unknown>>>).members[pid];
+    if (m) m.status = new A.ImmutableString(status);
+  });
+}
+
+/** The household's address or notes, edited as text so that concurrent typing merges. */
+export function setHouseholdText(A: Am, doc: Doc<unknown>, field: 'address' | 'notes', value: string): Doc<unknown> {
+  return A.change(doc as Doc<Record<string, unknown>>, { message: '修改住户信息' }, (d) => {
+    if (typeof d[field] === 'string') A.updateText(d, [field], value);
+    else d[field] = value;
+  });
 }

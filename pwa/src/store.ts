@@ -1,10 +1,12 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import type { Doc } from '@automerge/automerge/slim';
-import type { AccessEntry, CareTag, Category, Person, Resident, Unit } from './api-types';
-import { readHousehold, type HouseholdData } from './household';
+import type { AccessEntry, CareTag, Category, Person, Resident, ResidentEdit, ResidentEditResult, Unit } from './api-types';
+import { addMembers, newHousehold, readHousehold, setMemberStatus, type HouseholdData, type NewHouseholdFields } from './household';
+import type { Relation, ResidentStatus } from './generated/protocol.mjs';
 import { automerge } from './automerge';
 import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
-import { entryFor, type Listing } from './doctypes';
+import { entryFor, knownType, type Listing } from './doctypes';
+import type { DocType } from './generated/protocol.mjs';
 import { userDbName } from './session';
 import type { RefusalCode } from './sync/wire';
 
@@ -62,6 +64,8 @@ export interface DocEntry {
 
 export interface Summary extends Listing {
   id: string;
+  /** The document's type; absent on summaries written before households had one (records). */
+  type?: DocType;
   sync: SyncState;
   /** Whether the server holds some version of the record (it confirmed or sent one). */
   on_server: boolean;
@@ -92,9 +96,21 @@ interface UserDb extends DBSchema {
   residents: { key: string; value: Resident };
   /** Reveals made on this phone, until the server has logged them. */
   access: { key: number; value: AccessEntry };
+  /**
+   * People's personal fields entered on this phone, one queued edit per person, until the
+   * server has taken them (after the household that lists them): never in a document.
+   */
+  edits: { key: string; value: QueuedEdit };
 }
 
-export type Tx = IDBPTransaction<UserDb, ('docs' | 'summaries' | 'meta')[], 'readwrite'>;
+/** A person's edit waiting for the server, with the household it belongs to. */
+export interface QueuedEdit extends ResidentEdit {
+  household: string;
+  /** Set when the server refused the edit: shown on the household's page until corrected. */
+  refused?: string;
+}
+
+export type Tx = IDBPTransaction<UserDb, ('docs' | 'summaries' | 'meta' | 'edits')[], 'readwrite'>;
 type Am = Awaited<ReturnType<typeof automerge>>;
 
 export class Store {
@@ -113,7 +129,7 @@ export class Store {
   }
 
   static async open(userId: number): Promise<Store> {
-    const db = await openDB<UserDb>(userDbName(userId), 2, {
+    const db = await openDB<UserDb>(userDbName(userId), 3, {
       upgrade(database, oldVersion) {
         if (oldVersion < 1) {
           database.createObjectStore('docs', { keyPath: 'id' });
@@ -124,6 +140,7 @@ export class Store {
           database.createObjectStore('residents', { keyPath: 'pid' });
           database.createObjectStore('access', { autoIncrement: true });
         }
+        if (oldVersion < 3) database.createObjectStore('edits', { keyPath: 'pid' });
       },
     });
     return new Store(userId, db);
@@ -145,8 +162,9 @@ export class Store {
     return this.loaded;
   }
 
+  /** The records' summaries: what the record list, the schedule and duplicates read. */
   all(): Summary[] {
-    return Array.from(this.summaries.values());
+    return Array.from(this.summaries.values()).filter((s) => (s.type ?? 'record') === 'record');
   }
 
   summary(id: string): Summary | undefined {
@@ -244,6 +262,81 @@ export class Store {
     const tx = this.db.transaction('access');
     const [keys, entries] = await Promise.all([tx.store.getAllKeys(), tx.store.getAll()]);
     return { keys, entries };
+  }
+
+  /**
+   * Registers a household made on the phone and queues its people's personal fields, in
+   * one transaction: the household goes out with the next sync, the fields right after.
+   */
+  async createHousehold(fields: NewHouseholdFields, people: ResidentEdit[]): Promise<void> {
+    const [A, actor] = await Promise.all([automerge(), this.actor()]);
+    const doc = newHousehold(A, actor, fields);
+    await this.write(async (tx, put) => {
+      await put({ id: fields.id, type: 'household', bytes: A.save(doc), acked: [] }, doc, A);
+      for (const p of people) await tx.objectStore('edits').put({ ...p, household: fields.id });
+    });
+  }
+
+  /** Adds people to a household and queues their fields, in one transaction. */
+  async addPeople(household: string, people: { edit: ResidentEdit; relation: Relation }[]): Promise<boolean> {
+    const [A, actor] = await Promise.all([automerge(), this.actor()]);
+    let found = false;
+    await this.write(async (tx, put) => {
+      const entry = await tx.objectStore('docs').get(household);
+      if (!entry) return;
+      found = true;
+      const doc = addMembers(A, A.load(entry.bytes, { actor }), people.map((p) => ({ pid: p.edit.pid, relation: p.relation })), Date.now());
+      await put({ ...entry, bytes: A.save(doc) }, doc, A);
+      for (const p of people) await tx.objectStore('edits').put({ ...p.edit, household });
+    });
+    return found;
+  }
+
+  setMemberStatus(household: string, pid: string, status: ResidentStatus): Promise<boolean> {
+    return this.edit(household, (A, doc) => setMemberStatus(A, doc, pid, status));
+  }
+
+  /** Queues a correction of a person's fields, merged into one still waiting for them. */
+  async queueEdit(edit: ResidentEdit, household: string): Promise<void> {
+    const tx = this.db.transaction('edits', 'readwrite');
+    const waiting = await tx.store.get(edit.pid);
+    const tags = (a: string[] | undefined, b: string[] | undefined, drop: string[] | undefined) =>
+      [...new Set([...(a ?? []), ...(b ?? [])])].filter((t) => !drop?.includes(t));
+    const merged: QueuedEdit = {
+      ...waiting,
+      ...edit,
+      household,
+      tags_add: tags(waiting?.tags_add, edit.tags_add, edit.tags_remove),
+      tags_remove: tags(waiting?.tags_remove, edit.tags_remove, edit.tags_add),
+    };
+    delete merged.refused;
+    await tx.store.put(merged);
+    await tx.done;
+    this.emit();
+  }
+
+  async pendingEdits(): Promise<QueuedEdit[]> {
+    return this.db.getAll('edits');
+  }
+
+  /**
+   * The server's answers: a taken edit leaves the queue; a refused one stays with the
+   * reason, for its user to see and correct. `not_found` (the household has not reached
+   * the server yet) stays as it is, for the next sync.
+   */
+  async settleEdits(sent: QueuedEdit[], results: ResidentEditResult[]): Promise<void> {
+    const tx = this.db.transaction('edits', 'readwrite');
+    for (const [i, r] of results.entries()) {
+      const edit = sent[i];
+      if (!edit) continue;
+      const current = await tx.store.get(edit.pid);
+      // Edited again while the upload was on its way: the newer edit waits for the next sync.
+      if (JSON.stringify(current) !== JSON.stringify(edit)) continue;
+      if (r.ok) await tx.store.delete(edit.pid);
+      else if (r.code !== 'not_found') await tx.store.put({ ...edit, refused: r.message ?? r.code ?? '' });
+    }
+    await tx.done;
+    this.emit();
   }
 
   async dropAccess(keys: number[]): Promise<void> {
@@ -404,7 +497,7 @@ export class Store {
     ) => Promise<void>,
   ): Promise<void> {
     const changed = new Map<string, Summary | null>();
-    const tx = this.db.transaction(['docs', 'summaries', 'meta'], 'readwrite');
+    const tx = this.db.transaction(['docs', 'summaries', 'meta', 'edits'], 'readwrite');
     this.householdCache = null;
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
       const type = entryFor(entry);
@@ -459,6 +552,7 @@ function summarize(A: Am, entry: DocEntry, doc: Doc<unknown>, listing: Listing):
   }
   return {
     id: entry.id,
+    type: knownType(entry),
     ...listing,
     sync,
     on_server: entry.acked.length > 0,

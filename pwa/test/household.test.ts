@@ -1,8 +1,10 @@
-import { test } from 'node:test';
+import './env';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Resident } from '../src/api-types';
 import { coverage, dueState, schedule, type HouseholdData } from '../src/household';
 import { CARE } from '../src/generated/protocol.mjs';
+import { Store } from '../src/store';
 
 // The visit schedule as the phone computes it: the same rule as `sync::care` (due one
 // interval after the latest visit that saw the person, or after they were added).
@@ -37,6 +39,8 @@ const household: HouseholdData = {
   number: '3-101',
   address: '金筑苑3幢101',
   notes: '',
+  created_by: 7,
+  created_at: NOW - 100 * DAY,
   members: [
     { pid: 'a', relation: 'head', status: 'living', since: NOW - 100 * DAY },
     { pid: 'b', relation: 'spouse', status: 'living', since: NOW - 100 * DAY },
@@ -94,4 +98,72 @@ test('coverage counts this month\'s visits over those due by its end', () => {
   const people = [resident('a', { last_visit_at: NOW - DAY }), resident('b', { last_visit_at: NOW - 40 * DAY })];
   const items = schedule(people, [household], [], NOW);
   assert.deepEqual(coverage(items, NOW), { done: 1, due: 2 });
+});
+
+const stores: Store[] = [];
+after(() => stores.forEach((s) => s.close()));
+
+test('a household made on the phone waits to sync; its people wait in the queue, merged per person', async () => {
+  const store = await Store.open(9_001);
+  stores.push(store);
+  await store.ready();
+  const id = '5a1f3c2e-8d4b-4e6f-9a7b-0c1d2e3f4a5b';
+  const [a, b] = ['6b2f3c2e-8d4b-4e6f-9a7b-0c1d2e3f4a5b', '7c3f3c2e-8d4b-4e6f-9a7b-0c1d2e3f4a5b'];
+  await store.createHousehold(
+    {
+      id,
+      grid: '/gusu/byw/ws1/jinzhu/g01',
+      sector: '/gusu/byw/ws1/jinzhu/g01/b1',
+      number: 'JZ-9',
+      address: '金筑苑3幢601室',
+      notes: '',
+      createdBy: 7,
+      createdAt: NOW,
+      members: [
+        { pid: a, relation: 'head' },
+        { pid: b, relation: 'grandchild' },
+      ],
+    },
+    [
+      { pid: a, name: '钱阿婆', tags_add: ['living_alone'] },
+      { pid: b, name: '钱小明' },
+    ],
+  );
+  // Waiting like a record, but not in the record list.
+  assert.equal(store.summary(id)?.sync, 'pending');
+  assert.equal(store.summary(id)?.type, 'household');
+  assert.equal(store.all().length, 0);
+  assert.deepEqual(store.counts(), { pending: 1, refused: 0 });
+  const [h] = await store.households();
+  assert.deepEqual(
+    h.members.map((m) => [m.pid, m.relation, m.status]),
+    [
+      [a, 'head', 'living'],
+      [b, 'grandchild', 'living'],
+    ],
+  );
+
+  // A second correction before the sync merges into the first: one edit a person.
+  await store.queueEdit({ pid: a, phone: '13800001111', tags_add: ['very_old'], tags_remove: ['living_alone'] }, id);
+  const edits = await store.pendingEdits();
+  const mine = edits.find((e) => e.pid === a);
+  assert.equal(mine?.name, '钱阿婆');
+  assert.equal(mine?.phone, '13800001111');
+  assert.deepEqual(mine?.tags_add, ['very_old']);
+  assert.deepEqual(mine?.tags_remove, ['living_alone']);
+
+  // Taken, refused (kept with the reason), and not yet placeable (kept for the next sync).
+  const sent = await store.pendingEdits();
+  await store.settleEdits(sent, [
+    { pid: sent[0].pid, ok: true },
+    { pid: sent[1].pid, ok: false, code: 'invalid_resident', message: 'bad phone' },
+  ]);
+  const left = await store.pendingEdits();
+  assert.equal(left.length, 1);
+  assert.equal(left[0].refused, 'bad phone');
+  await store.queueEdit({ pid: left[0].pid, phone: null }, id);
+  const again = await store.pendingEdits();
+  assert.equal(again[0].refused, undefined, 'a correction sends it again');
+  await store.settleEdits(again, [{ pid: again[0].pid, ok: false, code: 'not_found', message: 'push the household first' }]);
+  assert.equal((await store.pendingEdits())[0].refused, undefined);
 });

@@ -152,6 +152,19 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// The check digit (GB 11643: ISO 7064 MOD 11-2) of an ID number's first 17 digits,
+/// which must be ASCII digits.
+pub fn id_check_digit(first17: &[u8]) -> u8 {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let sum: u32 = first17
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d.wrapping_sub(b'0')) * w)
+        .sum();
+    CHECK[(sum % 11) as usize]
+}
+
 /// A mainland resident ID number (GB 11643): 17 digits and a check character (a digit or
 /// `X`), the check computed from the others. Lower-case `x` is taken as `X`.
 pub fn normalise_id_number(id: &str) -> Result<String, String> {
@@ -160,14 +173,7 @@ pub fn normalise_id_number(id: &str) -> Result<String, String> {
     if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
         return Err("must be 18 characters: 17 digits and a check digit or X".to_owned());
     }
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let sum: u32 = b[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    let want = CHECK[(sum % 11) as usize];
+    let want = id_check_digit(&b[..17]);
     if b[17] != want {
         return Err(format!(
             "check digit is {}, but the first 17 digits give {}",

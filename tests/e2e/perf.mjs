@@ -5,11 +5,12 @@
 //   4× CPU throttling (budget 1.5 s), seeded through the app's own storage code;
 // - the list with 2,000 records: searching, and frame times while scrolling all of it;
 // - a first sign-in on a fresh phone whose grid holds 5,000 records on the server: the
-//   time until all of them are in IndexedDB and listed, as is and on a slow phone.
+//   time until all of them are in IndexedDB and listed, as is and on a slow phone;
+// - a building leader's visit list over 300 people and 600 visits, offline, 4× throttled.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { signIn } from './app.mjs';
-import { launchBrowser, newPhone, REPO_ROOT, startServer, submitLogin } from './harness.mjs';
+import { launchBrowser, newPhone, REPO_ROOT, startServer, submitLogin, waitUntil } from './harness.mjs';
 import { login, pullAll, syncOnce } from './interop/client.mjs';
 import { A, makeRecord } from './interop/make-record.mjs';
 import { addNote } from '../../pwa/src/record/core.mjs';
@@ -119,6 +120,7 @@ try {
   await context.close();
 
   await firstPull();
+  await dueList();
 } finally {
   await browser.close();
   await server.cleanup();
@@ -184,4 +186,89 @@ async function firstPull() {
     console.log(`PWA, sign-in to ${total} records stored and listed, ${name}: ${ms(elapsed)}`);
     await phone.close();
   }
+}
+
+/**
+ * A building leader's patch of 300 people (120 households, a third of them on a visit
+ * plan, 600 visits on the phone): the home card and the visit list, offline, 4× throttled.
+ */
+async function dueList() {
+  const HOUSEHOLDS = 120;
+  const { token } = await login(server.url, 'admin');
+  let csv = '户号,网格,片区,地址,姓名,性别,出生年份,与户主关系,联系电话,关爱标签\n';
+  let people = 0;
+  const tags = ['独居老人', '空巢老人', '高龄老人', '残疾人', '低保户', ''];
+  for (let h = 0; h < HOUSEHOLDS && people < 300; h++) {
+    const size = [2, 3, 2, 3, 2][h % 5];
+    for (let p = 0; p < size && people < 300; p++, people++) {
+      const tag = p === 0 ? tags[h % tags.length] : '';
+      csv += `P-${String(h).padStart(4, '0')},/gusu/byw/ws1/jinzhu/g01,/gusu/byw/ws1/jinzhu/g01/b1,金筑苑3幢${101 + h}室,测试${h}-${p},${p % 2 ? '男' : '女'},${1935 + ((h * 7 + p) % 60)},${p === 0 ? '户主' : '配偶'},1390000${String(h * 10 + p).padStart(4, '0')},${tag}\n`;
+    }
+  }
+  const res = await fetch(`${server.url}/api/v1/admin/households/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+    body: csv,
+  });
+  if (!res.ok) throw new Error(`importing the perf register: ${res.status} ${await res.text()}`);
+
+  const context = await newPhone(browser);
+  const setup = await context.newPage();
+  await signIn(setup, server.url, 'lou1');
+  await waitUntil(setup, async (n) => (await window.haitang.store.residents()).length >= n, people);
+  await context.setOffline(true);
+  // Visits recorded on the phone, 5 a household, over the last four weeks.
+  await setup.evaluate(async () => {
+    const store = window.haitang.store;
+    const households = await store.households();
+    const visits = [];
+    households.forEach((h, i) => {
+      for (let v = 0; v < 5; v++) {
+        visits.push({
+          id: crypto.randomUUID(),
+          kind: 'visit',
+          grid: h.grid,
+          sector: h.sector,
+          category: 'visit.elderly_alone',
+          title: `入户走访 ${h.number}`,
+          description: '身体状况稳定。',
+          address: h.address,
+          household: h.id,
+          persons: h.members.map((m) => m.pid).slice(0, 1 + (v % 2)),
+          reportedBy: 7,
+          reportedAt: Date.now() - ((i * 3 + v * 5) % 28) * 86_400_000,
+          urgency: 'normal',
+        });
+      }
+    });
+    await store.createMany(visits);
+  });
+  await setup.close();
+
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE });
+  const boots = [];
+  const taps = [];
+  for (let run = 0; run < RUNS; run++) {
+    await page.goto('about:blank');
+    await page.goto(`${server.url}/#visits`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="due-row"]').length > 0, null, { polling: 'raf' });
+    boots.push(await page.evaluate(() => performance.now()));
+    await page.getByTestId('nav-home').click();
+    await page.getByTestId('visits-card').waitFor();
+    taps.push(
+      await page.evaluate(async () => {
+        const t0 = performance.now();
+        document.querySelector('[data-testid="go-visits"]').click();
+        while (!document.querySelector('[data-testid="due-row"]')) await new Promise((r) => requestAnimationFrame(r));
+        return performance.now() - t0;
+      }),
+    );
+  }
+  const rows = await page.locator('[data-testid="due-row"]').count();
+  console.log(`\n── the visit list: ${people} people in ${HOUSEHOLDS} households, 600 visits on the phone, offline, ${THROTTLE}× CPU throttling ──`);
+  console.log(`open the app at #visits to the list (boot, storage, schedule, render): median ${ms(median(boots))} (runs ${boots.map(ms).join(', ')})`);
+  console.log(`tap 走访名单 on home to the list of ${rows} due (read the cache, compute the schedule, render): median ${ms(median(taps))} (runs ${taps.map(ms).join(', ')})`);
+  await context.close();
 }

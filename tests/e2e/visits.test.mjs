@@ -214,3 +214,84 @@ test('the community sees the plan per sector, opens a household and reveals a pe
   assert.equal(entry.role, 'community_supervisor');
   await context.close();
 });
+
+test('a leader registers a household offline with its people, corrects one, and the server takes it all', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await signIn(page, server.url, 'lou1');
+  await waitUntil(page, async () => (await window.haitang.store.residents()).length > 0);
+  await context.setOffline(true);
+  await page.getByTestId('go-visits').click();
+  await page.getByTestId('visits-tab-all').click();
+  await page.getByTestId('new-household').click();
+  await page.getByTestId('household-form').waitFor();
+  const number = `JZ-NEW-${Date.now().toString(36)}`;
+  await page.getByTestId('hh-number').fill(number);
+  await page.getByTestId('hh-address').fill('金筑苑3幢601室');
+  const people = page.getByTestId('person-fields');
+  await people.nth(0).getByTestId('person-name').fill('钱阿婆');
+  await people.nth(0).getByTestId('person-gender-female').click();
+  await people.nth(0).getByTestId('person-year').fill('1938');
+  await people.nth(0).getByTestId('person-phone').fill('139 1234 5678');
+  await people.nth(0).getByTestId('person-tag-living_alone').check();
+  await page.getByTestId('hh-add-person').click();
+  await people.nth(1).getByTestId('person-name').fill('钱小明');
+  await people.nth(1).getByTestId('person-relation').selectOption('grandchild');
+  await people.nth(1).getByTestId('person-year').fill('abc');
+  await page.getByTestId('hh-save').click();
+  // A wrong year is caught on the phone, before anything is saved.
+  assert.match(await page.getByTestId('hh-error').textContent(), /出生年份/);
+  await people.nth(1).getByTestId('person-year').fill('2012');
+  await shot(page, 'household-form');
+  await page.getByTestId('hh-save').click();
+  await page.getByTestId('household').waitFor();
+  assert.equal(await page.getByTestId('household-number').textContent(), number);
+  assert.equal(await page.getByTestId('household-sync').getAttribute('data-sync'), 'pending');
+  assert.equal(await page.locator('[data-testid="member"]').count(), 2);
+  // The names wait in the phone's queue, not in the household document.
+  const local = await page.evaluate(async () => {
+    const s = window.haitang.store;
+    const id = document.querySelector('[data-testid="household"]').getAttribute('data-id');
+    const entry = await s.entry(id);
+    return { edits: await s.pendingEdits(), bytes: Array.from(entry.bytes), id };
+  });
+  assert.equal(local.edits.length, 2);
+  const docText = Buffer.from(local.bytes).toString('utf8');
+  assert.ok(!docText.includes('钱阿婆') && !docText.includes('13912345678'), 'no name or phone in the document');
+
+  await context.setOffline(false);
+  await syncFromHome(page);
+  await waitUntil(page, async () => (await window.haitang.store.pendingEdits()).length === 0);
+  const onServer = await api('community1', `/households/${local.id}`);
+  assert.equal(onServer.number, number);
+  const names = onServer.members.map((m) => m.name_masked).sort();
+  assert.deepEqual(names, ['钱*婆', '钱*明'].sort());
+  const grandma = onServer.members.find((m) => m.name_masked === '钱*婆');
+  assert.equal(grandma.phone_masked, '139****5678');
+  assert.deepEqual(grandma.tags, ['living_alone']);
+  assert.equal(grandma.interval_days, 7, 'a weekly visit plan from the tag');
+
+  // A correction offline: the phone number, and the grandson moved out.
+  await page.getByTestId('go-visits').click();
+  await page.getByTestId('visits-tab-all').click();
+  await page.getByTestId('household-search').fill(number);
+  await page.getByTestId('household-row').first().click();
+  await context.setOffline(true);
+  const row = page.locator(`[data-testid="member"][data-pid="${grandma.pid}"]`);
+  await row.getByTestId('person-edit-open').click();
+  await row.getByTestId('person-phone').fill('13800001111');
+  await row.getByTestId('person-save').click();
+  const grandson = onServer.members.find((m) => m.name_masked === '钱*明');
+  page.once('dialog', (d) => d.accept());
+  await page.locator(`[data-testid="member"][data-pid="${grandson.pid}"]`).getByTestId('person-status').selectOption('moved_out');
+  await context.setOffline(false);
+  await syncFromHome(page);
+  await waitUntil(page, async () => (await window.haitang.store.pendingEdits()).length === 0);
+  const corrected = await api('community1', `/households/${local.id}`);
+  assert.equal(corrected.members.find((m) => m.pid === grandma.pid).phone_masked, '138****1111');
+  assert.equal(corrected.members.find((m) => m.pid === grandson.pid).status, 'moved_out');
+  // Opening the edit form showed the name and phone in clear: logged like any reveal.
+  const log = await api('admin', `/admin/access-log?pid=${grandma.pid}`);
+  assert.ok(log.entries.some((e) => e.via === 'phone' && e.reason === '修改信息'), JSON.stringify(log.entries));
+  await context.close();
+});

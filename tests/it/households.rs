@@ -213,6 +213,38 @@ async fn no_clear_id_number_reaches_a_field_phone_and_every_reveal_is_logged() {
     for secret in [ID_WANG, ID_LI, "王秀英", "13812345678"] {
         assert!(!raw.contains(secret), "{secret} in a sync response");
     }
+    // A person is found by their ID number through the keyed hash, and answered masked.
+    let community = app.login("community1").await.access;
+    let (status, found) = app
+        .post(
+            "/api/v1/residents/lookup",
+            Some(&community),
+            json!({ "id_number": ID_WANG }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["resident"]["name_masked"], "王*英", "{found}");
+    assert!(!found.to_string().contains(ID_WANG), "{found}");
+    let (_, none) = app
+        .post(
+            "/api/v1/residents/lookup",
+            Some(&community),
+            json!({ "id_number": "11010519491231002X" }),
+        )
+        .await;
+    assert_eq!(none["resident"], Value::Null, "{none}");
+    let (status, bad) = app
+        .post(
+            "/api/v1/residents/lookup",
+            Some(&community),
+            json!({ "id_number": "320508194103120024" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &bad["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_body")),
+        "a wrong check digit: {bad}"
+    );
     for doc in phone.docs.values() {
         let saved = doc.save();
         let bytes = String::from_utf8_lossy(&saved);

@@ -7,6 +7,7 @@ import { dueText, tagName } from '../screens/Visits';
 import {
   getDue,
   getHousehold,
+  lookupResident,
   revealResident,
   searchHouseholds,
   type DuePage,
@@ -35,6 +36,9 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
   const [due, setDue] = useState<DuePage | null>(null);
   const [q, setQ] = useState('');
   const [overdueOnly, setOverdueOnly] = useState(false);
+  const [tag, setTag] = useState('');
+  const [idNumber, setIdNumber] = useState('');
+  const [lookup, setLookup] = useState<string | null>(null);
   const [found, setFound] = useState<HouseholdLine[] | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -52,7 +56,7 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
   useEffect(() => {
     let cancelled = false;
     const timer = window.setTimeout(() => {
-      searchHouseholds({ unit, q: q.trim() || undefined, overdue: overdueOnly, limit: 100 })
+      searchHouseholds({ unit, q: q.trim() || undefined, tag: tag || undefined, overdue: overdueOnly, limit: 100 })
         .then((h) => !cancelled && setFound(h))
         .catch((err: unknown) => !cancelled && setError(errorText(err)));
     }, 250);
@@ -60,7 +64,20 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
       cancelled = true;
       window.clearTimeout(timer);
     };
-  }, [unit, q, overdueOnly, refresh]);
+  }, [unit, q, tag, overdueOnly, refresh]);
+
+  // By ID number: the server compares keyed hashes, so the number is never searched in clear.
+  async function findById(e: Event) {
+    e.preventDefault();
+    setLookup(null);
+    try {
+      const found = await lookupResident(idNumber.trim());
+      if (found) setOpen(found.household);
+      else setLookup(ct('care.notFound'));
+    } catch (err) {
+      setLookup(errorText(err));
+    }
+  }
 
   const name = (path: string | null | undefined) => (path ? unitName(reference.units, path) : ct('care.noSector'));
 
@@ -147,17 +164,45 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
           <input
             type="search"
             class="c-search"
-            placeholder={t('visits.search')}
-            aria-label={t('visits.search')}
+            placeholder={ct('care.search')}
+            aria-label={ct('care.search')}
             data-testid="care-search"
             value={q}
             onInput={(e) => setQ(e.currentTarget.value)}
           />
+          <label class="c-filter">
+            {ct('care.tags')}
+            <select data-testid="care-tag" value={tag} onChange={(e) => setTag(e.currentTarget.value)}>
+              <option value="">{ct('care.anyTag')}</option>
+              {reference.careTags.map((x) => (
+                <option key={x.code} value={x.code}>
+                  {tagName(reference.careTags, x.code)}
+                </option>
+              ))}
+            </select>
+          </label>
           <label class="c-check">
             <input type="checkbox" checked={overdueOnly} onChange={(e) => setOverdueOnly(e.currentTarget.checked)} />
             {ct('care.overdueOnly')}
           </label>
         </div>
+        <form class="c-filters" onSubmit={(e) => void findById(e)}>
+          <input
+            class="c-search"
+            inputMode="text"
+            autoComplete="off"
+            maxLength={18}
+            placeholder={ct('care.byId')}
+            aria-label={ct('care.byId')}
+            data-testid="care-id"
+            value={idNumber}
+            onInput={(e) => setIdNumber(e.currentTarget.value)}
+          />
+          <button type="submit" class="btn btn-light c-small" disabled={idNumber.trim().length !== 18}>
+            {ct('care.find')}
+          </button>
+          {lookup && <span class="muted">{lookup}</span>}
+        </form>
         <table class="c-table" data-testid="care-households">
           <thead>
             <tr>

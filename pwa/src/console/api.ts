@@ -145,6 +145,7 @@ export interface HouseholdPage extends HouseholdLine {
 export async function searchHouseholds(query: {
   unit?: string;
   q?: string;
+  tag?: string;
   overdue?: boolean;
   limit?: number;
   offset?: number;
@@ -166,4 +167,10 @@ export function revealResident(
   reason: string,
 ): Promise<{ pid: string; name?: string; phone?: string; id_number?: string }> {
   return postAuthed(`/residents/${encodeURIComponent(pid)}/reveal`, { fields, reason });
+}
+
+/** The person with this ID number in the caller's area, masked, or null. */
+export async function lookupResident(idNumber: string): Promise<Resident | null> {
+  const body = await postAuthed<{ resident: Resident | null }>('/residents/lookup', { id_number: idNumber });
+  return body.resident;
 }

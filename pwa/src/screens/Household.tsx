@@ -7,6 +7,9 @@ import type { Reference } from '../reference';
 import type { Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
 import type { Member } from '../household';
+import type { QueuedEdit } from '../store';
+import type { ResidentStatus } from '../generated/protocol.mjs';
+import { emptyPerson, PersonFields, toEdit, type PersonDraft } from './HouseholdForm';
 import { DueChip, tagName, useCare } from './Visits';
 
 /** What the report form starts from when opened from a household. */
@@ -51,6 +54,7 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
       </main>
     );
   }
+  const summary = store.summary(id);
   const records = store
     .all()
     .filter((s) => s.household === id)
@@ -71,6 +75,11 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
         <h1 class="screen-title" data-testid="household-number">
           {household.number}
         </h1>
+        {summary && summary.sync !== 'synced' && (
+          <p class={summary.sync === 'refused' ? 'alert alert-error' : 'muted'} data-testid="household-sync" data-sync={summary.sync}>
+            {t(summary.sync === 'refused' ? 'household.sync.refused' : 'household.sync.pending')}
+          </p>
+        )}
         <p>{household.address}</p>
         <p class="muted">{unitName(reference.units, household.sector ?? household.grid)}</p>
         {household.notes && (
@@ -105,8 +114,10 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
         {members.map((m) => (
           <Person
             key={m.pid}
+            household={id}
             member={m}
             resident={care.residents.get(m.pid)}
+            edit={care.edits.get(m.pid)}
             item={care.items.find((i) => i.resident.pid === m.pid)}
             now={care.now}
             user={user}
@@ -115,6 +126,7 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
             reference={reference}
           />
         ))}
+        <AddPerson household={id} store={store} syncer={syncer} reference={reference} />
       </section>
 
       <section class="card">
@@ -141,8 +153,10 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
 }
 
 interface PersonProps {
+  household: string;
   member: Member;
   resident: Resident | undefined;
+  edit: QueuedEdit | undefined;
   item: { due_at: number; state: 'overdue' | 'due' | 'soon' | 'later'; last_visit_at: number | null } | undefined;
   now: number;
   user: User;
@@ -151,18 +165,75 @@ interface PersonProps {
   reference: Reference;
 }
 
-function Person({ member, resident: r, item, now, store, syncer, reference }: PersonProps) {
+function Person({ household, member, resident: r, edit, item, now, store, syncer, reference }: PersonProps) {
   const [asking, setAsking] = useState(false);
+  const [editing, setEditing] = useState<{ draft: PersonDraft; before: PersonDraft } | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
   const [reason, setReason] = useState<(typeof REASONS)[number]>('visit');
   const [other, setOther] = useState('');
   const [revealed, setRevealed] = useState<string | null>(null);
 
+  const refused = edit?.refused && <p class="alert alert-error">{t('person.refused', { reason: edit.refused })}</p>;
   if (!r) {
     return (
-      <div class="member" data-testid="member">
-        <p class="muted">{t('household.notOnPhone')}</p>
+      <div class="member" data-testid="member" data-pid={member.pid}>
+        <div class="member-head">
+          <span class="member-name">{t(edit ? 'person.pending' : 'household.notOnPhone')}</span>
+          <span class="muted">
+            {t(`relation.${member.relation}`)}
+            {edit?.birth_year ? ` · ${edit.birth_year}` : ''}
+          </span>
+        </div>
+        {refused}
       </div>
     );
+  }
+
+  async function startEdit() {
+    if (!r) return;
+    const before: PersonDraft = {
+      pid: member.pid,
+      relation: member.relation,
+      name: r.name ?? '',
+      gender: r.gender ?? '',
+      birthYear: r.birth_year ? String(r.birth_year) : '',
+      phone: r.phone ?? '',
+      tags: r.tags,
+    };
+    // The form shows the name and phone in clear: that is a look, and logged as one.
+    const fields: PersonalField[] = [];
+    if (r.name) fields.push('name');
+    if (r.phone) fields.push('phone');
+    if (fields.length) await log(fields, t('person.edit'));
+    setEditing({ draft: before, before });
+  }
+
+  async function saveEdit() {
+    if (!editing) return;
+    const next = toEdit(editing.draft, editing.before);
+    if (typeof next === 'string') {
+      setProblem(next);
+      return;
+    }
+    // Only what changed goes out: an unchanged field must not overwrite a correction made elsewhere.
+    const b = editing.before;
+    const d = editing.draft;
+    const changed: typeof next = { pid: next.pid, tags_add: next.tags_add, tags_remove: next.tags_remove };
+    if (d.name.trim() !== b.name) changed.name = next.name;
+    if (d.gender !== b.gender) changed.gender = next.gender;
+    if (d.birthYear.trim() !== b.birthYear) changed.birth_year = next.birth_year;
+    if (d.phone.replace(/[\s-]/g, '') !== b.phone) changed.phone = next.phone;
+    await store.queueEdit(changed, household);
+    setEditing(null);
+    setProblem(null);
+    if (navigator.onLine) void syncer.syncNow();
+  }
+
+  async function changeStatus(status: ResidentStatus) {
+    if (status === member.status) return;
+    if (!window.confirm(t('person.statusConfirm', { name: r?.name_masked ?? '', status: t(`resident.${status}`) }))) return;
+    await store.setMemberStatus(household, member.pid, status);
+    if (navigator.onLine) void syncer.syncNow();
   }
   const gone = member.status !== 'living';
   const canReveal = Boolean(r.name || r.phone);
@@ -246,6 +317,47 @@ function Person({ member, resident: r, item, now, store, syncer, reference }: Pe
           )}
         </>
       )}
+      {edit && !edit.refused && <p class="muted">{t('person.editPending')}</p>}
+      {refused}
+      {editing ? (
+        <div class="reveal-box" data-testid="person-edit">
+          <PersonFields
+            person={editing.draft}
+            careTags={reference.careTags}
+            relationFixed
+            onChange={(draft) => setEditing({ ...editing, draft })}
+          />
+          {problem && <p class="alert alert-error">{problem}</p>}
+          <div class="row">
+            <button type="button" class="btn btn-primary" data-testid="person-save" onClick={() => void saveEdit()}>
+              {t('person.save')}
+            </button>
+            <button type="button" class="btn btn-light" onClick={() => setEditing(null)}>
+              {t('person.cancel')}
+            </button>
+          </div>
+        </div>
+      ) : (
+        <div class="row">
+          {!gone && (r.name || r.phone) && (
+            <button type="button" class="btn btn-light" data-testid="person-edit-open" onClick={() => void startEdit()}>
+              {t('person.edit')}
+            </button>
+          )}
+          <select
+            aria-label={t('person.status')}
+            data-testid="person-status"
+            value={member.status}
+            onChange={(e) => void changeStatus(e.currentTarget.value as ResidentStatus)}
+          >
+            {(['living', 'moved_out', 'deceased'] as const).map((st) => (
+              <option key={st} value={st}>
+                {t(`resident.${st}`)}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
       {asking && (
         <div class="reveal-box" data-testid="reveal-box">
           <p>{t('household.revealTitle')}</p>
@@ -285,6 +397,45 @@ function Person({ member, resident: r, item, now, store, syncer, reference }: Pe
           </div>
         </div>
       )}
+    </div>
+  );
+}
+
+/** Adds a person to the household on the phone; their fields wait in the queue for the server. */
+function AddPerson({ household, store, syncer, reference }: { household: string; store: Store; syncer: SyncHandle; reference: Reference }) {
+  const [draft, setDraft] = useState<PersonDraft | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  if (!draft) {
+    return (
+      <button type="button" class="btn btn-light btn-block" data-testid="add-person" onClick={() => setDraft(emptyPerson('child'))}>
+        {t('household.addPerson')}
+      </button>
+    );
+  }
+  async function save() {
+    if (!draft) return;
+    const edit = toEdit(draft);
+    if (typeof edit === 'string') {
+      setProblem(edit);
+      return;
+    }
+    await store.addPeople(household, [{ edit, relation: draft.relation }]);
+    setDraft(null);
+    setProblem(null);
+    if (navigator.onLine) void syncer.syncNow();
+  }
+  return (
+    <div class="reveal-box" data-testid="add-person-form">
+      <PersonFields person={draft} careTags={reference.careTags} onChange={setDraft} />
+      {problem && <p class="alert alert-error">{problem}</p>}
+      <div class="row">
+        <button type="button" class="btn btn-primary" data-testid="add-person-save" onClick={() => void save()}>
+          {t('person.save')}
+        </button>
+        <button type="button" class="btn btn-light" onClick={() => setDraft(null)}>
+          {t('person.cancel')}
+        </button>
+      </div>
     </div>
   );
 }

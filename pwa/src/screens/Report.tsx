@@ -12,6 +12,7 @@ import { getPhotos, toAttachment, type Photo } from '../photos/db';
 import { DraftPhotos, PhotoPicker } from '../photos/PhotoPicker';
 import type { ReportPrefill } from './Household';
 import { useCare } from './Visits';
+import { PlacePicker, placeOf } from '../components/PlacePicker';
 
 interface Props {
   user: User;
@@ -60,10 +61,8 @@ function categoryTree(categories: Category[], kind: RecordKind): { group: Catego
 }
 
 export function Report({ user, store, syncer, reference, prefill, onOpen, onRaiseNeed }: Props) {
-  const grids = reference.units.filter((u) => u.kind === 'grid');
   // A leader files everything under their own sector; nobody else is tied to one.
-  const fixedSector = user.role === 'leader' ? user.unit : null;
-  const defaultGrid = fixedSector ? fixedSector.slice(0, fixedSector.lastIndexOf('/')) : (grids[0]?.path ?? '');
+  const { fixedSector, defaultGrid } = placeOf(user, reference);
   const empty = (): Draft => ({
     kind: 'event',
     group: '',
@@ -117,7 +116,6 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
 
   const tree = categoryTree(reference.categories, draft.kind);
   const group = tree.find((g) => g.group.code === draft.group);
-  const sectors = reference.units.filter((u) => u.kind === 'sector' && u.path.startsWith(`${grid}/`));
 
   const update = (patch: Partial<Draft>) => {
     setSavedId(null);
@@ -409,40 +407,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
         </div>
         <Duplicates store={store} category={draft.category} location={draft.location} onOpen={onOpen} />
 
-        {grids.length > 1 && !fixedSector && (
-          <div class="field">
-            <label for="grid">{t('report.grid')}</label>
-            <select id="grid" value={grid} onChange={(e) => update({ grid: e.currentTarget.value, sector: '' })}>
-              {grids.map((g) => (
-                <option key={g.path} value={g.path}>
-                  {g.name}
-                </option>
-              ))}
-            </select>
-          </div>
-        )}
-        <div class="field">
-          <label for="sector">{t('report.sector')}</label>
-          {fixedSector ? (
-            <p class="fixed-value" data-testid="sector-fixed">
-              {reference.units.find((u) => u.path === fixedSector)?.name ?? user.unit_name}
-            </p>
-          ) : (
-            <select
-              id="sector"
-              data-testid="sector"
-              value={draft.sector}
-              onChange={(e) => update({ sector: e.currentTarget.value })}
-            >
-              <option value="">{t('report.noSector')}</option>
-              {sectors.map((s) => (
-                <option key={s.path} value={s.path}>
-                  {s.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </div>
+        <PlacePicker user={user} reference={reference} grid={grid} sector={draft.sector} onChange={update} />
 
         <div class="field">
           <span class="label">{t('photos.title')}</span>

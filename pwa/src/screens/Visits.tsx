@@ -4,7 +4,7 @@ import { useStoreVersion } from '../hooks';
 import { getLang, t } from '../i18n';
 import { formatDate } from '../labels';
 import type { Reference } from '../reference';
-import type { Store } from '../store';
+import type { QueuedEdit, Store } from '../store';
 import { CARE } from '../generated/protocol.mjs';
 import { schedule, type DueItem, type HouseholdData, type VisitFact } from '../household';
 
@@ -12,6 +12,8 @@ import { schedule, type DueItem, type HouseholdData, type VisitFact } from '../h
 export interface Care {
   households: HouseholdData[];
   residents: Map<string, Resident>;
+  /** People's fields entered on the phone that the server has not taken yet. */
+  edits: Map<string, QueuedEdit>;
   items: DueItem[];
   now: number;
 }
@@ -21,7 +23,7 @@ export function useCare(store: Store): Care | null {
   const [care, setCare] = useState<Care | null>(null);
   useEffect(() => {
     let cancelled = false;
-    void Promise.all([store.households(), store.residents()]).then(([households, residents]) => {
+    void Promise.all([store.households(), store.residents(), store.pendingEdits()]).then(([households, residents, edits]) => {
       if (cancelled) return;
       const visits: VisitFact[] = store
         .all()
@@ -31,6 +33,7 @@ export function useCare(store: Store): Care | null {
       setCare({
         households,
         residents: new Map(residents.map((r) => [r.pid, r])),
+        edits: new Map(edits.map((e) => [e.pid, e])),
         items: schedule(residents, households, visits, now),
         now,
       });
@@ -82,10 +85,11 @@ interface Props {
   store: Store;
   reference: Reference;
   onOpenHousehold: (id: string) => void;
+  onNewHousehold: () => void;
 }
 
 /** The visit list: who is due, earliest first; and every household of the patch. */
-export function Visits({ store, reference, onOpenHousehold }: Props) {
+export function Visits({ store, reference, onOpenHousehold, onNewHousehold }: Props) {
   const care = useCare(store);
   const [tab, setTab] = useState<'due' | 'all'>('due');
   const [query, setQuery] = useState('');
@@ -165,6 +169,9 @@ export function Visits({ store, reference, onOpenHousehold }: Props) {
             onInput={(e) => setQuery(e.currentTarget.value)}
           />
           <p class="muted">{t('visits.households', { n: households.length })}</p>
+          <button type="button" class="btn btn-light btn-block" data-testid="new-household" onClick={onNewHousehold}>
+            {t('householdForm.title')}
+          </button>
           <ul class="list" data-testid="household-list">
             {households.map((h) => {
               const next = care.items.find((i) => i.household === h.id);

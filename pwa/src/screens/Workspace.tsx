@@ -9,6 +9,7 @@ import { startUploads, type Uploader } from '../photos/upload';
 import { Detail } from './Detail';
 import { Home } from './Home';
 import { Household, type ReportPrefill } from './Household';
+import { HouseholdForm } from './HouseholdForm';
 import { Records } from './Records';
 import { Report } from './Report';
 import { Visits } from './Visits';
@@ -23,12 +24,13 @@ declare global {
 export type View =
   | { name: Tab; prefill?: ReportPrefill } // `prefill`: the report form opened from a household
   | { name: 'visits' }
+  | { name: 'household-new' }
   | { name: 'household' | 'detail'; id: string; back: View };
 
 /** The bottom bar's tab a screen belongs to. */
 function tabOf(view: View): Tab {
   if (view.name === 'household' || view.name === 'detail') return tabOf(view.back);
-  return view.name === 'visits' ? 'home' : view.name;
+  return view.name === 'visits' || view.name === 'household-new' ? 'home' : view.name;
 }
 
 interface Props {
@@ -37,9 +39,11 @@ interface Props {
   onLogout: () => Promise<void>;
 }
 
-function initialTab(): Tab {
+/** `#records`, `#report` or `#visits` opens that screen directly (a home-screen shortcut). */
+function initialView(): View {
   const hash = window.location.hash.slice(1);
-  return hash === 'records' || hash === 'report' ? hash : 'home';
+  if (hash === 'visits') return { name: 'visits' };
+  return { name: hash === 'records' || hash === 'report' ? hash : 'home' };
 }
 
 /** Everything a signed-in user works with: their store, the syncer and the screens. */
@@ -47,8 +51,7 @@ export function Workspace({ user, online, onLogout }: Props) {
   const [store, setStore] = useState<Store | null>(null);
   const [syncer, setSyncer] = useState<Syncer | null>(null);
   const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [], careTags: [] });
-  // `#records` or `#report` opens that tab directly, e.g. from a home-screen shortcut.
-  const [view, setView] = useState<View>(() => ({ name: initialTab() }));
+  const [view, setView] = useState<View>(initialView);
 
   useEffect(() => {
     let syncer: Syncer | null = null;
@@ -122,7 +125,20 @@ export function Workspace({ user, online, onLogout }: Props) {
           onRaiseNeed={(prefill) => setView({ name: 'report', prefill })}
         />
       )}
-      {view.name === 'visits' && <Visits store={store} reference={reference} onOpenHousehold={openHousehold} />}
+      {view.name === 'visits' && (
+        <Visits
+          store={store}
+          reference={reference}
+          onOpenHousehold={openHousehold}
+          onNewHousehold={() => setView({ name: 'household-new' })}
+        />
+      )}
+      {view.name === 'household-new' && (
+        <HouseholdForm
+          {...shared}
+          onDone={(id) => setView(id ? { name: 'household', id, back: { name: 'visits' } } : { name: 'visits' })}
+        />
+      )}
       {view.name === 'household' && (
         <Household
           key={view.id}

@@ -1,7 +1,10 @@
-import { getResidents, postAccessLog, postSync } from '../api';
+import { getResidents, postAccessLog, postResidentEdits, postSync } from '../api';
 import type { Store } from '../store';
 import { exchange, syncFailure, type SyncError, type Transport } from './engine';
 import { Runner } from './runner';
+
+/** Edits per `POST /residents`, under the server's limit per request. */
+const EDITS_PER_REQUEST = 100;
 
 export type { SyncError } from './engine';
 
@@ -98,6 +101,14 @@ export class Syncer extends SyncRunner {
     if (entries.length > 0) {
       await postAccessLog(entries);
       await this.store.dropAccess(keys);
+    }
+    // People's fields entered on the phone: after the exchange, which pushed the households
+    // that list them, and in parts the server takes.
+    const edits = (await this.store.pendingEdits()).filter((e) => !e.refused);
+    for (let i = 0; i < edits.length; i += EDITS_PER_REQUEST) {
+      const part = edits.slice(i, i + EDITS_PER_REQUEST);
+      const results = await postResidentEdits(part.map(({ household: _h, refused: _r, ...edit }) => edit));
+      await this.store.settleEdits(part, results);
     }
     const version = await this.store.meta<string>('residents-version');
     const fresh = await getResidents(version);

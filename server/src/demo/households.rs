@@ -75,13 +75,8 @@ fn id_number(rng: &mut Rng, year: i64, female: bool) -> String {
         rng.below(100)
     );
     let body = &body[..17];
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    let check = haitang_sync::personal::id_check_digit(body.as_bytes());
+    format!("{body}{}", check as char)
 }
 
 /// The register as a community keeps it, one row per person.

@@ -17,7 +17,9 @@ use haitang_sync::workflow;
 /// The projection of a document of any type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projected {
-    Record(Projection),
+    // Boxed: a record's projection is several times a household's, and documents of both
+    // types pass through the same queues.
+    Record(Box<Projection>),
     /// A household is projected from its reading alone (`db::households`).
     Household(Household),
 }
@@ -45,7 +47,7 @@ impl Projected {
 
 impl From<Projection> for Projected {
     fn from(p: Projection) -> Projected {
-        Projected::Record(p)
+        Projected::Record(Box::new(p))
     }
 }
 

@@ -5,10 +5,10 @@
 //!   clear), paged.
 //! - `GET /api/v1/households/{id}`: one household: its people (masked), their care plan,
 //!   and the records about it (visits and needs).
-//! - `POST /api/v1/admin/households/import`: a community's register as CSV (UTF-8 or GBK),
-//!   all or nothing (`households::import`).
-//! - `GET /api/v1/admin/households/export?unit=&reveal=&reason=`: the register in the import's
-//!   format; masked unless `reveal=true` with a reason, which is logged.
+//! - `POST /api/v1/admin/households/import`: a community's register as .xlsx or CSV (UTF-8
+//!   or GBK), all or nothing (`households::import`).
+//! - `GET /api/v1/admin/households/export?unit=&reveal=&reason=&format=`: the register in
+//!   the import's columns, CSV or .xlsx; masked unless `reveal=true` with a reason, which is logged.
 //! - `POST /api/v1/admin/residents/{pid}/erase`: erasure (PIPL art. 47), logged.
 //! - `GET /api/v1/admin/access-log?from=&to=&pid=&format=csv`: who saw whose data in clear.
 
@@ -23,7 +23,7 @@ use crate::residents::ResidentView;
 use crate::routes::admin::Admin;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -34,11 +34,19 @@ use haitang_sync::scope::{Principal, Scope, is_under};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
+/// Largest register file the import takes: 50,000 rows of a few hundred bytes each.
+pub const MAX_REGISTER_BYTES: usize = 32 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/households", get(search))
         .route("/households/{id}", get(one))
-        .route("/admin/households/import", post(import_register))
+        // A large community's register (`import::MAX_ROWS` people) is megabytes, far more
+        // than the JSON endpoints take.
+        .route(
+            "/admin/households/import",
+            post(import_register).layer(DefaultBodyLimit::max(MAX_REGISTER_BYTES)),
+        )
         .route("/admin/households/export", get(export))
         .route("/admin/residents/{pid}/erase", post(erase))
         .route("/admin/access-log", get(access_log))

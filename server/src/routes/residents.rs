@@ -8,8 +8,9 @@
 //! - `POST /api/v1/residents/{pid}/reveal`: a clear value, for a role that may see it,
 //!   with a reason; logged.
 //! - `POST /api/v1/access-log`: reveals made offline on a phone, uploaded at its next sync.
-//! - `GET /api/v1/residents/lookup?id_number=`: the person with this ID number (through the
-//!   keyed hash), masked.
+//! - `POST /api/v1/residents/lookup` `{id_number}`: the person with this ID number (through
+//!   the keyed hash), masked. A body, not a query string, so that no proxy's access log
+//!   keeps the number.
 //! - `GET /api/v1/visits/due`: the visit schedule of a unit: counts per sector and one page
 //!   of people, earliest due first, served from `members` so a supervisor never downloads
 //!   a community's people to see a count.
@@ -36,7 +37,7 @@ use std::net::SocketAddr;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/residents", get(list).post(edit))
-        .route("/residents/lookup", get(lookup))
+        .route("/residents/lookup", post(lookup))
         .route("/residents/{pid}/reveal", post(reveal))
         .route("/access-log", post(upload_log))
         .route("/visits/due", get(due))
@@ -413,7 +414,7 @@ async fn upload_log(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LookupQuery {
+struct LookupIn {
     id_number: String,
 }
 
@@ -425,11 +426,11 @@ struct Found {
 async fn lookup(
     State(state): State<AppState>,
     auth: AuthUser,
-    Query(q): Query<LookupQuery>,
+    Json(q): Json<LookupIn>,
 ) -> Result<Json<Found>, ApiError> {
     let principal = check_sees(&auth)?;
     let id = haitang_sync::personal::normalise_id_number(&q.id_number)
-        .map_err(|m| ApiError::bad_request(ErrorCode::InvalidQuery, format!("`id_number` {m}")))?;
+        .map_err(|m| ApiError::bad_request(ErrorCode::InvalidBody, format!("`id_number` {m}")))?;
     let row = state
         .db
         .resident_by_id_hash(principal, state.ids.hash(&id))
