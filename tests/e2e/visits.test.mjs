@@ -185,6 +185,9 @@ test('the community sees the plan per sector, opens a household and reveals a pe
   let sum = 0;
   for (let i = 0; i < (await rows.count()); i++) sum += Number(await rows.nth(i).getAttribute('data-overdue'));
   assert.equal(sum, serverDue.total.overdue);
+  // Who visited in the last 30 days: lou1 among them, with the visit just recorded.
+  const lou1Row = page.getByTestId('care-visitor').filter({ hasText: '顾阿姨' });
+  assert.ok(Number(await lou1Row.getAttribute('data-visits')) >= 1);
 
   // The visit and the need lou1 recorded offline are in the household's history.
   await page.getByTestId('care-search').fill(lou1Household);

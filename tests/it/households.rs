@@ -456,6 +456,33 @@ async fn a_visit_moves_the_schedule_and_an_erased_person_leaves_the_file_but_not
         page["members"][0].get("name").is_none(),
         "masked for the console: {page}"
     );
+    // Who visited: lou1, twice, one household, one person; a week back only today's.
+    let (status, visitors) = app.get("/api/v1/visits/by-visitor", &community).await;
+    assert_eq!(status, StatusCode::OK, "{visitors}");
+    assert_eq!(
+        visitors["visitors"],
+        json!([{ "user_id": user_id, "visits": 2, "households": 1, "people": 1 }]),
+        "{visitors}"
+    );
+    let (_, week) = app
+        .get("/api/v1/visits/by-visitor?days=7", &community)
+        .await;
+    assert_eq!(week["visitors"][0]["visits"], 1, "{week}");
+    let (status, body) = app
+        .get("/api/v1/visits/by-visitor?days=0", &community)
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_query"))
+    );
+    let (status, _) = app
+        .get("/api/v1/visits/by-visitor?unit=/gusu/pj", &community)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "another street is outside the community"
+    );
 
     // Erasure: the person stays in the household and the visits under her pid.
     let (status, _) = app

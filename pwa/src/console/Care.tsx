@@ -7,12 +7,14 @@ import { dueText, tagName } from '../screens/Visits';
 import {
   getDue,
   getHousehold,
+  getVisitors,
   lookupResident,
   revealResident,
   searchHouseholds,
   type DuePage,
   type HouseholdLine,
   type HouseholdPage,
+  type VisitorLine,
 } from './api';
 import { ct } from './i18n';
 
@@ -34,6 +36,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 export function Care({ reference, refresh, onOpenRecord }: Props) {
   const [unit, setUnit] = useState<string | undefined>(undefined);
   const [due, setDue] = useState<DuePage | null>(null);
+  const [visitors, setVisitors] = useState<VisitorLine[] | null>(null);
   const [q, setQ] = useState('');
   const [overdueOnly, setOverdueOnly] = useState(false);
   const [tag, setTag] = useState('');
@@ -47,6 +50,9 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
     let cancelled = false;
     getDue({ unit, limit: 100 })
       .then((d) => !cancelled && (setDue(d), setError(null)))
+      .catch((err: unknown) => !cancelled && setError(errorText(err)));
+    getVisitors({ unit, days: 30 })
+      .then((v) => !cancelled && setVisitors(v))
       .catch((err: unknown) => !cancelled && setError(errorText(err)));
     return () => {
       cancelled = true;
@@ -137,6 +143,39 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
                 ))}
               </tbody>
             </table>
+            <h3 class="section-title">{ct('care.visitors')}</h3>
+            {visitors && visitors.length === 0 && <p class="muted">{ct('care.noVisits')}</p>}
+            {visitors && visitors.length > 0 && (
+              <table class="c-table" data-testid="care-visitors">
+                <thead>
+                  <tr>
+                    <th>{ct('care.visitor')}</th>
+                    <th>{ct('care.sector')}</th>
+                    <th>{ct('care.visits')}</th>
+                    <th>{ct('care.householdsSeen')}</th>
+                    <th>{ct('care.peopleSeen')}</th>
+                    <th>{ct('care.patchOverdue')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {visitors.map((v) => {
+                    const who = reference.people.find((p) => p.id === v.user_id);
+                    // A leader's patch is their sector: its overdue count is theirs to bring down.
+                    const patch = who?.role === 'leader' ? due.by_sector.find((s) => s.sector === who.unit) : undefined;
+                    return (
+                      <tr key={v.user_id} data-testid="care-visitor" data-user={v.user_id} data-visits={v.visits}>
+                        <td>{who?.name ?? `#${v.user_id}`}</td>
+                        <td>{who ? (who.unit_name || name(who.unit)) : ''}</td>
+                        <td>{v.visits}</td>
+                        <td>{v.households}</td>
+                        <td>{v.people}</td>
+                        <td class={patch && patch.overdue > 0 ? 'c-bad' : ''}>{patch ? `${patch.overdue} / ${patch.on_plan}` : ''}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            )}
             <h3 class="section-title">{ct('care.list')}</h3>
             {due.items.length === 0 && <p class="muted">{ct('care.none')}</p>}
             <ul class="c-list" data-testid="care-due">
@@ -306,8 +345,12 @@ function HouseholdCard({ id, reference, onOpenRecord }: { id: string; reference:
                 <td data-testid="care-member-id">{c?.id_number ?? m.id_number_masked ?? ''}</td>
                 <td>{m.tags.map((x) => tagName(reference.careTags, x)).join('、')}</td>
                 <td>
-                  {m.interval_days ? ct('care.every', { n: m.interval_days }) : ''}
-                  {m.last_visit_at ? ` · ${t('due.lastVisit', { date: formatDate(m.last_visit_at) })}` : ''}
+                  {[
+                    m.interval_days ? ct('care.every', { n: m.interval_days }) : '',
+                    m.last_visit_at ? t('due.lastVisit', { date: formatDate(m.last_visit_at) }) : '',
+                  ]
+                    .filter(Boolean)
+                    .join(' · ')}
                   {m.due_state && m.due_at !== null && (
                     <span class={`chip due-${m.due_state}`}> {dueText({ due_at: m.due_at, state: m.due_state }, Date.now())}</span>
                   )}

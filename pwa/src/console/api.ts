@@ -174,3 +174,15 @@ export async function lookupResident(idNumber: string): Promise<Resident | null>
   const body = await postAuthed<{ resident: Resident | null }>('/residents/lookup', { id_number: idNumber });
   return body.resident;
 }
+
+export interface VisitorLine {
+  user_id: number;
+  visits: number;
+  households: number;
+  people: number;
+}
+
+/** Per person who visits: their visits, households and people seen in the last `days`. */
+export async function getVisitors(query: { unit?: string; days?: number }): Promise<VisitorLine[]> {
+  return (await getAuthed<{ visitors: VisitorLine[] }>(`/visits/by-visitor${qs(query)}`)).visitors;
+}

@@ -183,7 +183,43 @@ pub struct DueSummary {
     pub by_sector: Vec<(Option<String>, DueCounts)>,
 }
 
+/// What one person's visits in a period came to (`Db::visits_by_visitor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VisitorLine {
+    pub user_id: i64,
+    pub visits: i64,
+    pub households: i64,
+    pub people: i64,
+}
+
 impl super::Db {
+    /// Visit records in `scope` reported from `from` on (withdrawn ones not counted), per
+    /// reporter: how many, how many households, how many people seen. Most first.
+    pub async fn visits_by_visitor(
+        &self,
+        scope: haitang_sync::scope::Scope,
+        from: i64,
+    ) -> Result<Vec<VisitorLine>, DbError> {
+        self.read(move |c| {
+            let (clause, param) = super::scope::scope_sql(&scope, "d.");
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT r.reported_by, count(DISTINCT r.doc), count(DISTINCT r.household),                    count(DISTINCT p.pid)                  FROM records r JOIN docs d ON d.key = r.doc                  LEFT JOIN record_persons p ON p.doc = r.doc                  WHERE {clause} AND r.kind = 'visit' AND r.status != 'withdrawn' AND r.reported_at >= ?2                  GROUP BY r.reported_by ORDER BY 2 DESC, 1"
+            ))?;
+            let rows = stmt
+                .query_map(params![param, from], |r| {
+                    Ok(VisitorLine {
+                        user_id: r.get(0)?,
+                        visits: r.get(1)?,
+                        households: r.get(2)?,
+                        people: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     /// Counts at `now` for the people in `scope` (a subtree or a sector).
     pub async fn due_summary(
         &self,

@@ -25,7 +25,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod docs;
 mod households;
-pub use households::{DueCounts, DueSummary, HouseholdLine, HouseholdRecord};
+pub use households::{DueCounts, DueSummary, HouseholdLine, HouseholdRecord, VisitorLine};
 #[cfg(test)]
 pub(crate) mod fixture;
 mod migrations;

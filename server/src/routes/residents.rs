@@ -11,6 +11,8 @@
 //! - `POST /api/v1/residents/lookup` `{id_number}`: the person with this ID number (through
 //!   the keyed hash), masked. A body, not a query string, so that no proxy's access log
 //!   keeps the number.
+//! - `GET /api/v1/visits/by-visitor?unit=&days=`: per person who visits, their visits,
+//!   households and people seen in the last `days` (30 by default).
 //! - `GET /api/v1/visits/due`: the visit schedule of a unit: counts per sector and one page
 //!   of people, earliest due first, served from `members` so a supervisor never downloads
 //!   a community's people to see a count.
@@ -22,6 +24,7 @@ use crate::db::now_ms;
 use crate::db::residents::{Access, EditProblem};
 use crate::error::{ApiError, Json, Query};
 use crate::residents::{EditIn, ResidentView, validate};
+use crate::routes::households::narrowed;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -30,7 +33,7 @@ use axum::routing::{get, post};
 use haitang_sync::care::{self, DueState};
 use haitang_sync::personal::{PersonalField, may_reveal, may_see_residents};
 use haitang_sync::protocol::ErrorCode;
-use haitang_sync::scope::{Principal, Scope, is_under};
+use haitang_sync::scope::{Principal, Scope};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -41,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/residents/{pid}/reveal", post(reveal))
         .route("/access-log", post(upload_log))
         .route("/visits/due", get(due))
+        .route("/visits/by-visitor", get(by_visitor))
 }
 
 /// Most edits, and most uploaded log entries, one request may carry.
@@ -442,6 +446,38 @@ async fn lookup(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct VisitorQuery {
+    unit: Option<String>,
+    days: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Visitors {
+    from: i64,
+    visitors: Vec<crate::db::VisitorLine>,
+}
+
+async fn by_visitor(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<VisitorQuery>,
+) -> Result<Json<Visitors>, ApiError> {
+    let principal = check_sees(&auth)?;
+    let scope = narrowed(&principal, q.unit.as_deref())?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            "`days` must be 1 to 366",
+        ));
+    }
+    let from = now_ms() - days * care::DAY_MS;
+    let visitors = state.db.visits_by_visitor(scope, from).await?;
+    Ok(Json(Visitors { from, visitors }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DueQuery {
     /// A unit in the caller's scope; the caller's own by default.
     unit: Option<String>,
@@ -485,18 +521,7 @@ async fn due(
     Query(q): Query<DueQuery>,
 ) -> Result<Json<DueOut>, ApiError> {
     let principal = check_sees(&auth)?;
-    let scope = match (&q.unit, principal.scope()) {
-        (None, scope) => scope,
-        (Some(unit), Scope::Subtree { path }) if is_under(unit, &path) => {
-            Scope::Subtree { path: unit.clone() }
-        }
-        (Some(unit), Scope::Sector { path }) if *unit == path => Scope::Sector { path },
-        (Some(unit), _) => {
-            return Err(ApiError::forbidden(format!(
-                "unit {unit} is outside your area"
-            )));
-        }
-    };
+    let scope = narrowed(&principal, q.unit.as_deref())?;
     let unit = match &scope {
         Scope::Subtree { path } | Scope::Sector { path } => path.clone(),
         Scope::Department { department } => department.clone(),
