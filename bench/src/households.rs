@@ -335,6 +335,7 @@ pub async fn run(mut args: HouseholdArgs) -> anyhow::Result<()> {
             household: Some(household.clone()),
             persons: persons.clone(),
             raised_from: None,
+            checks: Default::default(),
             reported_by: admin.user_id,
             // Over the last four weeks: a visit three weeks ago leaves a weekly plan overdue.
             reported_at: now - (1 + (i as i64 * 7919) % 27) * 86_400_000,

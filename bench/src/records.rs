@@ -77,6 +77,7 @@ pub fn fields(id: String, grid: &str, reported_by: i64, n: usize) -> NewRecord {
         household: None,
         persons: Vec::new(),
         raised_from: None,
+        checks: Default::default(),
         reported_by,
         // Within the week before the run: the server refuses reports dated implausibly.
         reported_at: week_ago() + n as i64,

@@ -117,6 +117,78 @@ pub fn due_state(due_at: i64, now: i64) -> DueState {
     }
 }
 
+/// One question of the visit checklist (走访记录表), answered by choosing one option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Lower-case ASCII; permanent (stored as a key of a visit's `checks`).
+    pub code: &'static str,
+    pub label_zh: &'static str,
+    pub label_en: &'static str,
+    pub options: &'static [Answer],
+}
+
+/// An option of a [`Check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub code: &'static str,
+    pub label_zh: &'static str,
+    pub label_en: &'static str,
+    /// The answer calls for follow-up: the app offers to raise a need from the visit.
+    pub concern: bool,
+}
+
+const fn answer(
+    code: &'static str,
+    label_zh: &'static str,
+    label_en: &'static str,
+    concern: bool,
+) -> Answer {
+    Answer {
+        code,
+        label_zh,
+        label_en,
+        concern,
+    }
+}
+
+/// The checklist of a household visit: what a leader looks at in every home, coarse on
+/// purpose. The answers are written into the visit record (`checks`), so they are choices
+/// about the visit, never free text and never a diagnosis: the people it saw are named only
+/// by pid, and once a person's row is erased nothing in the answers points back at them.
+#[rustfmt::skip]
+pub const VISIT_CHECKS: &[Check] = &[
+    Check { code: "wellbeing", label_zh: "身体与精神状况", label_en: "Health and spirits", options: &[
+        answer("good", "良好", "Good", false),
+        answer("fair", "一般", "Fair", false),
+        answer("poor", "较差，需要关注", "Poor, needs attention", true),
+    ] },
+    Check { code: "home", label_zh: "居住环境", label_en: "Living conditions", options: &[
+        answer("tidy", "整洁", "Tidy", false),
+        answer("needs_help", "需要帮助打理", "Needs help keeping up", true),
+    ] },
+    Check { code: "safety", label_zh: "安全隐患（燃气、用电、消防）", label_en: "Safety hazards (gas, power, fire)", options: &[
+        answer("none", "未发现", "None found", false),
+        answer("found", "发现隐患", "Hazard found", true),
+    ] },
+    Check { code: "needs", label_zh: "有无诉求", label_en: "Any needs", options: &[
+        answer("none", "没有", "None", false),
+        answer("some", "有诉求", "Has a need", true),
+    ] },
+];
+
+/// Whether `answer` is an option of the check `code`; the problem in words if not.
+pub fn check_answer(code: &str, answer: &str) -> Result<&'static Answer, String> {
+    let check = VISIT_CHECKS
+        .iter()
+        .find(|c| c.code == code)
+        .ok_or_else(|| format!("names no question of the visit checklist: {code:?}"))?;
+    check
+        .options
+        .iter()
+        .find(|o| o.code == answer)
+        .ok_or_else(|| format!("{answer:?} is not an answer to {code:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +220,22 @@ mod tests {
         assert_eq!(due_state(now, now), DueState::Due);
         assert_eq!(due_state(now + 2 * DAY_MS, now), DueState::Soon);
         assert_eq!(due_state(now + 7 * DAY_MS, now), DueState::Later);
+    }
+
+    #[test]
+    fn the_checklist_has_unique_codes_and_takes_only_its_own_answers() {
+        let mut seen = std::collections::HashSet::new();
+        for c in VISIT_CHECKS {
+            assert!(seen.insert(c.code) && is_tag_code(c.code), "{}", c.code);
+            let mut options = std::collections::HashSet::new();
+            assert!(
+                c.options.iter().all(|o| options.insert(o.code)),
+                "{}",
+                c.code
+            );
+        }
+        assert!(check_answer("wellbeing", "poor").is_ok_and(|a| a.concern));
+        assert!(check_answer("wellbeing", "tidy").is_err());
+        assert!(check_answer("diagnosis", "good").is_err());
     }
 }

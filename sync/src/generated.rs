@@ -299,21 +299,23 @@ fn protocol_module() -> String {
         "soon_days": crate::care::SOON_DAYS,
         "due_states": names(crate::care::DueState::ALL, crate::care::DueState::as_str),
     });
+    let checks = json!(crate::care::VISIT_CHECKS);
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("json");
     format!(
-        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n\n/** The synced document types (`DocType`); `type` on the wire, absent for the first. */\nexport const DOC_TYPES = {};\n\n/** Every `code` of an error body (`ErrorCode`). */\nexport const ERROR_CODES = {};\n\n/** The care plan's time scale (`sync::care`): a visit is due within a day, or soon within `soon_days`. */\nexport const CARE = {};\n",
+        "{HEADER}\n/** Why a pushed document was refused (`RefusalCode`), every spelling. */\nexport const REFUSAL_CODES = {};\n\n/** Refusals the same push may overcome when sent again unchanged. */\nexport const RETRYABLE = {};\n\n/** The protocol's version and what one request may carry. */\nexport const LIMITS = {};\n\n/** The synced document types (`DocType`); `type` on the wire, absent for the first. */\nexport const DOC_TYPES = {};\n\n/** Every `code` of an error body (`ErrorCode`). */\nexport const ERROR_CODES = {};\n\n/** The care plan's time scale (`sync::care`): a visit is due within a day, or soon within `soon_days`. */\nexport const CARE = {};\n\n/** The household visit's checklist (`care::VISIT_CHECKS`): a visit record's `checks`. */\nexport const VISIT_CHECKS = {};\n",
         pretty(&json!(codes)),
         pretty(&json!(retryable)),
         pretty(&limits),
         pretty(&json!(doc_types)),
         pretty(&json!(errors)),
         pretty(&care),
+        pretty(&checks),
     )
 }
 
 fn protocol_types() -> String {
     format!(
-        "{HEADER}\nexport type RefusalCode = {};\n\nexport type DocType = {};\n\nexport type ErrorCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\nexport declare const DOC_TYPES: DocType[];\nexport declare const ERROR_CODES: ErrorCode[];\n\nexport type DueState = {};\n\n/** A resident's relation to the head of household, status and personal fields (`sync::personal`). */\nexport type Relation = {};\n\nexport type ResidentStatus = {};\n\nexport type PersonalField = {};\n\nexport declare const CARE: {{\n  day_ms: number;\n  soon_days: number;\n  due_states: DueState[];\n}};\n",
+        "{HEADER}\nexport type RefusalCode = {};\n\nexport type DocType = {};\n\nexport type ErrorCode = {};\n\nexport declare const REFUSAL_CODES: RefusalCode[];\nexport declare const RETRYABLE: RefusalCode[];\nexport declare const LIMITS: {{\n  version: number;\n  max_push_docs: number;\n  max_push_changes: number;\n  max_changes_per_doc: number;\n  max_want: number;\n}};\nexport declare const DOC_TYPES: DocType[];\nexport declare const ERROR_CODES: ErrorCode[];\n\nexport type DueState = {};\n\n/** A resident's relation to the head of household, status and personal fields (`sync::personal`). */\nexport type Relation = {};\n\nexport type ResidentStatus = {};\n\nexport type PersonalField = {};\n\nexport declare const CARE: {{\n  day_ms: number;\n  soon_days: number;\n  due_states: DueState[];\n}};\n\nexport interface VisitAnswer {{\n  code: string;\n  label_zh: string;\n  label_en: string;\n  concern: boolean;\n}}\n\nexport interface VisitCheck {{\n  code: string;\n  label_zh: string;\n  label_en: string;\n  options: VisitAnswer[];\n}}\n\nexport declare const VISIT_CHECKS: VisitCheck[];\n",
         union(RefusalCode::ALL, RefusalCode::as_str),
         union(DocType::ALL, DocType::as_str),
         union(ErrorCode::ALL, ErrorCode::as_str),

@@ -117,6 +117,12 @@ test('a lane leader sees who is due, reveals a phone offline with a reason, and 
   await page.getByTestId('category-group').selectOption('visit.care');
   await page.getByTestId('category').selectOption('visit.elderly_alone');
   await page.getByTestId('title').fill('入户走访：身体好，需要换灯泡');
+  await page.getByTestId('check-wellbeing-good').click();
+  await page.getByTestId('check-home-tidy').click();
+  await page.getByTestId('check-safety-none').click();
+  await page.getByTestId('check-needs-some').click();
+  await page.getByTestId('checklist').scrollIntoViewIfNeeded();
+  await screenshot(page, 'visit-checklist');
   await page.getByTestId('photo-gallery').setInputFiles([await picture(page, { width: 640, height: 480, hue: 30, name: 'visit.jpg' })]);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="draft-photo"] img').length === 1);
   await shot(page, 'visit-form');
@@ -124,6 +130,7 @@ test('a lane leader sees who is due, reveals a phone offline with a reason, and 
   await page.getByTestId('saved').waitFor();
 
   // The visit found a need: raised in one tap, linked to the visit and the household.
+  assert.match(await page.getByTestId('raise-need').textContent(), /需要跟进/, 'the checklist said so');
   await page.getByTestId('raise-need').click();
   await page.getByTestId('raised-from').waitFor();
   assert.equal(await page.getByTestId('kind-need').getAttribute('aria-checked'), 'true');
@@ -137,6 +144,9 @@ test('a lane leader sees who is due, reveals a phone offline with a reason, and 
   await page.getByTestId('detail').waitFor();
   await page.getByTestId('raised-from').click();
   await page.getByTestId('raised').filter({ hasText: '需要有人帮忙换楼道灯泡' }).waitFor();
+  // The visit's checklist, in words.
+  assert.equal(await page.getByTestId('detail-check-needs').textContent(), '有诉求');
+  assert.equal(await page.getByTestId('detail-check-wellbeing').textContent(), '良好');
 
   // The schedule moves on the phone at once, before any sync.
   await page.getByTestId('nav-home').click();

@@ -248,6 +248,7 @@ pub fn record(reported_by: i64) -> NewRecord {
         household: None,
         persons: Vec::new(),
         raised_from: None,
+        checks: Default::default(),
         reported_by,
         // Now: the server refuses reports dated in the future or long ago.
         reported_at: haitang_server::db::now_ms() - 60_000,

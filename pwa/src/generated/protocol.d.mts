@@ -33,3 +33,19 @@ export declare const CARE: {
   soon_days: number;
   due_states: DueState[];
 };
+
+export interface VisitAnswer {
+  code: string;
+  label_zh: string;
+  label_en: string;
+  concern: boolean;
+}
+
+export interface VisitCheck {
+  code: string;
+  label_zh: string;
+  label_en: string;
+  options: VisitAnswer[];
+}
+
+export declare const VISIT_CHECKS: VisitCheck[];

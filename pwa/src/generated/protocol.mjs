@@ -88,3 +88,89 @@ export const CARE = {
   ],
   "soon_days": 7
 };
+
+/** The household visit's checklist (`care::VISIT_CHECKS`): a visit record's `checks`. */
+export const VISIT_CHECKS = [
+  {
+    "code": "wellbeing",
+    "label_en": "Health and spirits",
+    "label_zh": "身体与精神状况",
+    "options": [
+      {
+        "code": "good",
+        "concern": false,
+        "label_en": "Good",
+        "label_zh": "良好"
+      },
+      {
+        "code": "fair",
+        "concern": false,
+        "label_en": "Fair",
+        "label_zh": "一般"
+      },
+      {
+        "code": "poor",
+        "concern": true,
+        "label_en": "Poor, needs attention",
+        "label_zh": "较差，需要关注"
+      }
+    ]
+  },
+  {
+    "code": "home",
+    "label_en": "Living conditions",
+    "label_zh": "居住环境",
+    "options": [
+      {
+        "code": "tidy",
+        "concern": false,
+        "label_en": "Tidy",
+        "label_zh": "整洁"
+      },
+      {
+        "code": "needs_help",
+        "concern": true,
+        "label_en": "Needs help keeping up",
+        "label_zh": "需要帮助打理"
+      }
+    ]
+  },
+  {
+    "code": "safety",
+    "label_en": "Safety hazards (gas, power, fire)",
+    "label_zh": "安全隐患（燃气、用电、消防）",
+    "options": [
+      {
+        "code": "none",
+        "concern": false,
+        "label_en": "None found",
+        "label_zh": "未发现"
+      },
+      {
+        "code": "found",
+        "concern": true,
+        "label_en": "Hazard found",
+        "label_zh": "发现隐患"
+      }
+    ]
+  },
+  {
+    "code": "needs",
+    "label_en": "Any needs",
+    "label_zh": "有无诉求",
+    "options": [
+      {
+        "code": "none",
+        "concern": false,
+        "label_en": "None",
+        "label_zh": "没有"
+      },
+      {
+        "code": "some",
+        "concern": true,
+        "label_en": "Has a need",
+        "label_zh": "有诉求"
+      }
+    ]
+  }
+];

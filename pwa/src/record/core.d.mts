@@ -28,6 +28,8 @@ export interface NewRecordFields {
   persons?: string[];
   /** The record this one was raised from (a need found on a visit). */
   raisedFrom?: string;
+  /** A visit's checklist: question code → answer code (`VISIT_CHECKS`). */
+  checks?: Record<string, string>;
   reportedBy: number;
   /** Epoch milliseconds. */
   reportedAt: number;
@@ -59,6 +61,7 @@ export interface RecordData {
   household?: string;
   persons: string[];
   raised_from?: string;
+  checks: Record<string, string>;
   location?: Location;
   reported_by: number;
   reported_at: number;

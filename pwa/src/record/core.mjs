@@ -40,6 +40,12 @@ export function newRecord(A, actor, f) {
     }
     if (f.household) d.household = s(f.household);
     if (f.raisedFrom) d.raised_from = s(f.raisedFrom);
+    // A visit's checklist: question code → answer code (care::VISIT_CHECKS).
+    if (f.checks && Object.keys(f.checks).length) {
+      const checks = {};
+      for (const [code, answer] of Object.entries(f.checks)) checks[code] = s(answer);
+      d.checks = checks;
+    }
     // A visit names the people it saw by pid only: names never go into a document.
     if (f.persons?.length) d.persons = f.persons.map(s);
     d.reported_by = f.reportedBy;
@@ -93,6 +99,7 @@ export function readRecord(doc) {
     household: str(doc.household),
     persons: Array.from(doc.persons ?? [], (p) => str(p) ?? ''),
     raised_from: str(doc.raised_from),
+    checks: Object.fromEntries(Object.entries(doc.checks ?? {}).map(([k, v]) => [k, str(v) ?? ''])),
     location:
       loc && typeof loc === 'object'
         ? { lat: num(loc.lat), lng: num(loc.lng), accuracy_m: loc.accuracy_m == null ? undefined : num(loc.accuracy_m) }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { User } from '../api';
 import { useStoreVersion } from '../hooks';
-import { hasKey, t } from '../i18n';
+import { getLang, hasKey, t } from '../i18n';
 import { categoryName, formatTime, label, unitName } from '../labels';
 import { MESSAGES, readRecord, type RecordData } from '../record/core.mjs';
 import { personName, type Reference } from '../reference';
@@ -16,6 +16,7 @@ import { toAttachment, type Attachment } from '../photos/db';
 import { PhotoPicker } from '../photos/PhotoPicker';
 import { PhotoStrip } from '../photos/PhotoStrip';
 import { useCare, type Care } from './Visits';
+import { VISIT_CHECKS } from '../generated/protocol.mjs';
 
 interface Props {
   id: string;
@@ -230,6 +231,18 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
             name={t('report.persons')}
             value={r.persons.map((p) => care?.residents.get(p)?.name_masked ?? '').filter(Boolean).join('、')}
           />
+          {VISIT_CHECKS.filter((c) => r.checks[c.code]).map((c) => {
+            const answer = c.options.find((o) => o.code === r.checks[c.code]);
+            const en = getLang() === 'en';
+            return (
+              <Fact
+                key={c.code}
+                name={en ? c.label_en : c.label_zh}
+                value={answer ? (en ? answer.label_en : answer.label_zh) : r.checks[c.code]}
+                testid={`detail-check-${c.code}`}
+              />
+            );
+          })}
           <Fact name={t('report.grid')} value={unitName(reference.units, r.grid)} />
           <Fact name={t('report.sector')} value={unitName(reference.units, r.sector)} />
           <Fact name={t('detail.reporter')} value={person(r.reported_by)} testid="detail-reporter" />

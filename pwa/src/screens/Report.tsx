@@ -12,6 +12,7 @@ import { getPhotos, toAttachment, type Photo } from '../photos/db';
 import { DraftPhotos, PhotoPicker } from '../photos/PhotoPicker';
 import type { ReportPrefill } from './Household';
 import { useCare } from './Visits';
+import { VISIT_CHECKS } from '../generated/protocol.mjs';
 import { PlacePicker, placeOf } from '../components/PlacePicker';
 
 interface Props {
@@ -39,6 +40,8 @@ interface Draft {
   household: string;
   /** Whom a visit saw (pids of that household). */
   persons: string[];
+  /** A visit's checklist answers. */
+  checks: Record<string, string>;
   urgent: boolean;
   location: Location | null;
   grid: string;
@@ -72,6 +75,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
     address: '',
     household: '',
     persons: [],
+    checks: {},
     urgent: false,
     location: null,
     grid: defaultGrid,
@@ -100,6 +104,8 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
   const [savedId, setSavedId] = useState<string | null>(null);
   // The visit just saved, and its household: a need it found is one tap away.
   const [savedVisit, setSavedVisit] = useState<{ id: string; household: string } | null>(null);
+  // The checklist found something to follow up: the offer to raise a need says so.
+  const [concern, setConcern] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [locating, setLocating] = useState(false);
   const [locError, setLocError] = useState<string | null>(null);
@@ -108,7 +114,12 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
   const grid = draft.grid || defaultGrid;
   // A household chosen by opening the form from it is where the user started, not typing.
   const dirty = Boolean(
-    draft.title || draft.description || (draft.address && !prefill) || draft.category || photos.length,
+    draft.title ||
+      draft.description ||
+      (draft.address && !prefill) ||
+      draft.category ||
+      photos.length ||
+      Object.keys(draft.checks).length,
   );
   const households = (care?.households ?? []).filter((h) => h.grid === grid && (!fixedSector || h.sector === fixedSector));
   const household = care?.households.find((h) => h.id === draft.household);
@@ -181,6 +192,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
         household: draft.household || undefined,
         persons: draft.household && draft.kind === 'visit' ? draft.persons : undefined,
         raisedFrom: prefill?.raisedFrom,
+        checks: draft.kind === 'visit' ? draft.checks : undefined,
         location: draft.location ?? undefined,
         reportedBy: user.id,
         reportedAt: Date.now(),
@@ -192,6 +204,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
       if (prefill) setPrefilled(true); // the next record of the round is about another household
       setSavedId(id);
       setSavedVisit(draft.kind === 'visit' && draft.household ? { id, household: draft.household } : null);
+      setConcern(draft.kind === 'visit' && VISIT_CHECKS.some((c) => c.options.some((o) => o.concern && draft.checks[c.code] === o.code)));
       window.scrollTo(0, 0); // the confirmation is at the top
       if (navigator.onLine) void syncer.syncNow();
     } catch (err) {
@@ -217,7 +230,7 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
               data-testid="raise-need"
               onClick={() => onRaiseNeed({ kind: 'need', household: savedVisit.household, raisedFrom: savedVisit.id })}
             >
-              {t('report.raiseNeed')}
+              {t(concern ? 'report.raiseNeedConcern' : 'report.raiseNeed')}
             </button>
           )}
         </div>
@@ -360,6 +373,37 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
                   {care?.residents.get(m.pid)?.name_masked ?? m.pid.slice(0, 8)} · {t(`relation.${m.relation}`)}
                 </label>
               ))}
+          </fieldset>
+        )}
+
+        {draft.kind === 'visit' && (
+          <fieldset class="field" data-testid="checklist">
+            <legend>{t('report.checklist')}</legend>
+            {VISIT_CHECKS.map((c) => (
+              <div key={c.code} class="field">
+                <span class="label">{getLang() === 'en' ? c.label_en : c.label_zh}</span>
+                <div class="segmented segmented-wrap" role="radiogroup">
+                  {c.options.map((o) => (
+                    <button
+                      key={o.code}
+                      type="button"
+                      role="radio"
+                      aria-checked={draft.checks[c.code] === o.code}
+                      class={draft.checks[c.code] === o.code ? (o.concern ? 'seg seg-on seg-urgent' : 'seg seg-on') : 'seg'}
+                      data-testid={`check-${c.code}-${o.code}`}
+                      onClick={() => {
+                        const checks = { ...draft.checks };
+                        if (checks[c.code] === o.code) delete checks[c.code];
+                        else checks[c.code] = o.code;
+                        update({ checks });
+                      }}
+                    >
+                      {getLang() === 'en' ? o.label_en : o.label_zh}
+                    </button>
+                  ))}
+                </div>
+              </div>
+            ))}
           </fieldset>
         )}
 

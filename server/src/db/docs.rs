@@ -329,6 +329,7 @@ pub(crate) mod tests {
                 household: None,
                 persons: Vec::new(),
                 raised_from: None,
+                checks: Default::default(),
             },
             times: Times::default(),
         }

@@ -82,6 +82,7 @@ pub fn record(id: &str, reported_by: i64) -> NewRecord {
         household: None,
         persons: Vec::new(),
         raised_from: None,
+        checks: Default::default(),
         reported_by,
         reported_at: super::now_ms() - 60_000,
         urgency: Urgency::Normal,

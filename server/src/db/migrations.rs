@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "quarantine", include_str!("../../migrations/0008_quarantine.sql")),
     (9, "doc_types", include_str!("../../migrations/0009_doc_types.sql")),
     (10, "households", include_str!("../../migrations/0010_households.sql")),
+    (11, "residents_rev", include_str!("../../migrations/0011_residents_rev.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -510,6 +510,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
                 household: None,
                 persons: Vec::new(),
                 raised_from: None,
+                checks: Default::default(),
                 reported_by: reporter.principal.user_id,
                 reported_at,
                 urgency: if story.urgent {

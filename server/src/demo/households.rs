@@ -305,6 +305,27 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
                         household: Some(h.id.clone()),
                         persons: seen,
                         raised_from: None,
+                        // Most homes are fine; a few need a look again.
+                        checks: [
+                            (
+                                "wellbeing",
+                                ["good", "good", "good", "fair", "fair", "poor"]
+                                    [rng.below(6) as usize],
+                            ),
+                            (
+                                "home",
+                                if rng.below(8) == 0 {
+                                    "needs_help"
+                                } else {
+                                    "tidy"
+                                },
+                            ),
+                            ("safety", if rng.below(15) == 0 { "found" } else { "none" }),
+                            ("needs", if rng.below(6) == 0 { "some" } else { "none" }),
+                        ]
+                        .into_iter()
+                        .map(|(c, a)| (c.to_owned(), a.to_owned()))
+                        .collect(),
                         reported_by: user.id,
                         reported_at: at,
                         urgency: Urgency::Normal,

@@ -19,6 +19,8 @@ pub struct NewRecord {
     pub persons: Vec<String>,
     /// The record this one was raised from (a need found on a visit).
     pub raised_from: Option<String>,
+    /// A visit's checklist answers (`care::VISIT_CHECKS`).
+    pub checks: std::collections::BTreeMap<String, String>,
     pub reported_by: i64,
     /// Milliseconds since the Unix epoch.
     pub reported_at: i64,
@@ -72,6 +74,12 @@ pub(super) fn write_new_record<T: Transactable>(
     }
     if let Some(from) = &f.raised_from {
         tx.put(ROOT, "raised_from", from.as_str())?;
+    }
+    if !f.checks.is_empty() {
+        let map = tx.put_object(ROOT, "checks", ObjType::Map)?;
+        for (code, answer) in &f.checks {
+            tx.put(&map, code.as_str(), answer.as_str())?;
+        }
     }
     if !f.persons.is_empty() {
         let list = tx.put_object(ROOT, "persons", ObjType::List)?;

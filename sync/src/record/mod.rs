@@ -105,6 +105,8 @@ pub struct Record {
     pub persons: Vec<String>,
     /// The record this one was raised from: a need found on a visit. Fixed once set.
     pub raised_from: Option<String>,
+    /// A visit's checklist (`care::VISIT_CHECKS`): question code → answer code, by code.
+    pub checks: std::collections::BTreeMap<String, String>,
 }
 
 impl Record {
@@ -322,6 +324,10 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
             format!("must be a record id, found {}", quote(d)),
         ));
     }
+    let checks = r.checks()?;
+    if !checks.is_empty() && kind != Kind::Visit {
+        return Err(SchemaError::new("checks", "only a visit has a checklist"));
+    }
     let raised_from = r.string(root, "raised_from", "raised_from")?;
     if let Some(d) = &raised_from
         && !is_uuid(d)
@@ -356,6 +362,7 @@ pub fn read_record(doc: &Automerge) -> Result<Record, SchemaError> {
         household,
         persons,
         raised_from,
+        checks,
     })
 }
 

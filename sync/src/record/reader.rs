@@ -360,6 +360,27 @@ impl<'a> Reader<'a> {
 
     /// Photos are stored outside the document by content hash; the document only lists them.
     /// Checks the attachments and returns the SHA-256 of each, in list order.
+    /// `checks`: a visit's answers, each a known question with one of its answers.
+    pub(crate) fn checks(&self) -> Result<std::collections::BTreeMap<String, String>, SchemaError> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(map) = self.object(&ROOT, "checks", "checks", ObjType::Map)? else {
+            return Ok(out);
+        };
+        let keys: Vec<String> = match self.heads {
+            None => self.doc.keys(&map).collect(),
+            Some(heads) => self.doc.keys_at(&map, heads).collect(),
+        };
+        for key in keys {
+            let field = format!("checks.{key}");
+            let answer = self
+                .string(&map, &key, &field)?
+                .ok_or_else(|| SchemaError::missing(&field))?;
+            crate::care::check_answer(&key, &answer).map_err(|m| SchemaError::new(&field, m))?;
+            out.insert(key, answer);
+        }
+        Ok(out)
+    }
+
     /// `persons`: the pids a visit saw, each once.
     pub(crate) fn persons(&self) -> Result<Vec<String>, SchemaError> {
         let Some(list) = self.object(&ROOT, "persons", "persons", ObjType::List)? else {

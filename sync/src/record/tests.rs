@@ -24,6 +24,7 @@ pub fn sample(id: &str, reported_by: i64) -> NewRecord {
         household: None,
         persons: Vec::new(),
         raised_from: None,
+        checks: Default::default(),
         reported_by,
         reported_at: 1_717_000_000_000,
         urgency: Urgency::Normal,
@@ -346,4 +347,35 @@ fn a_need_names_the_visit_it_was_raised_from() {
         &sample("7c9e6679-7425-40de-944b-e07fc1f90ae8", 7),
     );
     assert_eq!(read_record(&plain).expect("valid").raised_from, None);
+}
+
+#[test]
+fn a_visit_carries_its_checklist_and_nothing_else_does() {
+    let mut fields = sample("7c9e6679-7425-40de-944b-e07fc1f90ae9", 7);
+    fields.kind = Kind::Visit;
+    fields.category = "visit.elderly_alone".to_owned();
+    fields.checks = [("wellbeing", "poor"), ("safety", "none")]
+        .into_iter()
+        .map(|(c, a)| (c.to_owned(), a.to_owned()))
+        .collect();
+    let mut doc = new_record(ActorId::random(), &fields);
+    let r = read_record(&doc).expect("valid");
+    assert_eq!(r.checks.get("wellbeing").map(String::as_str), Some("poor"));
+    assert_eq!(r.checks.len(), 2);
+    edit(&mut doc, |tx| {
+        let map = match tx.get(ROOT, "checks").expect("get") {
+            Some((automerge::Value::Object(_), id)) => id,
+            other => panic!("checks is {other:?}"),
+        };
+        tx.put(&map, "wellbeing", "dying").expect("put");
+    });
+    assert_eq!(
+        err_of(&doc),
+        "field `checks.wellbeing` \"dying\" is not an answer to \"wellbeing\""
+    );
+    let mut need = fields.clone();
+    need.kind = Kind::Need;
+    need.category = "need.meal_assistance".to_owned();
+    let doc = new_record(ActorId::random(), &need);
+    assert_eq!(err_of(&doc), "field `checks` only a visit has a checklist");
 }

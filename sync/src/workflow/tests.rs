@@ -219,6 +219,7 @@ fn sample(reported_by: i64) -> NewRecord {
         household: None,
         persons: Vec::new(),
         raised_from: None,
+        checks: Default::default(),
         reported_by,
         reported_at: 1_700_000_000_000,
         urgency: Urgency::Normal,
