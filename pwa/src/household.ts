@@ -186,3 +186,16 @@ export function setHouseholdText(A: Am, doc: Doc<unknown>, field: 'address' | 'n
     else d[field] = value;
   });
 }
+
+/**
+ * A person's visit interval set by a supervisor (`null`: back to the default from their
+ * care tags). Only supervisors may; the server refuses it from anyone else.
+ */
+export function setMemberInterval(A: Am, doc: Doc<unknown>, pid: string, days: number | null): Doc<unknown> {
+  return A.change(doc, { message: '调整走访周期' }, (d) => {
+    const m = (d as Record<string, Record<string, Record<string, unknown>>>).members[pid];
+    if (!m) return;
+    if (days === null) delete m.interval_days;
+    else m.interval_days = days;
+  });
+}

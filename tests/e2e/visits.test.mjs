@@ -225,6 +225,24 @@ test('the community sees the plan per sector, opens a household and reveals a pe
   assert.ok(entry, JSON.stringify(log.entries));
   assert.equal(entry.via, 'server');
   assert.equal(entry.role, 'community_supervisor');
+
+  // The community sets this person's visits to every 30 days: a change to the household
+  // document, pushed from the console; the plan on the server follows.
+  const householdId = await household.getAttribute('data-id');
+  const interval = member.getByTestId('care-interval');
+  await page.waitForFunction(
+    (pid) => !document.querySelector(`[data-testid="care-member"][data-pid="${pid}"] [data-testid="care-interval"]`)?.disabled,
+    pid,
+  );
+  await interval.selectOption('30');
+  // Polled: the push goes out with the console's sync, on its own schedule.
+  let after;
+  for (let i = 0; i < 100; i++) {
+    after = await api('community1', `/households/${householdId}`);
+    if (after.members.find((m) => m.pid === pid)?.interval_days === 30) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(after.members.find((m) => m.pid === pid).interval_days, 30, JSON.stringify(after.members));
   await context.close();
 });
 

@@ -456,12 +456,14 @@ async fn a_visit_moves_the_schedule_and_an_erased_person_leaves_the_file_but_not
         page["members"][0].get("name").is_none(),
         "masked for the console: {page}"
     );
-    // Who visited: lou1, twice, one household, one person; a week back only today's.
+    // Who visited: lou1, twice, one household, one person; the first visit came before
+    // she was even due (she was registered today), today's thirteen days after the weekly
+    // visit that the one twenty days ago made due: late. A week back only today's counts.
     let (status, visitors) = app.get("/api/v1/visits/by-visitor", &community).await;
     assert_eq!(status, StatusCode::OK, "{visitors}");
     assert_eq!(
         visitors["visitors"],
-        json!([{ "user_id": user_id, "visits": 2, "households": 1, "people": 1 }]),
+        json!([{ "user_id": user_id, "visits": 2, "households": 1, "people": 1, "on_time": 1, "late": 1 }]),
         "{visitors}"
     );
     let (_, week) = app

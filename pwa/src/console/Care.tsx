@@ -17,9 +17,14 @@ import {
   type VisitorLine,
 } from './api';
 import { ct } from './i18n';
+import type { Store } from '../store';
+import type { ConsoleSyncer } from './sync';
+import { readHousehold, setMemberInterval } from '../household';
 
 interface Props {
   reference: Reference;
+  store: Store;
+  syncer: ConsoleSyncer;
   refresh: number;
   /** Opens a record of a household in the inbox's record pane. */
   onOpenRecord: (id: string) => void;
@@ -33,7 +38,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
  * register searchable, and a household's page with its people masked until revealed for
  * a reason the server logs.
  */
-export function Care({ reference, refresh, onOpenRecord }: Props) {
+export function Care({ reference, store, syncer, refresh, onOpenRecord }: Props) {
   const [unit, setUnit] = useState<string | undefined>(undefined);
   const [due, setDue] = useState<DuePage | null>(null);
   const [visitors, setVisitors] = useState<VisitorLine[] | null>(null);
@@ -154,6 +159,7 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
                     <th>{ct('care.visits')}</th>
                     <th>{ct('care.householdsSeen')}</th>
                     <th>{ct('care.peopleSeen')}</th>
+                    <th>{ct('care.onTime')}</th>
                     <th>{ct('care.patchOverdue')}</th>
                   </tr>
                 </thead>
@@ -169,6 +175,9 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
                         <td>{v.visits}</td>
                         <td>{v.households}</td>
                         <td>{v.people}</td>
+                        <td data-testid="care-visitor-timely">
+                          {v.on_time + v.late > 0 ? `${Math.round((100 * v.on_time) / (v.on_time + v.late))}% (${v.on_time} / ${v.on_time + v.late})` : ''}
+                        </td>
                         <td class={patch && patch.overdue > 0 ? 'c-bad' : ''}>{patch ? `${patch.overdue} / ${patch.on_plan}` : ''}</td>
                       </tr>
                     );
@@ -272,14 +281,40 @@ export function Care({ reference, refresh, onOpenRecord }: Props) {
         </table>
       </div>
 
-      {open && <HouseholdCard key={`${open}:${refresh}`} id={open} reference={reference} onOpenRecord={onOpenRecord} />}
+      {open && (
+        <HouseholdCard
+          // Not keyed by `refresh`: opening fetches the household through a sync, and each
+          // sync's end bumps `refresh`, which would open it again, for ever.
+          key={open}
+          id={open}
+          reference={reference}
+          store={store}
+          syncer={syncer}
+          onOpenRecord={onOpenRecord}
+        />
+      )}
     </section>
   );
 }
 
 const FIELDS: PersonalField[] = ['name', 'phone', 'id_number'];
 
-function HouseholdCard({ id, reference, onOpenRecord }: { id: string; reference: Reference; onOpenRecord: (id: string) => void }) {
+/** Intervals a supervisor picks from, in days; none means the care tags' default. */
+const INTERVALS = [7, 14, 30, 60, 90];
+
+function HouseholdCard({
+  id,
+  reference,
+  store,
+  syncer,
+  onOpenRecord,
+}: {
+  id: string;
+  reference: Reference;
+  store: Store;
+  syncer: ConsoleSyncer;
+  onOpenRecord: (id: string) => void;
+}) {
   const [page, setPage] = useState<HouseholdPage | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [asking, setAsking] = useState<string | null>(null);
@@ -287,11 +322,40 @@ function HouseholdCard({ id, reference, onOpenRecord }: { id: string; reference:
   const [clear, setClear] = useState<Record<string, { name?: string; phone?: string; id_number?: string }>>({});
   const card = useRef<HTMLDivElement>(null);
 
+  const [saving, setSaving] = useState<string | null>(null);
+  const [version, setVersion] = useState(0);
+  // The intervals a supervisor set, from the household document (null until it is here).
+  const [overrides, setOverrides] = useState<Record<string, number | undefined> | null>(null);
   useEffect(() => {
     getHousehold(id)
       .then(setPage)
       .catch((err: unknown) => setError(errorText(err)));
-  }, [id]);
+    void syncer
+      .open([id])
+      .then(() => store.load(id))
+      .then((got) => {
+        if (!got) return;
+        const h = readHousehold(got.doc);
+        setOverrides(Object.fromEntries(h.members.map((m) => [m.pid, m.interval_days])));
+      })
+      .catch(() => setOverrides(null)); // offline: the plan cannot be changed now
+  }, [id, version]);
+
+  // The plan is the household document's: fetched by id, changed, pushed, then read back.
+  async function setInterval(pid: string, days: number | null) {
+    setSaving(pid);
+    try {
+      await syncer.open([id]);
+      const found = await store.edit(id, (A, doc) => setMemberInterval(A, doc, pid, days));
+      if (!found) throw new Error(ct('care.notLoaded'));
+      await syncer.syncNow();
+      setVersion((v) => v + 1);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setSaving(null);
+    }
+  }
   // It opens below the lists: bring it into view rather than leave the user to look for it.
   useEffect(() => card.current?.scrollIntoView({ block: 'start' }), [page !== null]);
 
@@ -345,6 +409,20 @@ function HouseholdCard({ id, reference, onOpenRecord }: { id: string; reference:
                 <td data-testid="care-member-id">{c?.id_number ?? m.id_number_masked ?? ''}</td>
                 <td>{m.tags.map((x) => tagName(reference.careTags, x)).join('、')}</td>
                 <td>
+                  <select
+                    aria-label={ct('care.plan')}
+                    data-testid="care-interval"
+                    disabled={overrides === null || saving === m.pid || m.status !== 'living'}
+                    value={overrides?.[m.pid] ?? ''}
+                    onChange={(e) => void setInterval(m.pid, e.currentTarget.value ? Number(e.currentTarget.value) : null)}
+                  >
+                    <option value="">{ct('care.byTags')}</option>
+                    {INTERVALS.map((n) => (
+                      <option key={n} value={n}>
+                        {ct('care.every', { n })}
+                      </option>
+                    ))}
+                  </select>{' '}
                   {[
                     m.interval_days ? ct('care.every', { n: m.interval_days }) : '',
                     m.last_visit_at ? t('due.lastVisit', { date: formatDate(m.last_visit_at) }) : '',

@@ -185,6 +185,8 @@ function ConsoleBody({
       {tab === 'care' && (
         <Care
           reference={reference}
+          store={store}
+          syncer={syncer}
           refresh={refresh}
           onOpenRecord={(id) => {
             setSelected(id);

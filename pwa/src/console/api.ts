@@ -180,6 +180,9 @@ export interface VisitorLine {
   visits: number;
   households: number;
   people: number;
+  /** Visits to people on a plan made by their due date, and after it. */
+  on_time: number;
+  late: number;
 }
 
 /** Per person who visits: their visits, households and people seen in the last `days`. */

@@ -190,6 +190,10 @@ pub struct VisitorLine {
     pub visits: i64,
     pub households: i64,
     pub people: i64,
+    /// Of the visits to people on a plan, those made by the person's due date (the previous
+    /// visit, or their registration, plus their interval) and those made after it.
+    pub on_time: i64,
+    pub late: i64,
 }
 
 impl super::Db {
@@ -205,16 +209,53 @@ impl super::Db {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT r.reported_by, count(DISTINCT r.doc), count(DISTINCT r.household),                    count(DISTINCT p.pid)                  FROM records r JOIN docs d ON d.key = r.doc                  LEFT JOIN record_persons p ON p.doc = r.doc                  WHERE {clause} AND r.kind = 'visit' AND r.status != 'withdrawn' AND r.reported_at >= ?2                  GROUP BY r.reported_by ORDER BY 2 DESC, 1"
             ))?;
-            let rows = stmt
+            let mut rows: Vec<VisitorLine> = stmt
                 .query_map(params![param, from], |r| {
                     Ok(VisitorLine {
                         user_id: r.get(0)?,
                         visits: r.get(1)?,
                         households: r.get(2)?,
                         people: r.get(3)?,
+                        on_time: 0,
+                        late: 0,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
+            // Each person's visits in order: a visit is on time when it came by the date the
+            // one before it (or the person's registration) made it due, by `care::due_at`,
+            // with today's interval. A visit that named nobody is not counted here.
+            let (clause, param) = super::scope::scope_sql(&scope, "m.");
+            let mut timely = c.prepare_cached(&format!(
+                "WITH seen AS ( \
+                   SELECT r.reported_by AS who, p.pid AS pid, r.reported_at AS at, \
+                     lag(r.reported_at) OVER (PARTITION BY p.pid ORDER BY r.reported_at) AS prev \
+                   FROM record_persons p JOIN records r ON r.doc = p.doc \
+                   WHERE r.kind = 'visit' AND r.status != 'withdrawn' \
+                     AND p.pid IN (SELECT m.pid FROM members m WHERE {clause})) \
+                 SELECT s.who, s.at, s.prev, m.since, m.interval_days \
+                 FROM seen s JOIN members m ON m.pid = s.pid \
+                 WHERE s.at >= ?2 AND m.interval_days IS NOT NULL"
+            ))?;
+            let visits = timely.query_map(params![param, from], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            for visit in visits {
+                let (who, at, prev, since, interval) = visit?;
+                let Some(line) = rows.iter_mut().find(|l| l.user_id == who) else {
+                    continue;
+                };
+                if at <= care::due_at(interval, prev, since) {
+                    line.on_time += 1;
+                } else {
+                    line.late += 1;
+                }
+            }
             Ok(rows)
         })
         .await
