@@ -315,12 +315,17 @@ test('a leader registers a household offline with its people, corrects one, and 
   const grandson = onServer.members.find((m) => m.name_masked === '钱*明');
   page.once('dialog', (d) => d.accept());
   await page.locator(`[data-testid="member"][data-pid="${grandson.pid}"]`).getByTestId('person-status').selectOption('moved_out');
+  // And the door number was wrong.
+  await page.getByTestId('household-edit').click();
+  await page.getByTestId('he-address').fill('金筑苑3幢602室');
+  await page.getByTestId('he-save').click();
   await context.setOffline(false);
   await syncFromHome(page);
   await waitUntil(page, async () => (await window.haitang.store.pendingEdits()).length === 0);
   const corrected = await api('community1', `/households/${local.id}`);
   assert.equal(corrected.members.find((m) => m.pid === grandma.pid).phone_masked, '138****1111');
   assert.equal(corrected.members.find((m) => m.pid === grandson.pid).status, 'moved_out');
+  assert.equal(corrected.address, '金筑苑3幢602室');
   // Opening the edit form showed the name and phone in clear: logged like any reveal.
   const log = await api('admin', `/admin/access-log?pid=${grandma.pid}`);
   assert.ok(log.entries.some((e) => e.via === 'phone' && e.reason === '修改信息'), JSON.stringify(log.entries));

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { useUnsaved } from '../unsaved';
 import type { Resident, User } from '../api-types';
 import type { PersonalField } from '../generated/protocol.mjs';
 import { t } from '../i18n';
@@ -6,7 +7,7 @@ import { categoryName, formatDate, formatTime, label, unitName } from '../labels
 import type { Reference } from '../reference';
 import type { Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
-import type { Member } from '../household';
+import { setHouseholdText, type Member } from '../household';
 import type { QueuedEdit } from '../store';
 import type { ResidentStatus } from '../generated/protocol.mjs';
 import { emptyPerson, PersonFields, toEdit, type PersonDraft } from './HouseholdForm';
@@ -88,6 +89,7 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
             <p class="prewrap">{household.notes}</p>
           </>
         )}
+        <EditHousehold id={id} address={household.address} notes={household.notes} store={store} syncer={syncer} />
       </section>
 
       <div class="big-actions">
@@ -430,6 +432,51 @@ function AddPerson({ household, store, syncer, reference }: { household: string;
       {problem && <p class="alert alert-error">{problem}</p>}
       <div class="row">
         <button type="button" class="btn btn-primary" data-testid="add-person-save" onClick={() => void save()}>
+          {t('person.save')}
+        </button>
+        <button type="button" class="btn btn-light" onClick={() => setDraft(null)}>
+          {t('person.cancel')}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** Corrects the household's address or notes, as text edits that merge with another phone's. */
+function EditHousehold({ id, address, notes, store, syncer }: { id: string; address: string; notes: string; store: Store; syncer: SyncHandle }) {
+  const [draft, setDraft] = useState<{ address: string; notes: string } | null>(null);
+  useUnsaved(draft !== null && (draft.address !== address || draft.notes !== notes));
+  if (!draft) {
+    return (
+      <button type="button" class="btn btn-light" data-testid="household-edit" onClick={() => setDraft({ address, notes })}>
+        {t('household.edit')}
+      </button>
+    );
+  }
+  async function save() {
+    if (!draft || !draft.address.trim()) return;
+    await store.edit(id, (A, doc) => {
+      let next = doc;
+      if (draft.address.trim() !== address) next = setHouseholdText(A, next, 'address', draft.address.trim());
+      if (draft.notes.trim() !== notes) next = setHouseholdText(A, next, 'notes', draft.notes.trim());
+      return next;
+    });
+    setDraft(null);
+    if (navigator.onLine) void syncer.syncNow();
+  }
+  return (
+    <div class="reveal-box" data-testid="household-edit-form">
+      <div class="field">
+        <label for="he-address">{t('householdForm.address')}</label>
+        <input id="he-address" data-testid="he-address" maxLength={500} value={draft.address} onInput={(e) => setDraft({ ...draft, address: e.currentTarget.value })} />
+      </div>
+      <div class="field">
+        <label for="he-notes">{t('household.notes')}</label>
+        <textarea id="he-notes" rows={2} maxLength={2000} value={draft.notes} onInput={(e) => setDraft({ ...draft, notes: e.currentTarget.value })} />
+        <p class="muted">{t('householdForm.notesHint')}</p>
+      </div>
+      <div class="row">
+        <button type="button" class="btn btn-primary" data-testid="he-save" disabled={!draft.address.trim()} onClick={() => void save()}>
           {t('person.save')}
         </button>
         <button type="button" class="btn btn-light" onClick={() => setDraft(null)}>
