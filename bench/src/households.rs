@@ -8,7 +8,8 @@
 //! of the first street's households pushed through `POST /api/v1/sync`, dated over the last
 //! four weeks so that some people are overdue. Then what a supervisor asks: the visit plan
 //! of a street (≈ 50,000 people at the default size) and of a community, the overdue
-//! households of a street, each timed over real HTTP.
+//! households of a street, who visited it and how many visits were on time, each timed over
+//! real HTTP.
 
 use crate::api::Api;
 use crate::server::{self, Server};
@@ -385,6 +386,10 @@ pub async fn run(mut args: HouseholdArgs) -> anyhow::Result<()> {
         (
             "the visit plan of a community",
             format!("/visits/due?unit={}&limit=100", community(0, 0)),
+        ),
+        (
+            "who visited a street, on time or late",
+            format!("/visits/by-visitor?unit={unit}&days=30"),
         ),
     ];
     let mut lines = Vec::new();

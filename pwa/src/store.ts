@@ -239,8 +239,15 @@ export class Store {
     return list;
   }
 
-  async residents(): Promise<Resident[]> {
-    return this.db.getAll('residents');
+  // The residents and the queued edits are read by every visit screen; kept in memory
+  // between the writes that change them (this tab's: another tab's sync replaces the
+  // residents in its own store, and this one reads them again at its next sync).
+  private residentsCache: Promise<Resident[]> | null = null;
+  private editsCache: Promise<QueuedEdit[]> | null = null;
+
+  residents(): Promise<Resident[]> {
+    this.residentsCache ??= this.db.getAll('residents');
+    return this.residentsCache;
   }
 
   /** Replaces the whole cache: a person corrected or erased on the server changes or goes here too. */
@@ -250,6 +257,7 @@ export class Store {
     await Promise.all(residents.map((r) => tx.objectStore('residents').put(r)));
     await tx.objectStore('meta').put(version, 'residents-version');
     await tx.done;
+    this.residentsCache = null;
     this.emit();
   }
 
@@ -312,11 +320,13 @@ export class Store {
     delete merged.refused;
     await tx.store.put(merged);
     await tx.done;
+    this.editsCache = null;
     this.emit();
   }
 
-  async pendingEdits(): Promise<QueuedEdit[]> {
-    return this.db.getAll('edits');
+  pendingEdits(): Promise<QueuedEdit[]> {
+    this.editsCache ??= this.db.getAll('edits');
+    return this.editsCache;
   }
 
   /**
@@ -336,6 +346,7 @@ export class Store {
       else if (r.code !== 'not_found') await tx.store.put({ ...edit, refused: r.message ?? r.code ?? '' });
     }
     await tx.done;
+    this.editsCache = null;
     this.emit();
   }
 
@@ -526,6 +537,9 @@ export class Store {
       throw err;
     }
     await tx.done;
+    // After the commit: a read in between would cache what the transaction replaced.
+    this.editsCache = null;
+    this.householdCache = null;
     this.published(changed);
   }
 }

@@ -330,14 +330,7 @@ function Person({ household, member, resident: r, edit, item, now, store, syncer
             onChange={(draft) => setEditing({ ...editing, draft })}
           />
           {problem && <p class="alert alert-error">{problem}</p>}
-          <div class="row">
-            <button type="button" class="btn btn-primary" data-testid="person-save" onClick={() => void saveEdit()}>
-              {t('person.save')}
-            </button>
-            <button type="button" class="btn btn-light" onClick={() => setEditing(null)}>
-              {t('person.cancel')}
-            </button>
-          </div>
+          <SaveCancel testid="person-save" onSave={saveEdit} onCancel={() => setEditing(null)} />
         </div>
       ) : (
         <div class="row">
@@ -430,14 +423,7 @@ function AddPerson({ household, store, syncer, reference }: { household: string;
     <div class="reveal-box" data-testid="add-person-form">
       <PersonFields person={draft} careTags={reference.careTags} onChange={setDraft} />
       {problem && <p class="alert alert-error">{problem}</p>}
-      <div class="row">
-        <button type="button" class="btn btn-primary" data-testid="add-person-save" onClick={() => void save()}>
-          {t('person.save')}
-        </button>
-        <button type="button" class="btn btn-light" onClick={() => setDraft(null)}>
-          {t('person.cancel')}
-        </button>
-      </div>
+      <SaveCancel testid="add-person-save" onSave={save} onCancel={() => setDraft(null)} />
     </div>
   );
 }
@@ -475,14 +461,20 @@ function EditHousehold({ id, address, notes, store, syncer }: { id: string; addr
         <textarea id="he-notes" rows={2} maxLength={2000} value={draft.notes} onInput={(e) => setDraft({ ...draft, notes: e.currentTarget.value })} />
         <p class="muted">{t('householdForm.notesHint')}</p>
       </div>
-      <div class="row">
-        <button type="button" class="btn btn-primary" data-testid="he-save" disabled={!draft.address.trim()} onClick={() => void save()}>
-          {t('person.save')}
-        </button>
-        <button type="button" class="btn btn-light" onClick={() => setDraft(null)}>
-          {t('person.cancel')}
-        </button>
-      </div>
+      <SaveCancel testid="he-save" disabled={!draft.address.trim()} onSave={save} onCancel={() => setDraft(null)} />
+    </div>
+  );
+}
+
+function SaveCancel(props: { testid: string; disabled?: boolean; onSave: () => Promise<void>; onCancel: () => void }) {
+  return (
+    <div class="row">
+      <button type="button" class="btn btn-primary" data-testid={props.testid} disabled={props.disabled} onClick={() => void props.onSave()}>
+        {t('person.save')}
+      </button>
+      <button type="button" class="btn btn-light" onClick={props.onCancel}>
+        {t('person.cancel')}
+      </button>
     </div>
   );
 }
