@@ -126,6 +126,8 @@ function ConsoleBody({
 }) {
   const status = useSyncStatus(syncer);
   useStoreVersion(store);
+  // The inbox bucket an overview tile opens (the inbox starts at its first otherwise).
+  const [bucket, setBucket] = useState<Bucket | undefined>(undefined);
   const { pending, refused } = store.counts();
   // The inbox asks the server again after each sync, so it shows the actions just pushed.
   const [refresh, setRefresh] = useState(0);
@@ -194,10 +196,21 @@ function ConsoleBody({
           }}
         />
       )}
-      {tab === 'overview' && <Overview user={user} refresh={refresh} onOpenInbox={() => setTab('inbox')} />}
+      {tab === 'overview' && (
+        <Overview
+          user={user}
+          refresh={refresh}
+          onOpenInbox={(b) => {
+            setBucket(b);
+            setTab('inbox');
+          }}
+        />
+      )}
       {tab === 'inbox' && (
         <div class={selected ? 'c-split c-split-open' : 'c-split'}>
           <Inbox
+            key={bucket}
+            initialBucket={bucket}
             user={user}
             store={store}
             syncer={syncer}
@@ -237,7 +250,7 @@ function tabsFor(user: User): Tab[] {
 
 const RATE_KEYS = ['rectification_rate', 'closure_rate', 'on_time_closure_rate', 'rework_rate'] as const;
 
-function Overview({ user, refresh, onOpenInbox }: { user: User; refresh: number; onOpenInbox: () => void }) {
+function Overview({ user, refresh, onOpenInbox }: { user: User; refresh: number; onOpenInbox: (bucket: Bucket) => void }) {
   const [days, setDays] = useState<number | null>(30);
   const [rates, setRates] = useState<Rates | null>(null);
   const [counts, setCounts] = useState<CasePage['counts'] | null>(null);
@@ -313,7 +326,7 @@ function Overview({ user, refresh, onOpenInbox }: { user: User; refresh: number;
             {bucketsFor(user)
               .filter((b): b is Exclude<Bucket, 'all'> => b !== 'all')
               .map((b) => (
-                <button key={b} type="button" class="c-rate c-rate-btn" data-testid={`overview-${b}`} onClick={onOpenInbox}>
+                <button key={b} type="button" class="c-rate c-rate-btn" data-testid={`overview-${b}`} onClick={() => onOpenInbox(b)}>
                   <span class="c-rate-value">{counts[b] ?? 0}</span>
                   <span class="c-rate-name">{ct(`bucket.${b}` as CKey)}</span>
                 </button>

@@ -37,6 +37,8 @@ export function FieldWorkflow({ id, user, store, syncer, reference }: Props) {
   const version = useStoreVersion(store);
   const [state, setState] = useState<{ w: Workflow; reason?: string } | null>(null);
   const [open, setOpen] = useState<Action | null>(null);
+  // Withdrawing cannot be undone: it takes a second, deliberate tap.
+  const [confirmWithdraw, setConfirmWithdraw] = useState(false);
   const [note, setNote] = useState('');
   const [busy, setBusy] = useState(false);
 
@@ -106,11 +108,35 @@ export function FieldWorkflow({ id, user, store, syncer, reference }: Props) {
               class={a === 'withdraw' || a === 'hand_back' ? 'btn btn-light' : 'btn btn-primary'}
               data-testid={`wf-${a}`}
               disabled={busy}
-              onClick={() => (needsNote(a) ? setOpen(open === a ? null : a) : void run(a))}
+              onClick={() =>
+                a === 'withdraw' ? setConfirmWithdraw(true) : needsNote(a) ? setOpen(open === a ? null : a) : void run(a)
+              }
             >
               {ct(key)}
             </button>
           ))}
+        </div>
+      )}
+      {confirmWithdraw && (
+        <div class="alert alert-warn" role="alertdialog" data-testid="wf-withdraw-ask">
+          <p>{ct('field.withdrawAsk')}</p>
+          <div class="row">
+            <button
+              type="button"
+              class="btn btn-danger"
+              data-testid="wf-withdraw-confirm"
+              disabled={busy}
+              onClick={() => {
+                setConfirmWithdraw(false);
+                void run('withdraw');
+              }}
+            >
+              {ct('field.withdrawYes')}
+            </button>
+            <button type="button" class="btn btn-light" data-testid="wf-withdraw-cancel" onClick={() => setConfirmWithdraw(false)}>
+              {ct('field.withdrawNo')}
+            </button>
+          </div>
         </div>
       )}
       {open && (

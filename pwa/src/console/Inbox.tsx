@@ -43,6 +43,8 @@ interface Props {
   onSelect: (id: string) => void;
   /** Bumped after a sync, so the list shows what the server now says. */
   refresh: number;
+  /** The bucket to show first (an overview tile's); the first of the role's otherwise. */
+  initialBucket?: Bucket;
 }
 
 function dayStart(date: string): number | undefined {
@@ -51,9 +53,11 @@ function dayStart(date: string): number | undefined {
   return new Date(y, m - 1, d).getTime();
 }
 
-export function Inbox({ user, store, syncer, reference, people, selected, onSelect, refresh }: Props) {
+export function Inbox({ user, store, syncer, reference, people, selected, onSelect, refresh, initialBucket }: Props) {
   const buckets = bucketsFor(user);
-  const [bucket, setBucket] = useState<Bucket>(buckets[0]);
+  const [bucket, setBucket] = useState<Bucket>(
+    initialBucket && buckets.includes(initialBucket) ? initialBucket : buckets[0],
+  );
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [q, setQ] = useState('');
   const [page, setPage] = useState(0);

@@ -282,9 +282,12 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
             <p class="prewrap" data-testid="detail-description">
               {r.description || t('detail.none')}
             </p>
-            <button type="button" class="btn btn-light" data-testid="edit-description" onClick={() => setDescription(r.description)}>
-              {t('detail.edit')}
-            </button>
+            {/* A withdrawn or closed record is done with: nothing left to correct. */}
+            {r.status !== 'withdrawn' && r.status !== 'closed' && (
+              <button type="button" class="btn btn-light" data-testid="edit-description" onClick={() => setDescription(r.description)}>
+                {t('detail.edit')}
+              </button>
+            )}
           </>
         ) : (
           <>

@@ -1,0 +1,75 @@
+// What #17 found broken, each checked in the browser as its user meets it.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { MANY_SIGN_INS, launchBrowser, newPhone, startServer } from './harness.mjs';
+import { openRecord, picture, report, signIn } from './app.mjs';
+import { DESKTOP, consoleSignIn } from './console-app.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ demo: true, env: { ...MANY_SIGN_INS, HAITANG_DEMO_HISTORY: 'true' } });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.cleanup();
+});
+
+test('withdrawing takes a second tap, and a withdrawn record offers no editing', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await signIn(page, server.url, 'lou1');
+  const title = `撤回测试-${Date.now().toString(36)}`;
+  await report(page, { title, description: '误报' });
+  await openRecord(page, title);
+  await page.getByTestId('wf-withdraw').click();
+  await page.getByTestId('wf-withdraw-ask').waitFor();
+  await page.getByTestId('wf-withdraw-cancel').click();
+  assert.equal(await page.getByTestId('detail-status').textContent(), '已上报', 'one tap withdraws nothing');
+  await page.getByTestId('wf-withdraw').click();
+  await page.getByTestId('wf-withdraw-confirm').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="detail-status"]')?.textContent === '已撤回');
+  assert.equal(await page.getByTestId('edit-description').count(), 0);
+  await context.close();
+});
+
+test('an overview tile opens its own bucket', async () => {
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  await consoleSignIn(page, server.url, 'community1');
+  await page.getByTestId('tab-overview').click();
+  for (const bucket of ['awaiting_verification', 'overdue', 'new']) {
+    await page.getByTestId(`overview-${bucket}`).click();
+    await page.getByTestId(`bucket-${bucket}`).waitFor();
+    assert.equal(await page.getByTestId(`bucket-${bucket}`).getAttribute('aria-selected'), 'true', bucket);
+    await page.getByTestId('tab-overview').click();
+  }
+  await context.close();
+});
+
+test('photo buttons have their labels centred and a remove target of at least 44 px', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await signIn(page, server.url, 'lou1');
+  await page.getByTestId('nav-report').click();
+  for (const id of ['photo-camera', 'photo-gallery']) {
+    const offset = await page.getByTestId(id).evaluate((input) => {
+      const label = input.closest('label');
+      const range = document.createRange();
+      range.selectNodeContents(label);
+      const box = label.getBoundingClientRect();
+      const text = [...range.getClientRects()].filter((r) => r.height > 0 && r.width > 2).pop();
+      return Math.abs(text.top + text.height / 2 - (box.top + box.height / 2));
+    });
+    assert.ok(offset <= 3, `${id}: the label's text is ${offset} px off its middle`);
+  }
+  await page.getByTestId('photo-gallery').setInputFiles([await picture(page, { width: 400, height: 300, name: 'a.jpg' })]);
+  const remove = page.locator('[data-testid="draft-photo"] .photo-remove');
+  await remove.waitFor();
+  const box = await remove.boundingBox();
+  assert.ok(box.width >= 44 && box.height >= 44, `remove is ${box.width}×${box.height}`);
+  await context.close();
+});
