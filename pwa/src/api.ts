@@ -71,13 +71,32 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-async function send(path: string, init: RequestInit = {}): Promise<Response> {
+/**
+ * How long a one-off request may take before it is given up, so that a server that stops
+ * answering cannot leave a screen waiting for ever. A caller with a signal of its own
+ * (sync rounds and photo transfers bound themselves by their size) is not cut short.
+ */
+export const REQUEST_TIMEOUT_MS = 20_000;
+
+/** The user gave up on a request (a cancel button): nothing to report to them. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+async function send(path: string, init: RequestInit = {}, timeout: 'default' | 'none' = 'default'): Promise<Response> {
   const headers = new Headers(init.headers);
   if (!headers.has('Accept')) headers.set('Accept', 'application/json');
   if (init.body !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+  const signal = init.signal ?? (timeout === 'default' ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined);
   try {
-    return await fetch(BASE + path, { ...init, headers, cache: 'no-store' });
+    return await fetch(BASE + path, { ...init, headers, cache: 'no-store', signal });
   } catch (cause) {
+    if (init.signal?.aborted && !(init.signal.reason instanceof DOMException && init.signal.reason.name === 'TimeoutError')) {
+      throw new CancelledError();
+    }
     throw new NetworkError(cause);
   }
 }
@@ -180,6 +199,7 @@ async function authedResponse(
   path: string,
   build: (session: Session) => RequestInit,
   { notifyAuthLost = true }: AuthedOptions = {},
+  timeout: 'default' | 'none' = 'default',
 ): Promise<Response> {
   let session = await loadSession();
   if (!session) {
@@ -190,7 +210,7 @@ async function authedResponse(
     const init = build(s);
     const headers = new Headers(init.headers);
     headers.set('Authorization', `Bearer ${s.access_token}`);
-    return send(path, { ...init, headers });
+    return send(path, { ...init, headers }, timeout);
   };
 
   let res = await attempt(session);
@@ -212,10 +232,12 @@ export async function getInfo(): Promise<ServerInfo> {
   return info;
 }
 
-export async function login(username: string, password: string): Promise<Session> {
+export async function login(username: string, password: string, signal?: AbortSignal): Promise<Session> {
   const res = await send('/auth/login', {
     method: 'POST',
     body: JSON.stringify({ username, password }),
+    // The user's cancel, and the usual limit: a sign-in that hangs is given up either way.
+    signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) : undefined,
   });
   const session = toSession(await parse<TokenResponse>(res));
   await saveSession(session);
@@ -304,7 +326,8 @@ export function postSync(body: Uint8Array, signal?: AbortSignal): Promise<Uint8A
  * where 404 and 202 carry meaning and the body is an image.
  */
 export function authedFetch(path: string, init: RequestInit = {}): Promise<Response> {
-  return authedResponse(path, () => init);
+  // A photo takes as long as it takes on a slow line; uploads bound themselves by size.
+  return authedResponse(path, () => init, {}, 'none');
 }
 
 /** Reads an error answer (`{code, message}`) the caller of `authedFetch` got. */

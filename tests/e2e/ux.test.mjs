@@ -73,3 +73,26 @@ test('photo buttons have their labels centred and a remove target of at least 44
   assert.ok(box.width >= 44 && box.height >= 44, `remove is ${box.width}×${box.height}`);
   await context.close();
 });
+
+test('a sign-in to a server that does not answer can be cancelled, and gives up by itself', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.locator('#username').fill('lou1');
+  await page.locator('#password').fill('demo');
+  process.kill(server.pid, 'SIGSTOP');
+  try {
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('login-cancel').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="login-submit"]')?.textContent === '登录');
+    assert.equal(await page.locator('[role="alert"]').count(), 0, 'a cancel is not an error');
+    // Left alone, it ends with the network's message rather than "正在登录…" for ever.
+    await page.getByTestId('login-submit').click();
+    const alert = page.locator('[role="alert"]').filter({ hasText: '无法连接服务器' });
+    await alert.waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('login-submit').textContent(), '登录');
+  } finally {
+    process.kill(server.pid, 'SIGCONT');
+  }
+  await context.close();
+});

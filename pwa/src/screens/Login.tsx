@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, login } from '../api';
+import { ApiError, CancelledError, login } from '../api';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { useCountdown } from '../hooks';
 import { t } from '../i18n';
@@ -30,16 +30,25 @@ export function Login({ online, expired, onLoggedIn }: Props) {
       .catch(() => undefined);
   }, []);
 
+  const [attempt, setAttempt] = useState<AbortController | null>(null);
+
   async function submit(e: Event) {
     e.preventDefault();
     if (busy || waiting) return;
+    const controller = new AbortController();
+    setAttempt(controller);
     setBusy(true);
     setError(null);
     setRetryAt(null);
     try {
-      const session = await login(username.trim(), password);
+      const session = await login(username.trim(), password, controller.signal);
       onLoggedIn(session);
     } catch (err) {
+      setAttempt(null);
+      if (err instanceof CancelledError) {
+        setBusy(false);
+        return;
+      }
       setError(err);
       if (err instanceof ApiError && err.status === 429) {
         setRetryAt(Date.now() + (err.retryAfter ?? 60) * 1000);
@@ -115,6 +124,11 @@ export function Login({ online, expired, onLoggedIn }: Props) {
         >
           {busy ? t('login.submitting') : t('login.submit')}
         </button>
+        {busy && attempt && (
+          <button type="button" class="btn btn-light btn-block" data-testid="login-cancel" onClick={() => attempt.abort()}>
+            {t('login.cancel')}
+          </button>
+        )}
       </form>
     </main>
   );
