@@ -220,6 +220,8 @@ test('a new record the server refuses cannot be reset, and says why', async () =
     await context.setOffline(false);
     await page.getByTestId('nav-home').click();
     await page.getByTestId('refused-count').waitFor();
+    // A refused sync is the phone's trouble, 同步失败; 退回 means a supervisor's return (#17, 7).
+    assert.equal(await page.locator('.sync-refused span').nth(1).textContent(), '条同步失败');
     assert.equal(await page.getByTestId('pending-count').textContent(), '1');
 
     await openRecord(page, title);

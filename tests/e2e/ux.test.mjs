@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MANY_SIGN_INS, launchBrowser, newPhone, startServer } from './harness.mjs';
-import { openRecord, picture, report, signIn } from './app.mjs';
-import { DESKTOP, consoleSignIn } from './console-app.mjs';
+import { openRecord, picture, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
+import { DESKTOP, consoleSignIn, openCase, takeAction, waitRecord } from './console-app.mjs';
 
 let server;
 let browser;
@@ -95,4 +95,43 @@ test('a sign-in to a server that does not answer can be cancelled, and gives up 
     process.kill(server.pid, 'SIGCONT');
   }
   await context.close();
+});
+
+test('a department handler sees unit names, not codes', async () => {
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  await consoleSignIn(page, server.url, 'police1');
+  await page.getByTestId('tab-inbox').click();
+  // The demo's history dispatched cases to the police.
+  const row = page.getByTestId('case-row').first();
+  await row.waitFor();
+  assert.doesNotMatch(await row.textContent(), /· [bcl]\d ·|· g\d\d ·/, 'the row names the sector or grid');
+  await row.getByTestId('case-open').click();
+  await page.locator('[data-testid="record-pane"][data-status]').waitFor();
+  assert.match(await page.getByTestId('fact-grid').textContent(), /网格$/);
+  await context.close();
+});
+
+test('a return for correction is the loud one on home, with its reason a tap away', async () => {
+  const phone = await newPhone(browser);
+  const page = await phone.newPage();
+  await signIn(page, server.url, 'lou1');
+  const title = `退回测试-${Date.now().toString(36)}`;
+  await report(page, { title, description: '楼道堆物' });
+  await waitPendingCount(page, 0);
+  const desk = await browser.newContext(DESKTOP);
+  const console = await desk.newPage();
+  await consoleSignIn(console, server.url, 'community1');
+  await openCase(console, title, 'new');
+  await takeAction(console, 'return', { note: '请补充具体楼层' });
+  await waitRecord(console, 'returned');
+  await syncFromHome(page);
+  const card = page.getByTestId('returned-card');
+  await card.waitFor();
+  assert.match(await card.textContent(), /被退回，需要您修改/);
+  await card.getByTestId('returned-row').filter({ hasText: title }).click();
+  await page.getByTestId('wf-returned').waitFor();
+  assert.match(await page.getByTestId('wf-reason').textContent(), /请补充具体楼层/);
+  await desk.close();
+  await phone.close();
 });

@@ -197,7 +197,7 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
           <Fact k="record.status" v={w.statuses.map((s) => label('status', s)).join(' / ')} testid="fact-status" />
           <Fact k="record.level" v={ct(`level.${w.level}` as CKey)} testid="fact-level" />
           <Fact k="record.urgency" v={label('urgency', r.urgency)} />
-          <Fact k="record.grid" v={unitName(reference.units, r.grid)} />
+          <Fact k="record.grid" v={unitName(reference.units, r.grid)} testid="fact-grid" />
           <Fact k="record.sector" v={unitName(reference.units, r.sector)} />
           <Fact k="record.address" v={r.address} testid="fact-address" />
           <Fact

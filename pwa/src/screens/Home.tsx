@@ -18,6 +18,7 @@ interface Props {
   reference: Reference;
   onNavigate: (tab: Tab) => void;
   onVisits: () => void;
+  onOpen: (id: string) => void;
   onLogout: () => Promise<void>;
 }
 
@@ -34,7 +35,7 @@ function areaName(user: User, reference: Reference): string {
   return mine.length ? mine.map((u) => u.name).join(' · ') : user.unit_name;
 }
 
-export function Home({ user, online, store, syncer, reference, onNavigate, onVisits, onLogout }: Props) {
+export function Home({ user, online, store, syncer, reference, onNavigate, onVisits, onOpen, onLogout }: Props) {
   const [confirmOffline, setConfirmOffline] = useState(false);
   const [busy, setBusy] = useState(false);
   const version = useStoreVersion(store);
@@ -129,6 +130,8 @@ export function Home({ user, online, store, syncer, reference, onNavigate, onVis
         </button>
       </section>
 
+      <ReturnedCard user={user} store={store} onOpen={onOpen} />
+
       {(user.role === 'leader' || user.role === 'grid_staff') && <VisitsCard store={store} onOpen={onVisits} />}
 
       <div class="big-actions">
@@ -200,6 +203,37 @@ function VisitsCard({ store, onOpen }: { store: Store; onOpen: () => void }) {
       <button type="button" class="btn btn-primary btn-block" data-testid="go-visits" onClick={onOpen}>
         {t('visits.open')}
       </button>
+    </section>
+  );
+}
+
+/**
+ * Records a supervisor returned to this user for correction: the loud one on home, apart
+ * from a sync the server refused (同步失败), which is about the phone, not the work.
+ */
+function ReturnedCard({ user, store, onOpen }: { user: User; store: Store; onOpen: (id: string) => void }) {
+  useStoreVersion(store);
+  const returned = store
+    .all()
+    .filter((s) => s.status === 'returned' && s.reported_by === user.id)
+    .sort((a, b) => b.reported_at - a.reported_at);
+  if (returned.length === 0) return null;
+  return (
+    <section class="card alert alert-error" role="alert" data-testid="returned-card" data-count={returned.length}>
+      <h2 class="section-title">{t('home.returned', { n: returned.length })}</h2>
+      <p>{t('home.returnedHint')}</p>
+      <ul class="list">
+        {returned.map((s) => (
+          <li key={s.id}>
+            <button type="button" class="list-row" data-testid="returned-row" onClick={() => onOpen(s.id)}>
+              <span class="row-main">
+                <span class="row-title">{s.title || t('records.untitled')}</span>
+                <span class="row-sub">{s.address}</span>
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

@@ -113,6 +113,7 @@ export function Workspace({ user, online, onLogout }: Props) {
           reference={reference}
           onNavigate={(name) => setView({ name })}
           onVisits={() => setView({ name: 'visits' })}
+          onOpen={open}
           onLogout={onLogout}
         />
       )}

@@ -34,9 +34,13 @@ async fn units(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Uni
             units.extend(state.db.unit(user.unit.clone()).await?);
             units
         }
-        // Handlers work on what is dispatched to them, wherever it is: names come with
-        // the records.
-        Role::DepartmentHandler => Vec::new(),
+        // Handlers work on what is dispatched to them from anywhere their department
+        // serves: they get the names of that whole area (names only, nothing private), so
+        // a record shows 金筑社区第一网格 rather than "g01".
+        Role::DepartmentHandler => match user.department.as_deref().and_then(|d| d.split_once(':')) {
+            Some((owner, _)) => state.db.units_under(owner.to_owned()).await?,
+            None => Vec::new(),
+        },
         _ => state.db.units_under(user.unit.clone()).await?,
     };
     Ok(Json(Units { units }))
