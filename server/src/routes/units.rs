@@ -37,7 +37,8 @@ async fn units(State(state): State<AppState>, auth: AuthUser) -> Result<Json<Uni
         // Handlers work on what is dispatched to them from anywhere their department
         // serves: they get the names of that whole area (names only, nothing private), so
         // a record shows 金筑社区第一网格 rather than "g01".
-        Role::DepartmentHandler => match user.department.as_deref().and_then(|d| d.split_once(':')) {
+        Role::DepartmentHandler => match user.department.as_deref().and_then(|d| d.split_once(':'))
+        {
             Some((owner, _)) => state.db.units_under(owner.to_owned()).await?,
             None => Vec::new(),
         },
