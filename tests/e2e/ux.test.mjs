@@ -125,6 +125,8 @@ test('a return for correction is the loud one on home, with its reason a tap awa
   await openCase(console, title, 'new');
   await takeAction(console, 'return', { note: '请补充具体楼层' });
   await waitRecord(console, 'returned');
+  // The supervisor is told the action was taken, not left to spot a changed chip (#17, 8).
+  assert.match(await console.getByTestId('action-done').textContent(), /^已退回：已保存/);
   await syncFromHome(page);
   const card = page.getByTestId('returned-card');
   await card.waitFor();

@@ -35,6 +35,9 @@ type Loaded = { view: RecordView; entry: DocEntry; attachments: Attachment[] } |
 export function RecordPane({ id, user, store, syncer, reference, people, nonce, onBack }: Props) {
   const version = useStoreVersion(store);
   const [loaded, setLoaded] = useState<Loaded>(undefined);
+  // The action just taken, said in words above the panel: the panel itself is rebuilt
+  // when the history grows, so a message inside it would vanish with the change it reports.
+  const [done, setDone] = useState<Action | null>(null);
   const [fetching, setFetching] = useState(true);
   const [attempt, setAttempt] = useState(0);
 
@@ -169,6 +172,11 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
         </div>
       )}
 
+      {done && (
+        <p class="alert alert-ok" role="status" data-testid="action-done" data-action={done}>
+          {ct('actions.done', { action: label('action', done) })}
+        </p>
+      )}
       <ActionPanel
         key={`${id}-${history.length}`}
         actions={actions}
@@ -179,7 +187,10 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
         urgent={w.urgency === 'urgent'}
         onAct={async (action, params) => {
           const ok = await act(store, user, reference.categories, id, action, params);
-          if (ok) void syncer.syncNow().catch(() => undefined);
+          if (ok) {
+            setDone(action);
+            void syncer.syncNow().catch(() => undefined);
+          }
           return ok;
         }}
         explain={(a) => {
