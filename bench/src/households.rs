@@ -197,14 +197,7 @@ pub async fn run(mut args: HouseholdArgs) -> anyhow::Result<()> {
     let bin = server::find_binary(args.server_bin.as_deref())?;
     let communities = args.households.div_ceil(args.per_community);
     let per_street = communities.div_ceil(args.streets);
-    let dir = match &args.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("haitang-bench-")
-            .tempdir_in(d)?,
-        None => tempfile::Builder::new()
-            .prefix("haitang-bench-")
-            .tempdir()?,
-    };
+    let dir = server::temp_dir(args.dir.as_deref())?;
     let db = dir.path().join("haitang.db");
     let log = dir.path().join("server.log");
     println!(

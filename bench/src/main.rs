@@ -232,14 +232,7 @@ async fn scenario(
     setup_conc: usize,
     per_request: usize,
 ) -> anyhow::Result<Figures> {
-    let dir = match &args.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("haitang-bench-")
-            .tempdir_in(d)?,
-        None => tempfile::Builder::new()
-            .prefix("haitang-bench-")
-            .tempdir()?,
-    };
+    let dir = server::temp_dir(args.dir.as_deref())?;
     let db_path = dir.path().join("bench.db");
     let mut f = Figures {
         preload,

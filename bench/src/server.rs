@@ -219,3 +219,12 @@ pub fn tail(path: &Path, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// A fresh directory for one scenario's database and server log, under `dir` if given.
+pub fn temp_dir(dir: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
+    let builder = tempfile::Builder::new().prefix("haitang-bench-").to_owned();
+    Ok(match dir {
+        Some(d) => builder.tempdir_in(d)?,
+        None => builder.tempdir()?,
+    })
+}

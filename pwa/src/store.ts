@@ -509,7 +509,6 @@ export class Store {
   ): Promise<void> {
     const changed = new Map<string, Summary | null>();
     const tx = this.db.transaction(['docs', 'summaries', 'meta', 'edits'], 'readwrite');
-    this.householdCache = null;
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
       const type = entryFor(entry);
       if (!type?.listing) {

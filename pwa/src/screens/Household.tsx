@@ -1,13 +1,13 @@
 import { useState } from 'preact/hooks';
 import { useUnsaved } from '../unsaved';
-import type { Resident, User } from '../api-types';
+import type { Resident } from '../api-types';
 import type { PersonalField } from '../generated/protocol.mjs';
 import { t } from '../i18n';
 import { categoryName, formatDate, formatTime, label, unitName } from '../labels';
 import type { Reference } from '../reference';
 import type { Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
-import { setHouseholdText, type Member } from '../household';
+import { setHouseholdText, type DueItem, type Member } from '../household';
 import type { QueuedEdit } from '../store';
 import type { ResidentStatus } from '../generated/protocol.mjs';
 import { emptyPerson, PersonFields, toEdit, type PersonDraft } from './HouseholdForm';
@@ -23,7 +23,6 @@ export interface ReportPrefill {
 
 interface Props {
   id: string;
-  user: User;
   store: Store;
   syncer: SyncHandle;
   reference: Reference;
@@ -35,7 +34,7 @@ interface Props {
 const REASONS = ['visit', 'verify', 'urgent', 'other'] as const;
 
 /** One household of the patch: its people (masked until revealed), their schedule, its records. */
-export function Household({ id, user, store, syncer, reference, onBack, onReport, onOpenRecord }: Props) {
+export function Household({ id, store, syncer, reference, onBack, onReport, onOpenRecord }: Props) {
   const care = useCare(store);
   if (!care) {
     return (
@@ -122,7 +121,6 @@ export function Household({ id, user, store, syncer, reference, onBack, onReport
             edit={care.edits.get(m.pid)}
             item={care.items.find((i) => i.resident.pid === m.pid)}
             now={care.now}
-            user={user}
             store={store}
             syncer={syncer}
             reference={reference}
@@ -159,9 +157,8 @@ interface PersonProps {
   member: Member;
   resident: Resident | undefined;
   edit: QueuedEdit | undefined;
-  item: { due_at: number; state: 'overdue' | 'due' | 'soon' | 'later'; last_visit_at: number | null } | undefined;
+  item: Pick<DueItem, 'due_at' | 'state' | 'last_visit_at'> | undefined;
   now: number;
-  user: User;
   store: Store;
   syncer: SyncHandle;
   reference: Reference;
