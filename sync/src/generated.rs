@@ -466,3 +466,91 @@ fn ts_literal(value: &Value, key: Option<&str>) -> String {
 fn the_pwa_wire_check_is_current() {
     check_current("pwa/src/generated/wire-check.ts", &wire_check());
 }
+
+/// The rule table as the protocol document's Markdown table: docs/PROTOCOL.md shows it
+/// between markers, so the document cannot drift from the table either.
+fn protocol_rule_rows() -> String {
+    let code = |s: &str| format!("`{s}`");
+    let list = |set: &[Status]| {
+        if set.is_empty() {
+            "—".to_owned()
+        } else if set == OPEN {
+            "any open status".to_owned()
+        } else {
+            set.iter()
+                .map(|s| code(s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let mut out = String::from(
+        "| action | who | from status | to status | writes |\n|---|---|---|---|---|\n",
+    );
+    for r in RULES {
+        let who = match r.actor {
+            Actor::Creation => "the reporter, at creation only",
+            Actor::Supervisor => "supervisor of the record's level",
+            Actor::SupervisorOrAbove => "a supervisor at or above the record's level",
+            Actor::Reporter => "the reporter",
+            Actor::Handler => "the department dispatched to, or the assignee",
+            Actor::FieldStaff => "leader, grid staff; category `field_resolvable`",
+        };
+        let who = if r.server {
+            format!("{who}, or the server")
+        } else {
+            who.to_owned()
+        };
+        let note = if r.needs_note() { " (note required)" } else { "" };
+        let to = match (r.action, r.to) {
+            (Action::Report, _) => code(Status::Reported.as_str()),
+            (_, Some(s)) => code(s.as_str()),
+            (_, None) => "—".to_owned(),
+        };
+        let cleared: Vec<String> = r
+            .writes
+            .iter()
+            .filter(|(_, w)| *w == Write::Clear)
+            .map(|(f, _)| code(f.as_str()))
+            .collect();
+        let mut writes: Vec<String> = r
+            .writes
+            .iter()
+            .filter_map(|(f, w)| match w {
+                Write::Param | Write::Mark => Some(code(f.as_str())),
+                Write::Raise => Some(format!("{} one up", code(f.as_str()))),
+                Write::Clear => None,
+            })
+            .collect();
+        if !cleared.is_empty() {
+            writes.push(format!("clears {}", cleared.join(", ")));
+        }
+        if r.action == Action::Report {
+            writes.push("the record".to_owned());
+        }
+        out += &format!(
+            "| `{}`{note} | {who} | {} | {to} | {} |\n",
+            r.action.as_str(),
+            list(r.from),
+            writes.join("; "),
+        );
+    }
+    out
+}
+
+#[test]
+fn the_protocol_documents_rule_table_is_current() {
+    const BEGIN: &str = "<!-- generated from sync/src/rules.rs: rule table -->\n";
+    const END: &str = "<!-- end of generated rule table -->";
+    let path = "docs/PROTOCOL.md";
+    let doc = std::fs::read_to_string(repo_file(path)).expect("docs/PROTOCOL.md");
+    let (Some(start), Some(end)) = (doc.find(BEGIN), doc.find(END)) else {
+        panic!("{path} lacks the generated rule table's markers");
+    };
+    let want = format!(
+        "{}{BEGIN}{}{}",
+        &doc[..start],
+        protocol_rule_rows(),
+        &doc[end..]
+    );
+    check_current(path, &want);
+}

@@ -23,6 +23,8 @@ pub enum Status {
     Dispatched,
     InProgress,
     Resolved,
+    /// 核查通过: the supervisor checked the work on the ground; closing is next.
+    Verified,
     Closed,
     Returned,
     Withdrawn,
@@ -33,6 +35,7 @@ named_enum!(Status {
     Dispatched => "dispatched",
     InProgress => "in_progress",
     Resolved => "resolved",
+    Verified => "verified",
     Closed => "closed",
     Returned => "returned",
     Withdrawn => "withdrawn",
@@ -238,6 +241,11 @@ pub const OPEN: &[Status] = &[Reported, Accepted, Dispatched, InProgress, Return
 pub const DEADLINE_RUNS: &[Status] = &[Accepted, Dispatched, InProgress, Returned];
 /// Statuses in which the record is with its handler (the department or the assignee).
 pub const WITH_HANDLER: &[Status] = &[Dispatched, InProgress];
+/// Statuses in which the work is reported done and the supervisor has yet to verify and
+/// close it (the inbox's 待核查).
+pub const VERIFYING: &[Status] = &[Resolved, Verified];
+/// Statuses in which the problem counts as rectified (整改): done, whether or not closed yet.
+pub const RECTIFIED: &[Status] = &[Resolved, Verified, Closed];
 
 const fn rule(
     action: Action,
@@ -332,14 +340,14 @@ pub const RULES: &[Rule] = &[
     rule(
         Action::Verify,
         &[Resolved],
-        None,
+        Some(Verified),
         &[],
         Actor::Supervisor,
         Note::Optional,
     ),
     rule(
         Action::Close,
-        &[Resolved],
+        &[Verified],
         Some(Closed),
         &[],
         Actor::Supervisor,

@@ -73,10 +73,13 @@ test('the whole loop: report offline → accept → dispatch → report back →
     // community1 verifies and closes from "awaiting verification".
     await openCase(desk.page, title, 'awaiting_verification');
     await waitRecord(desk.page, 'resolved');
-    assert.deepEqual(await offered(desk.page), ['return', 'verify', 'close'].sort());
+    // #17 item 9: 处置 → 反馈 → 核查 → 结案. Closing is not offered before verifying, and
+    // verifying is not offered twice.
+    assert.deepEqual(await offered(desk.page), ['return', 'verify'].sort());
     await takeAction(desk.page, 'verify', { note: '现场核实' });
-    await waitRecord(desk.page, 'resolved');
+    await waitRecord(desk.page, 'verified');
     await desk.page.locator('[data-testid="timeline-entry"][data-action="verify"]').waitFor();
+    assert.deepEqual(await offered(desk.page), ['close']);
     await takeAction(desk.page, 'close');
     await waitRecord(desk.page, 'closed');
     assert.deepEqual(await timelineActions(desk.page), ['report', 'accept', 'dispatch', 'start', 'report_back', 'verify', 'close']);

@@ -500,9 +500,11 @@ async fn a_concurrent_close_and_return_converge_and_are_flagged() {
     police.sync().await;
     desk.sync().await;
 
-    // The same supervisor on a tablet, both offline: one closes, the other returns.
+    // The same supervisor on a tablet, both offline: one verifies and closes, the other
+    // returns.
     let mut tablet = Phone::new(&app.url, &desk.token);
     open(&mut tablet, &[&id]).await;
+    act(&mut desk, &id, sup_id, Action::Verify, Params::default());
     act(&mut desk, &id, sup_id, Action::Close, Params::default());
     act(
         &mut tablet,

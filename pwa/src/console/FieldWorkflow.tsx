@@ -7,7 +7,7 @@ import type { Reference } from '../reference';
 import type { Store } from '../store';
 import { act, categoryOf, whoOf } from './actions';
 import { ct, type CKey } from './i18n';
-import { WITH_HANDLER, available, factsOf, needsNote, readWorkflow, type Action, type Status, type Workflow } from './workflow.mjs';
+import { DEADLINE_RUNS, WITH_HANDLER, available, factsOf, needsNote, readWorkflow, type Action, type Status, type Workflow } from './workflow.mjs';
 
 interface Props {
   id: string;
@@ -82,7 +82,7 @@ export function FieldWorkflow({ id, user, store, syncer, reference }: Props) {
         <span class={`chip wf-chip wf-${w.status}`} data-testid="wf-status">
           {label('status', w.status)}
         </span>
-        {w.due_at !== undefined && !['resolved', 'closed', 'withdrawn'].includes(w.status) && (
+        {w.due_at !== undefined && DEADLINE_RUNS.includes(w.status as Status) && (
           <span class="muted"> {ct('field.dueAt', { t: formatTime(w.due_at) })}</span>
         )}
       </p>

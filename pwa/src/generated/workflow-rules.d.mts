@@ -2,7 +2,7 @@
 // Do not edit: change the Rust and run that command.
 
 export type Action = 'report' | 'resolve_on_spot' | 'withdraw' | 'resubmit' | 'accept' | 'return' | 'assign' | 'dispatch' | 'escalate' | 'verify' | 'close' | 'close_duplicate' | 'reopen' | 'start' | 'report_back' | 'hand_back' | 'urge';
-export type Status = 'reported' | 'accepted' | 'dispatched' | 'in_progress' | 'resolved' | 'closed' | 'returned' | 'withdrawn';
+export type Status = 'reported' | 'accepted' | 'dispatched' | 'in_progress' | 'resolved' | 'verified' | 'closed' | 'returned' | 'withdrawn';
 export type Level = 'community' | 'workstation' | 'street' | 'district';
 export type Field = 'status' | 'level' | 'assignee' | 'department' | 'due_at' | 'urged' | 'duplicate_of';
 export type Role = 'leader' | 'grid_staff' | 'community_supervisor' | 'workstation_supervisor' | 'street_supervisor' | 'district_admin' | 'department_handler';

@@ -101,7 +101,7 @@ export default {
     "close": {
       "actor": "supervisor",
       "from": [
-        "resolved"
+        "verified"
       ],
       "note": "optional",
       "server": false,
@@ -274,7 +274,7 @@ export default {
       ],
       "note": "optional",
       "server": false,
-      "to": null,
+      "to": "verified",
       "writes": []
     },
     "withdraw": {
@@ -294,6 +294,7 @@ export default {
     "dispatched",
     "in_progress",
     "resolved",
+    "verified",
     "closed",
     "returned",
     "withdrawn"

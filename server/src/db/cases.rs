@@ -39,7 +39,9 @@ fn bucket_sql(
             "(level = ?L AND level != 'community' AND {})",
             status_in(workflow::OPEN)
         )),
-        Bucket::AwaitingVerification => with_level("(status = 'resolved' AND level = ?L)"),
+        Bucket::AwaitingVerification => {
+            with_level(&format!("({} AND level = ?L)", status_in(workflow::VERIFYING)))
+        }
         Bucket::Overdue => {
             params.push(V::Integer(now_ms()));
             format!(
@@ -203,9 +205,10 @@ impl Db {
         self.read(move |c| {
             let (clause, param) = scope_sql(&principal.scope(), "");
             let now = now_ms();
-            let (open, running) = (
+            let (open, running, rectified) = (
                 status_in(workflow::OPEN),
                 status_in(workflow::DEADLINE_RUNS),
+                status_in(workflow::RECTIFIED),
             );
             let sql = format!(
                 "SELECT count(*), \
@@ -213,7 +216,7 @@ impl Db {
                    coalesce(sum(due_at IS NOT NULL AND due_at < ?2 AND {running}), 0), \
                    coalesce(sum(status = 'closed'), 0), \
                    coalesce(sum(kind = 'event' AND status NOT IN ('withdrawn') AND duplicate_of IS NULL), 0), \
-                   coalesce(sum(kind = 'event' AND status IN ('resolved','closed') AND duplicate_of IS NULL), 0), \
+                   coalesce(sum(kind = 'event' AND {rectified} AND duplicate_of IS NULL), 0), \
                    coalesce(sum(status = 'closed' OR (due_at IS NOT NULL AND due_at < ?2 AND status NOT IN ('withdrawn'))), 0), \
                    coalesce(sum(status = 'closed' AND (due_at IS NULL OR closed_at <= due_at)), 0), \
                    avg(CASE WHEN status = 'closed' AND closed_at IS NOT NULL THEN (closed_at - reported_at) / 3600000.0 END), \

@@ -376,19 +376,23 @@ pub async fn seed(db: &Db, records: &Records, ids: &IdHasher) -> anyhow::Result<
     for (doc, at) in reviewed {
         let before = doc.get_heads();
         let mut doc = doc.with_actor(actor.clone());
-        let record = read_record(&doc)?;
-        let facts = Facts::of(&doc, &record, true);
-        let mut tx = doc.transaction();
-        perform(
-            &mut tx,
-            &facts,
-            Action::Close,
-            supervisor.id,
-            at + 2 * DAY_MS,
-            &Params::default(),
-        )
-        .context("closing a reviewed demo visit")?;
-        tx.commit();
+        let mut record = read_record(&doc)?;
+        // 核查 then 结案: the rule table closes only what was verified.
+        for (action, after) in [(Action::Verify, DAY_MS), (Action::Close, 2 * DAY_MS)] {
+            let facts = Facts::of(&doc, &record, true);
+            let mut tx = doc.transaction();
+            perform(
+                &mut tx,
+                &facts,
+                action,
+                supervisor.id,
+                at + after,
+                &Params::default(),
+            )
+            .context("reviewing a demo visit")?;
+            tx.commit();
+            record = read_record(&doc)?;
+        }
         closes.push(PushDoc {
             doc: record.id.clone(),
             doc_type: None,

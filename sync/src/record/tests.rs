@@ -231,7 +231,7 @@ fn names_the_field_and_the_problem() {
         ),
         (
             Box::new(|tx| tx.put(ROOT, "status", "done").expect("put")),
-            "field `status` must be one of reported, accepted, dispatched, in_progress, resolved, closed, returned, withdrawn, found \"done\"",
+            "field `status` must be one of reported, accepted, dispatched, in_progress, resolved, verified, closed, returned, withdrawn, found \"done\"",
         ),
         (
             Box::new(|tx| tx.put(ROOT, "department", "police").expect("put")),

@@ -58,17 +58,6 @@ fn facts(status: Status, level: Level) -> Facts {
     }
 }
 
-const ALL_STATUSES: [Status; 8] = [
-    Status::Reported,
-    Status::Accepted,
-    Status::Dispatched,
-    Status::InProgress,
-    Status::Resolved,
-    Status::Closed,
-    Status::Returned,
-    Status::Withdrawn,
-];
-
 /// What the issue says each role may do, as (action, statuses) pairs, for a record held at
 /// `level`, reported by REPORTER, assigned to ASSIGNEE and dispatched to the police.
 fn spec(who: &str, level: Level) -> Vec<(Action, Vec<Status>)> {
@@ -82,7 +71,8 @@ fn spec(who: &str, level: Level) -> Vec<(Action, Vec<Status>)> {
         (A::Dispatch, vec![Accepted]),
         (A::Escalate, vec![Reported, Accepted, Returned]),
         (A::Verify, vec![Resolved]),
-        (A::Close, vec![Resolved]),
+        // 处置 → 反馈 → 核查 → 结案: closing comes after verifying, and verifying is once.
+        (A::Close, vec![Verified]),
         (A::CloseDuplicate, vec![Reported, Accepted, Returned]),
         (A::Reopen, vec![Closed]),
         (A::Urge, open.clone()),
@@ -138,7 +128,7 @@ fn every_role_status_and_action_at_every_level() {
                 .into_iter()
                 .flat_map(|(a, ss)| ss.into_iter().map(move |s| (a.as_str(), s.as_str())))
                 .collect();
-            for status in ALL_STATUSES {
+            for &status in Status::ALL {
                 for &action in Action::ALL {
                     let got = check(Who::User(&p), &facts(status, level), action);
                     let want = allowed.contains(&(action.as_str(), status.as_str()));
@@ -155,12 +145,12 @@ fn every_role_status_and_action_at_every_level() {
             }
         }
     }
-    assert_eq!(checked, 4 * 9 * 8 * 17);
+    assert_eq!(checked, 4 * 9 * Status::ALL.len() * Action::ALL.len());
 }
 
 #[test]
 fn the_server_only_escalates_and_urges() {
-    for status in ALL_STATUSES {
+    for &status in Status::ALL {
         for &action in Action::ALL {
             let ok = check(Who::Server, &facts(status, Level::Community), action).is_ok();
             let want = match action {
@@ -191,7 +181,7 @@ fn a_conflicting_record_lets_its_supervisor_act_from_either_status() {
     let leader = principal(REPORTER, Role::Leader, None);
     let mut f = facts(Status::Closed, Level::Community);
     f.statuses = vec![Status::Closed, Status::Returned];
-    // Close needs `resolved`: neither; reopen is allowed from `closed`; escalate from `returned`.
+    // Close needs `verified`: neither; reopen is allowed from `closed`; escalate from `returned`.
     assert!(check(Who::User(&sup), &f, Action::Close).is_err());
     assert!(check(Who::User(&sup), &f, Action::Reopen).is_ok());
     assert!(check(Who::User(&sup), &f, Action::Escalate).is_ok());
