@@ -266,7 +266,7 @@ test('a photo added on a record’s detail is stored with the record and uploade
     assert.equal(await page.getByTestId('photos-waiting').getAttribute('data-count'), '1');
     const stored = await storedAttachments(page);
     assert.equal(stored.length, 2);
-    assert.ok((await page.getByTestId('history-item').allTextContents()).some((t) => t.includes('添加照片')));
+    assert.ok((await page.getByTestId('history-item').allTextContents()).some((t) => t.includes('添加了照片')));
 
     await context.setOffline(false);
     await waitPhotos(page, 2, 'local');

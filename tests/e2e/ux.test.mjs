@@ -134,6 +134,23 @@ test('a return for correction is the loud one on home, with its reason a tap awa
   await card.getByTestId('returned-row').filter({ hasText: title }).click();
   await page.getByTestId('wf-returned').waitFor();
   assert.match(await page.getByTestId('wf-reason').textContent(), /请补充具体楼层/);
+
+  // #17 item 5: the history reads as sentences with people's names, on the phone and in
+  // the console, never "workflow:return 其他人" or "修改了 status, timeline".
+  const phoneLines = await page.getByTestId('history-item').locator('strong').allTextContents();
+  assert.deepEqual(phoneLines, ['顾阿姨上报了这条记录', '李秀英把它退回给上报人修改']);
+  await console.getByTestId('record-history').waitFor();
+  const deskLines = await console.getByTestId('history-entry').locator('strong').allTextContents();
+  assert.deepEqual(deskLines, ['顾阿姨上报了这条记录', '李秀英把它退回给上报人修改']);
+  await console.evaluate(() => {
+    localStorage.setItem('haitang.lang', 'en');
+  });
+  await console.reload();
+  await openCase(console, title, 'all');
+  await console.getByTestId('record-history').waitFor();
+  const english = await console.getByTestId('history-entry').locator('strong').allTextContents();
+  assert.equal(english.length, 2);
+  assert.match(english[1], /^李秀英 returned it to the reporter for correction$/);
   await desk.close();
   await phone.close();
 });

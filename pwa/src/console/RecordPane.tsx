@@ -7,6 +7,7 @@ import { readAttachments } from '../photos/attachments';
 import type { Attachment } from '../photos/db';
 import { PhotoStrip } from '../photos/PhotoStrip';
 import { Notes } from '../record/Notes';
+import { historySentence } from '../record/history';
 import { Steps, Timeline } from '../record/Timeline';
 import type { Reference } from '../reference';
 import type { DocEntry, Store } from '../store';
@@ -247,17 +248,7 @@ export function RecordPane({ id, user, store, syncer, reference, people, nonce, 
       <Steps
         title={ct('record.history')}
         level={3}
-        steps={history.map((h) => ({
-          key: h.hash,
-          title: h.actions.length ? h.actions.map((a) => label('action', a)).join('、') : name(h.by),
-          who: h.actions.length ? name(h.by) : undefined,
-          at: h.time,
-          body: (
-            <p class="muted c-history-fields">
-              {h.fields.length ? ct('record.historyField', { fields: h.fields.join(', ') }) : ct('record.historyNone')}
-            </p>
-          ),
-        }))}
+        steps={history.map((h) => ({ key: h.hash, title: historySentence(h, name), at: h.time }))}
         testid="record-history"
         itemTestid="history-entry"
       />

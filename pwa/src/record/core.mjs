@@ -3,7 +3,7 @@
 // Node tests (tests/e2e/interop) build records with the very same code while each
 // uses its own Automerge instance (documents cannot cross wasm instances).
 
-/** Commit messages: the document's history shows them when no other name is known. */
+/** Commit messages, for whoever reads a document's raw history; the apps describe a change by what it touched (`history.ts`). */
 export const MESSAGES = {
   report: '上报',
   note: '添加备注',

@@ -3,7 +3,7 @@ import type { User } from '../api';
 import { useStoreVersion } from '../hooks';
 import { getLang, hasKey, t } from '../i18n';
 import { categoryName, formatTime, label, unitName } from '../labels';
-import { MESSAGES, readRecord, type RecordData } from '../record/core.mjs';
+import { readRecord, type RecordData } from '../record/core.mjs';
 import { personName, type Reference } from '../reference';
 import { recordText, type DocEntry, type Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
@@ -11,7 +11,8 @@ import { useUnsaved } from '../unsaved';
 import { FieldWorkflow } from '../console/FieldWorkflow';
 import { Notes } from '../record/Notes';
 import { Steps, Timeline } from '../record/Timeline';
-import { addAttachments, PHOTO_MESSAGE, readAttachments } from '../photos/attachments';
+import { historySentence, readHistory, type HistoryItem } from '../record/history';
+import { addAttachments, readAttachments } from '../photos/attachments';
 import { toAttachment, type Attachment } from '../photos/db';
 import { PhotoPicker } from '../photos/PhotoPicker';
 import { PhotoStrip } from '../photos/PhotoStrip';
@@ -29,26 +30,12 @@ interface Props {
   onOpen: (id: string) => void;
 }
 
-interface HistoryItem {
-  hash: string;
-  time: number;
-  who: string;
-  what: string;
-}
-
 interface Loaded {
   record: RecordData;
   entry: DocEntry;
   history: HistoryItem[];
   attachments: Attachment[];
 }
-
-const MESSAGE_KEYS: Record<string, 'history.report' | 'history.note' | 'history.edit' | 'history.photo'> = {
-  [PHOTO_MESSAGE]: 'history.photo',
-  [MESSAGES.report]: 'history.report',
-  [MESSAGES.note]: 'history.note',
-  [MESSAGES.edit]: 'history.edit',
-};
 
 export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: Props) {
   const version = useStoreVersion(store);
@@ -71,19 +58,7 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
       const { A, doc, entry } = got;
       const record = readRecord(doc);
       const mine = new Set((await store.meta<string[]>('actors')) ?? []);
-      const meta = A.getChangesMetaSince(doc, []);
-      // A change names only its device (actor). The actor of the first change is
-      // the reporter's; this user's own devices are known; others stay anonymous.
-      const reporterActor = meta.find((m) => m.deps.length === 0)?.actor;
-      const person = (uid: number) => personName(reference, user, uid);
-      const history = meta
-        .map((m) => ({
-          hash: m.hash,
-          time: m.time * 1000,
-          who: mine.has(m.actor) ? user.name : m.actor === reporterActor ? person(record.reported_by) : t('history.other'),
-          what: m.message && MESSAGE_KEYS[m.message] ? t(MESSAGE_KEYS[m.message]) : (m.message ?? t('history.change')),
-        }))
-        .sort((a, b) => a.time - b.time);
+      const history = readHistory(A, doc, mine, user.id, record.reported_by);
       if (!cancelled) setLoaded({ record, entry, history, attachments: readAttachments(doc) });
     })();
     return () => {
@@ -337,7 +312,7 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
       <Steps
         title={t('detail.history')}
         level={2}
-        steps={history.map((h) => ({ key: h.hash, title: h.what, who: h.who, at: h.time }))}
+        steps={history.map((h) => ({ key: h.hash, title: historySentence(h, (by) => (by === undefined ? t('history.other') : person(by))), at: h.time }))}
         testid="history"
         itemTestid="history-item"
       />
