@@ -29,6 +29,14 @@ export interface Listing {
   persons?: string[];
   /** The record this one was raised from (a need found on a visit). */
   raised_from?: string;
+  /** The grid staff member it was assigned to, and whether it is urged (督办). */
+  assignee?: number;
+  urged?: boolean;
+  /**
+   * Its latest workflow step: what news on home is made of (absent in summaries written
+   * before it was listed, until the record next changes).
+   */
+  last?: { action: string; by: number; at: number };
 }
 
 interface DocTypeEntry {
@@ -38,6 +46,12 @@ interface DocTypeEntry {
    * the screens that read it.
    */
   listing: ((doc: Doc<unknown>) => Listing) | null;
+}
+
+/** The latest step by date (concurrent steps merge in any order). */
+function lastStep(timeline: { action: string; by: number; at: number }[]): { action: string; by: number; at: number } {
+  const e = timeline.reduce((a, b) => (b.at >= a.at ? b : a));
+  return { action: e.action, by: e.by, at: e.at };
 }
 
 const ENTRIES: Record<DocType, DocTypeEntry> = {
@@ -57,6 +71,9 @@ const ENTRIES: Record<DocType, DocTypeEntry> = {
         urgency: r.urgency,
         ...(r.household ? { household: r.household, persons: r.persons } : {}),
         ...(r.raised_from ? { raised_from: r.raised_from } : {}),
+        ...(r.assignee !== undefined ? { assignee: r.assignee } : {}),
+        ...(r.urged ? { urged: true } : {}),
+        ...(r.timeline.length ? { last: lastStep(r.timeline) } : {}),
       };
     },
   },

@@ -7,6 +7,7 @@ import { automerge } from './automerge';
 import { addNote, editText, newRecord, readRecord, type NewRecordFields, type RecordData, type TextField } from './record/core.mjs';
 import { entryFor, knownType, type Listing } from './doctypes';
 import type { DocType } from './generated/protocol.mjs';
+import type { SavedDraft } from './drafts';
 import { userDbName } from './session';
 import type { RefusalCode } from './sync/wire';
 
@@ -101,6 +102,8 @@ interface UserDb extends DBSchema {
    * server has taken them (after the household that lists them): never in a document.
    */
   edits: { key: string; value: QueuedEdit };
+  /** Report forms being filled in (`drafts.ts`): on this phone only, never synced. */
+  drafts: { key: string; value: SavedDraft };
 }
 
 /** A person's edit waiting for the server, with the household it belongs to. */
@@ -110,7 +113,7 @@ export interface QueuedEdit extends ResidentEdit {
   refused?: string;
 }
 
-export type Tx = IDBPTransaction<UserDb, ('docs' | 'summaries' | 'meta' | 'edits')[], 'readwrite'>;
+export type Tx = IDBPTransaction<UserDb, ('docs' | 'summaries' | 'meta' | 'edits' | 'drafts')[], 'readwrite'>;
 type Am = Awaited<ReturnType<typeof automerge>>;
 
 export class Store {
@@ -129,7 +132,7 @@ export class Store {
   }
 
   static async open(userId: number): Promise<Store> {
-    const db = await openDB<UserDb>(userDbName(userId), 3, {
+    const db = await openDB<UserDb>(userDbName(userId), 4, {
       upgrade(database, oldVersion) {
         if (oldVersion < 1) {
           database.createObjectStore('docs', { keyPath: 'id' });
@@ -141,6 +144,7 @@ export class Store {
           database.createObjectStore('access', { autoIncrement: true });
         }
         if (oldVersion < 3) database.createObjectStore('edits', { keyPath: 'pid' });
+        if (oldVersion < 4) database.createObjectStore('drafts', { keyPath: 'id' });
       },
     });
     return new Store(userId, db);
@@ -155,11 +159,41 @@ export class Store {
 
   /** Loads all summaries once; later writes keep the in-memory copy current. */
   ready(): Promise<void> {
-    this.loaded ??= this.db.getAll('summaries').then((all) => {
+    this.loaded ??= Promise.all([this.db.getAll('summaries'), this.db.getAll('drafts')]).then(([all, drafts]) => {
       this.summaries = new Map(all.map((s) => [s.id, s]));
+      this.draftList = new Map(drafts.map((d) => [d.id, d]));
       this.emit();
     });
     return this.loaded;
+  }
+
+  // ── drafts of the report form ─────────────────────────────────────────────────
+
+  private draftList = new Map<string, SavedDraft>();
+
+  /** The drafts on this phone, latest first (after `ready`). */
+  drafts(): SavedDraft[] {
+    return Array.from(this.draftList.values()).sort((a, b) => b.updated - a.updated);
+  }
+
+  draft(id: string): SavedDraft | undefined {
+    return this.draftList.get(id);
+  }
+
+  async saveDraft(draft: SavedDraft): Promise<void> {
+    await this.db.put('drafts', draft);
+    this.draftList.set(draft.id, draft);
+    this.emit();
+  }
+
+  async discardDraft(id: string): Promise<void> {
+    await this.db.delete('drafts', id);
+    if (this.draftList.delete(id)) this.emit();
+  }
+
+  /** Every photo a draft holds, so that no clean-up drops one. */
+  draftPhotos(): Set<string> {
+    return new Set(Array.from(this.draftList.values()).flatMap((d) => d.photos));
   }
 
   /** The records' summaries: what the record list, the schedule and duplicates read. */
@@ -411,14 +445,24 @@ export class Store {
    * Creates a record and stores it as waiting to sync. Resolves only after the
    * transaction has committed: the caller may then tell the user it is saved.
    */
-  async create(fields: NewRecordFields, then?: (A: Am, doc: Doc<unknown>) => Doc<unknown>): Promise<void> {
+  /**
+   * Saves a new record. `fromDraft`: the draft it was filled in as, deleted in the same
+   * transaction, so that a crash leaves either the draft or the record, never both.
+   */
+  async create(
+    fields: NewRecordFields,
+    then?: (A: Am, doc: Doc<unknown>) => Doc<unknown>,
+    fromDraft?: string,
+  ): Promise<void> {
     const [A, actor] = await Promise.all([automerge(), this.actor()]);
     let doc: Doc<unknown> = newRecord(A, actor, fields);
     // A further change saved with the record in the same transaction (its photos).
     if (then) doc = then(A, doc);
-    await this.write(async (_tx, put) => {
+    await this.write(async (tx, put) => {
       await put({ id: fields.id, bytes: A.save(doc), acked: [] }, doc, A);
+      if (fromDraft) await tx.objectStore('drafts').delete(fromDraft);
     });
+    if (fromDraft && this.draftList.delete(fromDraft)) this.emit();
   }
 
   /** Creates many records in one transaction (seeding for the performance check). */
@@ -508,7 +552,7 @@ export class Store {
     ) => Promise<void>,
   ): Promise<void> {
     const changed = new Map<string, Summary | null>();
-    const tx = this.db.transaction(['docs', 'summaries', 'meta', 'edits'], 'readwrite');
+    const tx = this.db.transaction(['docs', 'summaries', 'meta', 'edits', 'drafts'], 'readwrite');
     const put = async (entry: DocEntry, doc: Doc<unknown>, A: Am) => {
       const type = entryFor(entry);
       if (!type?.listing) {

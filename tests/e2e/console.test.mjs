@@ -217,13 +217,16 @@ test('a concurrent close and return (two offline copies of community1) converge,
     await takeAction(police.page, 'report_back', { note: '已处置' });
     await waitRecord(police.page, 'resolved');
 
-    // Both copies hold the resolved record, then go offline: one closes, the other returns.
+    // Both copies hold the resolved record, then go offline: one verifies and closes, the
+    // other returns.
     await a.page.getByTestId('console-sync-now').click();
     await waitRecord(a.page, 'resolved');
     await openCase(b.page, title, 'awaiting_verification');
     await waitRecord(b.page, 'resolved');
     await a.context.setOffline(true);
     await b.context.setOffline(true);
+    await takeAction(a.page, 'verify');
+    await waitRecord(a.page, 'verified', { sync: 'pending' });
     await takeAction(a.page, 'close');
     await waitRecord(a.page, 'closed', { sync: 'pending' });
     await takeAction(b.page, 'return', { note: '整改不到位' });

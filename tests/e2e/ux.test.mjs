@@ -1,7 +1,7 @@
 // What #17 found broken, each checked in the browser as its user meets it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { MANY_SIGN_INS, launchBrowser, newPhone, startServer } from './harness.mjs';
+import { MANY_SIGN_INS, launchBrowser, newPhone, startServer, waitUntil } from './harness.mjs';
 import { openRecord, picture, report, signIn, syncFromHome, waitPendingCount } from './app.mjs';
 import { DESKTOP, consoleSignIn, openCase, takeAction, waitRecord } from './console-app.mjs';
 
@@ -153,4 +153,67 @@ test('a return for correction is the loud one on home, with its reason a tap awa
   assert.match(english[1], /^李秀英 returned it to the reporter for correction$/);
   await desk.close();
   await phone.close();
+});
+
+test('a half-filled report is kept as a draft: leaving asks first, home lists it, it survives a reload, and saving or discarding ends it', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await signIn(page, server.url, 'lou1');
+  const title = `草稿测试-${Date.now().toString(36)}`;
+  await page.getByTestId('nav-report').click();
+  await page.getByTestId('category-group').selectOption('city.environment');
+  await page.getByTestId('category').selectOption('city.garbage_exposed');
+  await page.getByTestId('title').fill(title);
+  await page.getByTestId('photo-camera').setInputFiles([await picture(page, { width: 800, height: 600, hue: 30, name: 'draft.jpg' })]);
+  await page.getByTestId('draft-photo').first().waitFor();
+
+  // #17 item 2: tapping 我的记录 with a filled form asks, and says the draft is kept.
+  await page.getByTestId('nav-records').click();
+  await page.getByTestId('leave-dialog').waitFor();
+  await page.getByTestId('leave-stay').click();
+  assert.equal(await page.getByTestId('title').inputValue(), title, 'staying keeps the form as it was');
+  await page.getByTestId('nav-records').click();
+  await page.getByTestId('leave-go').click();
+  await page.getByTestId('records').waitFor();
+
+  // Home lists it; it comes back whole, photo included, and again after a reload.
+  await page.getByTestId('nav-home').click();
+  const row = page.getByTestId('draft-row').filter({ hasText: title });
+  await row.waitFor();
+  assert.match(await row.textContent(), /1 张照片/);
+  await row.getByTestId('draft-resume').click();
+  assert.equal(await page.getByTestId('title').inputValue(), title);
+  assert.equal(await page.getByTestId('category').inputValue(), 'city.garbage_exposed');
+  await page.getByTestId('draft-photo').first().waitFor();
+  await page.getByTestId('description').fill('垃圾桶满溢，已两天无人清运');
+  // Written a moment after the last keystroke (DRAFT_WRITE_DELAY_MS), then the app is gone.
+  await waitUntil(page, (t) => window.haitang.store.drafts().some((d) => d.form.description === t), '垃圾桶满溢，已两天无人清运');
+  await page.reload();
+  await page.getByTestId('home').waitFor();
+  await page.getByTestId('draft-row').filter({ hasText: title }).getByTestId('draft-resume').click();
+  assert.equal(await page.getByTestId('description').inputValue(), '垃圾桶满溢，已两天无人清运', 'kept as typed, before the reload');
+
+  // Saving makes it a record and ends the draft, in one transaction.
+  await page.getByTestId('save').click();
+  await page.getByTestId('saved').waitFor();
+  await page.getByTestId('nav-home').click();
+  await page.getByTestId('home').waitFor();
+  assert.equal(await page.getByTestId('draft-row').filter({ hasText: title }).count(), 0);
+  await openRecord(page, title);
+  await page.getByTestId('detail').waitFor();
+
+  // Discarding takes a second tap.
+  const other = `${title}-弃`;
+  await page.getByTestId('nav-report').click();
+  await page.getByTestId('title').fill(other);
+  await page.getByTestId('nav-home').click();
+  await page.getByTestId('leave-go').click();
+  const second = page.getByTestId('draft-row').filter({ hasText: other });
+  await second.getByTestId('draft-discard').click();
+  await second.getByTestId('draft-keep').click();
+  await second.getByTestId('draft-discard').click();
+  await second.getByTestId('draft-discard-confirm').click();
+  await second.waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('drafts-card').count(), 0);
+  await context.close();
 });

@@ -96,15 +96,29 @@ export class Photos {
     return this.db.getAllFromIndex('photos', 'state', state);
   }
 
-  /** Drops drafts of forms abandoned long ago (no record refers to them). */
-  async dropStaleDrafts(olderThanMs: number): Promise<void> {
+  /**
+   * Drops photos of forms abandoned long ago: taken in a form that was neither saved as a
+   * record nor kept as a draft (`keep`: every draft's photos).
+   */
+  async dropStaleDrafts(olderThanMs: number, keep: Set<string>): Promise<void> {
     const tx = this.db.transaction('photos', 'readwrite');
     let cursor = await tx.store.index('state').openCursor('draft');
     while (cursor) {
-      if (cursor.value.created < Date.now() - olderThanMs) await cursor.delete();
+      if (cursor.value.created < Date.now() - olderThanMs && !keep.has(cursor.value.sha256)) await cursor.delete();
       cursor = await cursor.continue();
     }
     await tx.done;
+  }
+
+  /** Deletes the photos of a draft the user discarded, those no record has taken since. */
+  async discardDrafts(shas: string[]): Promise<void> {
+    const tx = this.db.transaction('photos', 'readwrite');
+    for (const sha of shas) {
+      const p = await tx.store.get(sha);
+      if (p?.state === 'draft') await tx.store.delete(sha);
+    }
+    await tx.done;
+    this.changed();
   }
 
   subscribe(fn: () => void): () => void {

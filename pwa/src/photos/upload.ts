@@ -6,7 +6,6 @@ import { getPhotos, type Photo, type Photos } from './db';
 /** Bytes per PUT: small enough that a poor network still makes progress between drops. */
 export const CHUNK_BYTES = 256 * 1024;
 const QUOTA_WAIT_MS = 60 * 60_000;
-const DRAFT_MAX_AGE_MS = 7 * 24 * 3600_000;
 
 export interface UploadStatus {
   running: boolean;
@@ -129,7 +128,6 @@ export class Uploader {
     }
     // A photo starts waiting (a record saved with photos): send it while the signal lasts.
     this.cleanups.push(this.photos.subscribe(() => void this.uploadNow()));
-    void this.photos.dropStaleDrafts(DRAFT_MAX_AGE_MS).catch(() => undefined);
   }
 
   stop(): void {

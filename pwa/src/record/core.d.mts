@@ -68,6 +68,8 @@ export interface RecordData {
   urgency: string;
   status: string;
   department?: string;
+  assignee?: number;
+  urged: boolean;
   timeline: TimelineEntry[];
   notes: Note[];
 }

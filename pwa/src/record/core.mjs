@@ -109,6 +109,8 @@ export function readRecord(doc) {
     urgency: str(doc.urgency) ?? 'normal',
     status: str(doc.status) ?? 'reported',
     department: str(doc.department),
+    assignee: doc.assignee == null ? undefined : num(doc.assignee),
+    urged: doc.urged === true,
     timeline: Array.from(doc.timeline ?? [], (e) => ({
       action: str(e.action) ?? '',
       by: num(e.by),

@@ -9,6 +9,8 @@ import type { Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
 import { coverage } from '../household';
 import { dueCounts, useCare } from './Visits';
+import { getPhotos } from '../photos/db';
+import { categoryName } from '../labels';
 
 interface Props {
   user: User;
@@ -19,6 +21,8 @@ interface Props {
   onNavigate: (tab: Tab) => void;
   onVisits: () => void;
   onOpen: (id: string) => void;
+  /** Resumes a draft of the report form. */
+  onResume: (draft: string) => void;
   onLogout: () => Promise<void>;
 }
 
@@ -35,7 +39,7 @@ function areaName(user: User, reference: Reference): string {
   return mine.length ? mine.map((u) => u.name).join(' · ') : user.unit_name;
 }
 
-export function Home({ user, online, store, syncer, reference, onNavigate, onVisits, onOpen, onLogout }: Props) {
+export function Home({ user, online, store, syncer, reference, onNavigate, onVisits, onOpen, onResume, onLogout }: Props) {
   const [confirmOffline, setConfirmOffline] = useState(false);
   const [busy, setBusy] = useState(false);
   const version = useStoreVersion(store);
@@ -131,6 +135,8 @@ export function Home({ user, online, store, syncer, reference, onNavigate, onVis
       </section>
 
       <ReturnedCard user={user} store={store} onOpen={onOpen} />
+
+      <DraftsCard user={user} store={store} reference={reference} onResume={onResume} />
 
       {(user.role === 'leader' || user.role === 'grid_staff') && <VisitsCard store={store} onOpen={onVisits} />}
 
@@ -233,6 +239,60 @@ function ReturnedCard({ user, store, onOpen }: { user: User; store: Store; onOpe
             </button>
           </li>
         ))}
+      </ul>
+    </section>
+  );
+}
+
+/**
+ * Report forms the user started and did not save: kept as they typed, resumed or
+ * discarded on purpose (discarding takes a second tap, like withdrawing).
+ */
+function DraftsCard({ user, store, reference, onResume }: { user: User; store: Store; reference: Reference; onResume: (id: string) => void }) {
+  useStoreVersion(store);
+  const [asking, setAsking] = useState<string | null>(null);
+  const drafts = store.drafts();
+  if (drafts.length === 0) return null;
+  async function discard(id: string, photos: string[]) {
+    setAsking(null);
+    await store.discardDraft(id);
+    await (await getPhotos(user.id)).discardDrafts(photos);
+  }
+  return (
+    <section class="card drafts-card" data-testid="drafts-card" data-count={drafts.length}>
+      <h2 class="section-title">{t('drafts.title', { n: drafts.length })}</h2>
+      <ul class="list">
+        {drafts.map((d) => {
+          const f = d.form;
+          const what = f.title.trim() || (f.category ? categoryName(reference.categories, f.category) : '') || t('drafts.untitled');
+          return (
+            <li key={d.id} class="draft-row" data-testid="draft-row">
+              <button type="button" class="list-row" data-testid="draft-resume" onClick={() => onResume(d.id)}>
+                <span class="row-main">
+                  <span class="row-title">{what}</span>
+                  <span class="row-sub">
+                    {t(`kind.${f.kind}`)} · {t('drafts.updated', { time: formatTime(d.updated) })}
+                    {d.photos.length > 0 && ` · ${t('drafts.photos', { n: d.photos.length })}`}
+                  </span>
+                </span>
+              </button>
+              {asking === d.id ? (
+                <div class="row" role="group">
+                  <button type="button" class="btn btn-light" data-testid="draft-keep" onClick={() => setAsking(null)}>
+                    {t('drafts.keep')}
+                  </button>
+                  <button type="button" class="btn btn-danger" data-testid="draft-discard-confirm" onClick={() => void discard(d.id, d.photos)}>
+                    {t('drafts.discardConfirm')}
+                  </button>
+                </div>
+              ) : (
+                <button type="button" class="btn btn-light" data-testid="draft-discard" onClick={() => setAsking(d.id)}>
+                  {t('drafts.discard')}
+                </button>
+              )}
+            </li>
+          );
+        })}
       </ul>
     </section>
   );

@@ -1,8 +1,8 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Category, RecordKind, User } from '../api';
 import { getLang, t } from '../i18n';
 import type { Reference } from '../reference';
-import type { Location } from '../record/core.mjs';
+import { DRAFT_WRITE_DELAY_MS, type ReportForm, type SavedDraft } from '../drafts';
 import type { Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
 import { useUnsaved } from '../unsaved';
@@ -22,6 +22,8 @@ interface Props {
   reference: Reference;
   /** Opened from a household: a visit to it or a need of it. */
   prefill?: ReportPrefill;
+  /** A draft the user resumes from home. */
+  resume?: SavedDraft;
   onOpen: (id: string) => void;
   /** A visit just saved found a need: the form again, for the need, linked to the visit. */
   onRaiseNeed: (prefill: ReportPrefill) => void;
@@ -29,24 +31,7 @@ interface Props {
 
 const KINDS: RecordKind[] = ['need', 'visit', 'event'];
 
-interface Draft {
-  kind: RecordKind;
-  group: string;
-  category: string;
-  title: string;
-  description: string;
-  address: string;
-  /** The registry's household the record is about (its id), or ''. */
-  household: string;
-  /** Whom a visit saw (pids of that household). */
-  persons: string[];
-  /** A visit's checklist answers. */
-  checks: Record<string, string>;
-  urgent: boolean;
-  location: Location | null;
-  grid: string;
-  sector: string;
-}
+type Draft = ReportForm;
 
 function name(c: Category): string {
   return getLang() === 'en' ? c.name_en : c.name_zh;
@@ -63,7 +48,8 @@ function categoryTree(categories: Category[], kind: RecordKind): { group: Catego
     .filter(({ group, subs }) => subs.length > 0 || group.kinds.includes(kind));
 }
 
-export function Report({ user, store, syncer, reference, prefill, onOpen, onRaiseNeed }: Props) {
+export function Report({ user, store, syncer, reference, prefill: opened, resume, onOpen, onRaiseNeed }: Props) {
+  const prefill = resume ? resume.prefill : opened;
   // A leader files everything under their own sector; nobody else is tied to one.
   const { fixedSector, defaultGrid } = placeOf(user, reference);
   const empty = (): Draft => ({
@@ -82,10 +68,10 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
     sector: fixedSector ?? '',
   });
   const care = useCare(store);
-  const [draft, setDraft] = useState<Draft>(() => (prefill ? { ...empty(), kind: prefill.kind } : empty()));
+  const [draft, setDraft] = useState<Draft>(() => resume?.form ?? (prefill ? { ...empty(), kind: prefill.kind } : empty()));
   // The household's address, sector and (for a visit) everyone living there, once the
   // registry has been read; the user can still change any of it.
-  const [prefilled, setPrefilled] = useState(!prefill);
+  const [prefilled, setPrefilled] = useState(!prefill || Boolean(resume));
   if (!prefilled && care) {
     const h = care.households.find((x) => x.id === prefill?.household);
     setPrefilled(true);
@@ -110,6 +96,24 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
   const [locating, setLocating] = useState(false);
   const [locError, setLocError] = useState<string | null>(null);
   const [photos, setPhotos] = useState<Photo[]>([]);
+  // A resumed draft's photos come from the photo database; until then nothing is written
+  // over the draft, which would drop them from it.
+  const [photosLoaded, setPhotosLoaded] = useState(!resume);
+  useEffect(() => {
+    if (!resume) return;
+    let cancelled = false;
+    void (async () => {
+      const db = await getPhotos(user.id);
+      const found = (await Promise.all(resume.photos.map((sha) => db.get(sha)))).filter((p): p is Photo => p !== undefined);
+      if (!cancelled) {
+        setPhotos(found);
+        setPhotosLoaded(true);
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [resume, user.id]);
 
   const grid = draft.grid || defaultGrid;
   // A household chosen by opening the form from it is where the user started, not typing.
@@ -124,6 +128,39 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
   const households = (care?.households ?? []).filter((h) => h.grid === grid && (!fixedSector || h.sector === fixedSector));
   const household = care?.households.find((h) => h.id === draft.household);
   useUnsaved(dirty);
+
+  // The form is kept as a draft as the user fills it in (drafts.ts): written a moment
+  // after the last change and when the form is left, removed when it is emptied, and
+  // deleted with the record's own transaction when it is saved.
+  const [draftId, setDraftId] = useState(() => resume?.id ?? crypto.randomUUID());
+  const current = useRef<{ id: string; value: SavedDraft | null; frozen: boolean }>({ id: draftId, value: null, frozen: true });
+  current.current = {
+    id: draftId,
+    value: dirty ? { id: draftId, updated: Date.now(), form: draft, photos: photos.map((p) => p.sha256), prefill } : null,
+    frozen: saving || !photosLoaded,
+  };
+  const persist = () => {
+    const { id, value, frozen } = current.current;
+    if (frozen) return;
+    if (value) void store.saveDraft(value);
+    else if (store.draft(id)) void store.discardDraft(id);
+  };
+  useEffect(() => {
+    const timer = setTimeout(persist, DRAFT_WRITE_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [draft, photos, photosLoaded]);
+  useEffect(() => {
+    // A call, a switch to the camera app or the phone locking: written at once, since the
+    // system may kill the app while it is hidden.
+    const hidden = () => {
+      if (document.visibilityState === 'hidden') persist();
+    };
+    document.addEventListener('visibilitychange', hidden);
+    return () => {
+      document.removeEventListener('visibilitychange', hidden);
+      persist();
+    };
+  }, []);
 
   const tree = categoryTree(reference.categories, draft.kind);
   const group = tree.find((g) => g.group.code === draft.group);
@@ -174,6 +211,8 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
       return;
     }
     setSaving(true);
+    // No draft write may land after the record's transaction removed the draft.
+    current.current.frozen = true;
     setError(null);
     const id = crypto.randomUUID();
     const shas = photos.map((p) => p.sha256);
@@ -197,8 +236,9 @@ export function Report({ user, store, syncer, reference, prefill, onOpen, onRais
         reportedBy: user.id,
         reportedAt: Date.now(),
         urgency: draft.urgent ? 'urgent' : 'normal',
-      }, photos.length ? (A, doc) => addAttachments(A, doc, photos.map(toAttachment)) : undefined);
+      }, photos.length ? (A, doc) => addAttachments(A, doc, photos.map(toAttachment)) : undefined, draftId);
       setPhotos([]);
+      setDraftId(crypto.randomUUID());
       // Saved on the phone; keep the kind and place for the next record of a round.
       setDraft({ ...empty(), kind: draft.kind, grid: draft.grid, sector: draft.sector, group: draft.group });
       if (prefill) setPrefilled(true); // the next record of the round is about another household

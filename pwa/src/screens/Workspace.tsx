@@ -13,6 +13,10 @@ import { HouseholdForm } from './HouseholdForm';
 import { Records } from './Records';
 import { Report } from './Report';
 import { Visits } from './Visits';
+import { LeaveDialog } from '../components/LeaveDialog';
+import { hasUnsaved } from '../unsaved';
+import { getPhotos } from '../photos/db';
+import { LOOSE_PHOTO_MAX_AGE_MS } from '../drafts';
 
 declare global {
   interface Window {
@@ -22,7 +26,8 @@ declare global {
 
 /** A screen; those opened from another keep it, so that 返回 goes back where the user was. */
 export type View =
-  | { name: Tab; prefill?: ReportPrefill } // `prefill`: the report form opened from a household
+  // `prefill`: the report form opened from a household; `draft`: resuming a draft.
+  | { name: Tab; prefill?: ReportPrefill; draft?: string }
   | { name: 'visits' }
   | { name: 'household-new' }
   | { name: 'household' | 'detail'; id: string; back: View };
@@ -52,6 +57,7 @@ export function Workspace({ user, online, onLogout }: Props) {
   const [syncer, setSyncer] = useState<Syncer | null>(null);
   const [reference, setReference] = useState<Reference>({ categories: [], units: [], people: [], careTags: [] });
   const [view, setView] = useState<View>(initialView);
+  const [leaving, setLeaving] = useState<View | null>(null);
 
   useEffect(() => {
     let syncer: Syncer | null = null;
@@ -74,6 +80,10 @@ export function Workspace({ user, online, onLogout }: Props) {
       // Photos go up apart from the records: after each sync, when the network returns.
       uploader = await startUploads(user.id, syncer);
       if (cancelled) uploader.stop();
+      // Photos of forms left long ago, neither saved nor kept in a draft.
+      void getPhotos(user.id)
+        .then((p) => p.dropStaleDrafts(LOOSE_PHOTO_MAX_AGE_MS, s.draftPhotos()))
+        .catch(() => undefined);
     });
     return () => {
       cancelled = true;
@@ -97,8 +107,14 @@ export function Workspace({ user, online, onLogout }: Props) {
       </main>
     );
   }
-  const open = (id: string) => setView({ name: 'detail', id, back: view.name === 'detail' ? view.back : view });
-  const openHousehold = (id: string) => setView({ name: 'household', id, back: view });
+  // Leaving a form with unsaved input asks first (a report form is kept as a draft, so
+  // leaving it loses nothing, and the question says so).
+  const go = (next: View) => {
+    if (hasUnsaved()) setLeaving(next);
+    else setView(next);
+  };
+  const open = (id: string) => go({ name: 'detail', id, back: view.name === 'detail' ? view.back : view });
+  const openHousehold = (id: string) => go({ name: 'household', id, back: view });
   const tab = tabOf(view);
   // What every screen that reads or writes the user's records is given.
   const shared = { user, store, syncer, reference };
@@ -111,19 +127,21 @@ export function Workspace({ user, online, onLogout }: Props) {
           store={store}
           syncer={syncer}
           reference={reference}
-          onNavigate={(name) => setView({ name })}
-          onVisits={() => setView({ name: 'visits' })}
+          onNavigate={(name) => go({ name })}
+          onVisits={() => go({ name: 'visits' })}
           onOpen={open}
+          onResume={(draft) => go({ name: 'report', draft })}
           onLogout={onLogout}
         />
       )}
       {view.name === 'report' && (
         <Report
-          key={view.prefill ? `${view.prefill.kind}:${view.prefill.household}:${view.prefill.raisedFrom ?? ''}` : 'blank'}
+          key={view.draft ?? (view.prefill ? `${view.prefill.kind}:${view.prefill.household}:${view.prefill.raisedFrom ?? ''}` : 'blank')}
           {...shared}
           prefill={view.prefill}
+          resume={view.draft ? store.draft(view.draft) : undefined}
           onOpen={open}
-          onRaiseNeed={(prefill) => setView({ name: 'report', prefill })}
+          onRaiseNeed={(prefill) => go({ name: 'report', prefill })}
         />
       )}
       {view.name === 'visits' && (
@@ -131,7 +149,7 @@ export function Workspace({ user, online, onLogout }: Props) {
           store={store}
           reference={reference}
           onOpenHousehold={openHousehold}
-          onNewHousehold={() => setView({ name: 'household-new' })}
+          onNewHousehold={() => go({ name: 'household-new' })}
         />
       )}
       {view.name === 'household-new' && (
@@ -145,8 +163,8 @@ export function Workspace({ user, online, onLogout }: Props) {
           key={view.id}
           id={view.id}
           {...shared}
-          onBack={() => setView(view.back)}
-          onReport={(prefill) => setView({ name: 'report', prefill })}
+          onBack={() => go(view.back)}
+          onReport={(prefill) => go({ name: 'report', prefill })}
           onOpenRecord={open}
         />
       )}
@@ -156,11 +174,21 @@ export function Workspace({ user, online, onLogout }: Props) {
           key={view.id}
           id={view.id}
           {...shared}
-          onBack={() => setView(view.back)}
+          onBack={() => go(view.back)}
           onOpen={open}
         />
       )}
-      <BottomNav current={tab} onSelect={(name) => setView({ name })} />
+      <BottomNav current={tab} onSelect={(name) => go({ name })} />
+      {leaving && (
+        <LeaveDialog
+          draft={view.name === 'report'}
+          onStay={() => setLeaving(null)}
+          onLeave={() => {
+            setView(leaving);
+            setLeaving(null);
+          }}
+        />
+      )}
     </>
   );
 }
