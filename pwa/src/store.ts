@@ -8,6 +8,7 @@ import { addNote, editText, newRecord, readRecord, type NewRecordFields, type Re
 import { entryFor, knownType, type Listing } from './doctypes';
 import type { DocType } from './generated/protocol.mjs';
 import type { SavedDraft } from './drafts';
+import { newsOf, type News, type NewsMarks } from './news';
 import { userDbName } from './session';
 import type { RefusalCode } from './sync/wire';
 
@@ -83,8 +84,9 @@ type MetaKey =
   | 'care-tags'
   | 'people'
   | 'want'
-  | 'residents-version';
-type MetaValue = string | string[] | number | Unit[] | Category[] | CareTag[] | Person[];
+  | 'residents-version'
+  | 'news';
+type MetaValue = string | string[] | number | Unit[] | Category[] | CareTag[] | Person[] | NewsMarks;
 
 interface UserDb extends DBSchema {
   docs: { key: string; value: DocEntry };
@@ -159,12 +161,49 @@ export class Store {
 
   /** Loads all summaries once; later writes keep the in-memory copy current. */
   ready(): Promise<void> {
-    this.loaded ??= Promise.all([this.db.getAll('summaries'), this.db.getAll('drafts')]).then(([all, drafts]) => {
+    this.loaded ??= Promise.all([
+      this.db.getAll('summaries'),
+      this.db.getAll('drafts'),
+      this.db.get('meta', 'news') as Promise<NewsMarks | undefined>,
+    ]).then(async ([all, drafts, marks]) => {
       this.summaries = new Map(all.map((s) => [s.id, s]));
       this.draftList = new Map(drafts.map((d) => [d.id, d]));
+      // What happened before this phone first opened the store is history, not news.
+      if (!marks) {
+        marks = { since: Date.now(), read: {} };
+        await this.db.put('meta', marks, 'news');
+      }
+      this.newsMarks = marks;
       this.emit();
     });
     return this.loaded;
+  }
+
+  // ── news on home ───────────────────────────────────────────────────────────────
+
+  private newsMarks: NewsMarks = { since: Date.now(), read: {} };
+
+  /** Steps others took on this user's records since they last saw them (`news.ts`). */
+  news(): News[] {
+    return newsOf(this.all(), this.userId, this.newsMarks);
+  }
+
+  /** Marks records' news as seen up to their latest step; marks for records gone are dropped. */
+  async markNewsRead(ids: string[]): Promise<void> {
+    const read: Record<string, number> = {};
+    for (const [id, at] of Object.entries(this.newsMarks.read)) if (this.summaries.has(id)) read[id] = at;
+    let changed = false;
+    for (const id of ids) {
+      const at = this.summaries.get(id)?.last?.at;
+      if (at !== undefined && (read[id] ?? 0) < at) {
+        read[id] = at;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.newsMarks = { ...this.newsMarks, read };
+    await this.db.put('meta', this.newsMarks, 'news');
+    this.emit();
   }
 
   // ── drafts of the report form ─────────────────────────────────────────────────

@@ -217,3 +217,42 @@ test('a half-filled report is kept as a draft: leaving asks first, home lists it
   assert.equal(await page.getByTestId('drafts-card').count(), 0);
   await context.close();
 });
+
+test('news on home: what a supervisor did to my report, with a badge on the home tab, until I open it', async () => {
+  const phone = await newPhone(browser);
+  const page = await phone.newPage();
+  await signIn(page, server.url, 'lou1');
+  const title = `消息测试-${Date.now().toString(36)}`;
+  await report(page, { title, description: '路灯不亮' });
+  await waitPendingCount(page, 0);
+  const desk = await browser.newContext(DESKTOP);
+  const console = await desk.newPage();
+  await consoleSignIn(console, server.url, 'community1');
+  await openCase(console, title, 'new');
+  await takeAction(console, 'accept');
+  await waitRecord(console, 'accepted');
+
+  await syncFromHome(page);
+  const row = page.getByTestId('news-row').filter({ hasText: title });
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-action'), 'accept');
+  assert.equal(await row.getByTestId('news-status').textContent(), '已受理');
+  assert.match(await row.getByTestId('news-line').textContent(), /^李秀英受理了这条记录 · /);
+  // Seen from every screen: the home tab carries the count.
+  await page.getByTestId('nav-records').click();
+  assert.ok(Number(await page.getByTestId('nav-home-badge').textContent()) >= 1);
+  // The list puts the record something just happened to first, its status as the badge.
+  const first = page.getByTestId('record-item').first();
+  assert.match(await first.textContent(), new RegExp(title));
+  assert.equal(await first.getByTestId('record-status').textContent(), '已受理');
+
+  // Opening it is seeing it.
+  await page.getByTestId('nav-home').click();
+  await page.getByTestId('news-row').filter({ hasText: title }).click();
+  await page.getByTestId('detail').waitFor();
+  await page.getByTestId('nav-home').click();
+  await page.getByTestId('home').waitFor();
+  assert.equal(await page.getByTestId('news-row').filter({ hasText: title }).count(), 0);
+  await desk.close();
+  await phone.close();
+});

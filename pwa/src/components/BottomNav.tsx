@@ -8,7 +8,8 @@ const TABS: { tab: Tab; icon: string }[] = [
   { tab: 'records', icon: 'M4 6h16M4 12h16M4 18h16' },
 ];
 
-export function BottomNav({ current, onSelect }: { current: Tab; onSelect: (tab: Tab) => void }) {
+/** `badges`: a count shown on a tab (news on home), so it is seen from every screen. */
+export function BottomNav({ current, onSelect, badges = {} }: { current: Tab; onSelect: (tab: Tab) => void; badges?: Partial<Record<Tab, number>> }) {
   return (
     <nav class="bottom-nav" aria-label={t('nav.label')}>
       {TABS.map(({ tab, icon }) => (
@@ -24,6 +25,11 @@ export function BottomNav({ current, onSelect }: { current: Tab; onSelect: (tab:
             <path d={icon} />
           </svg>
           <span>{t(`nav.${tab}`)}</span>
+          {(badges[tab] ?? 0) > 0 && (
+            <span class="nav-badge" data-testid={`nav-${tab}-badge`} aria-label={t('news.badge', { n: badges[tab] ?? 0 })}>
+              {badges[tab]}
+            </span>
+          )}
         </button>
       ))}
     </nav>

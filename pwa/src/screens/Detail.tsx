@@ -59,7 +59,11 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
       const record = readRecord(doc);
       const mine = new Set((await store.meta<string[]>('actors')) ?? []);
       const history = readHistory(A, doc, mine, user.id, record.reported_by);
-      if (!cancelled) setLoaded({ record, entry, history, attachments: readAttachments(doc) });
+      if (!cancelled) {
+        setLoaded({ record, entry, history, attachments: readAttachments(doc) });
+        // Seen: whatever happened to it is no longer news on home.
+        void store.markNewsRead([id]);
+      }
     })();
     return () => {
       cancelled = true;

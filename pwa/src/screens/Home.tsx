@@ -10,7 +10,8 @@ import type { SyncHandle } from '../sync/syncer';
 import { coverage } from '../household';
 import { dueCounts, useCare } from './Visits';
 import { getPhotos } from '../photos/db';
-import { categoryName } from '../labels';
+import { categoryName, label } from '../labels';
+import { personName } from '../reference';
 
 interface Props {
   user: User;
@@ -135,6 +136,8 @@ export function Home({ user, online, store, syncer, reference, onNavigate, onVis
       </section>
 
       <ReturnedCard user={user} store={store} onOpen={onOpen} />
+
+      <NewsCard user={user} store={store} reference={reference} onOpen={onOpen} />
 
       <DraftsCard user={user} store={store} reference={reference} onResume={onResume} />
 
@@ -294,6 +297,65 @@ function DraftsCard({ user, store, reference, onResume }: { user: User; store: S
           );
         })}
       </ul>
+    </section>
+  );
+}
+
+/** The most news home lists; the rest wait behind "all read" or the record list. */
+const NEWS_SHOWN = 20;
+
+/**
+ * What others did on this user's records since they last looked: accepted, dispatched,
+ * assigned to them, verified, closed, urged. Each line names who did what to which record;
+ * the record's status is the badge, its sync state comes second.
+ */
+function NewsCard({ user, store, reference, onOpen }: { user: User; store: Store; reference: Reference; onOpen: (id: string) => void }) {
+  useStoreVersion(store);
+  const news = store.news();
+  if (news.length === 0) return null;
+  const name = (id: number) => personName(reference, user, id);
+  return (
+    <section class="card news-card" data-testid="news-card" data-count={news.length} aria-live="polite">
+      <h2 class="section-title">{t('news.title', { n: news.length })}</h2>
+      <ul class="list">
+        {news.slice(0, NEWS_SHOWN).map((n) => {
+          const key = `history.did.${n.action}`;
+          const what = hasKey(key) ? t(key) : t('history.didOther', { action: label('action', n.action) });
+          const s = n.summary;
+          return (
+            <li key={s.id}>
+              <button
+                type="button"
+                class="list-row news-row"
+                data-testid="news-row"
+                data-id={s.id}
+                data-action={n.action}
+                onClick={() => {
+                  void store.markNewsRead([s.id]);
+                  onOpen(s.id);
+                }}
+              >
+                <span class="row-main">
+                  <span class="news-top">
+                    <span class={`chip chip-status chip-status-${s.status}`} data-testid="news-status">
+                      {label('status', s.status)}
+                    </span>
+                    {s.urged && <span class="chip chip-urgent">{label('action', 'urge')}</span>}
+                    {s.sync !== 'synced' && <span class={`chip chip-sync chip-${s.sync}`}>{label('sync', s.sync)}</span>}
+                  </span>
+                  <span class="row-title">{s.title || t('records.untitled')}</span>
+                  <span class="row-sub" data-testid="news-line">
+                    {t('history.sentence', { who: name(n.by), what })} · {formatTime(n.at)}
+                  </span>
+                </span>
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+      <button type="button" class="btn btn-light btn-block" data-testid="news-read-all" onClick={() => void store.markNewsRead(news.map((n) => n.summary.id))}>
+        {t('news.readAll')}
+      </button>
     </section>
   );
 }

@@ -43,7 +43,8 @@ export function Records({ store, reference, onOpen }: Props) {
           (!filters.sync || s.sync === filters.sync) &&
           (!q || s.title.toLowerCase().includes(q) || s.address.toLowerCase().includes(q)),
       )
-      .sort((a, b) => b.reported_at - a.reported_at);
+      // Latest change first: a record something just happened to comes to the top.
+      .sort((a, b) => (b.last?.at ?? b.reported_at) - (a.last?.at ?? a.reported_at));
     // `version` changes whenever the store does.
   }, [store, version, filters]);
 
@@ -150,17 +151,19 @@ function RecordItem({ summary: s, reference, onOpen }: { summary: Summary; refer
   return (
     <button type="button" class="record-item" data-testid="record-item" data-id={s.id} data-sync={s.sync} onClick={() => onOpen(s.id)}>
         <span class="record-top">
-          <span class={`chip chip-kind chip-${s.kind}`}>{label('kind', s.kind)}</span>
+          <span class={`chip chip-status chip-status-${s.status}`} data-testid="record-status">
+            {label('status', s.status)}
+          </span>
           {s.urgency === 'urgent' && <span class="chip chip-urgent">{label('urgency', 'urgent')}</span>}
           <span class={`chip chip-sync chip-${s.sync}`}>{label('sync', s.sync)}</span>
         </span>
         <span class="record-title">{s.title || t('records.untitled')}</span>
         <span class="record-meta">
-          {categoryName(reference.categories, s.category)} · {label('status', s.status)}
+          {label('kind', s.kind)} · {categoryName(reference.categories, s.category)}
         </span>
         <span class="record-meta">
           {s.address && `${s.address} · `}
-          {formatTime(s.reported_at)}
+          {formatTime(s.last?.at ?? s.reported_at)}
         </span>
     </button>
   );

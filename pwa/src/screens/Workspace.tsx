@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { User } from '../api';
 import { BottomNav, type Tab } from '../components/BottomNav';
+import { useStoreVersion } from '../hooks';
 import { t } from '../i18n';
 import { loadReference, refreshReference, type Reference } from '../reference';
 import { getStore, type Store } from '../store';
@@ -178,7 +179,7 @@ export function Workspace({ user, online, onLogout }: Props) {
           onOpen={open}
         />
       )}
-      <BottomNav current={tab} onSelect={(name) => go({ name })} />
+      <Nav store={store} current={tab} onSelect={(name) => go({ name })} />
       {leaving && (
         <LeaveDialog
           draft={view.name === 'report'}
@@ -191,4 +192,10 @@ export function Workspace({ user, online, onLogout }: Props) {
       )}
     </>
   );
+}
+
+/** The bottom bar, with the count of news on home, current after every sync. */
+function Nav({ store, current, onSelect }: { store: Store; current: Tab; onSelect: (tab: Tab) => void }) {
+  useStoreVersion(store);
+  return <BottomNav current={current} onSelect={onSelect} badges={{ home: store.news().length }} />;
 }
