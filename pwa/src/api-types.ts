@@ -34,6 +34,9 @@ export interface ServerInfo {
   name: string;
   version: string;
   demo: boolean;
+  /** A demo server's accounts to try, for the login page; absent otherwise. */
+  demo_accounts?: { username: string; name: string; role: Role }[];
+  demo_password?: string;
 }
 
 export interface TokenResponse {

@@ -114,6 +114,7 @@ export function App() {
         <Login
           online={online}
           expired={route.expired}
+          info={info}
           onLoggedIn={(session) => {
             // A new actor id per sign-in (PROTOCOL.md, "Actor ids"), before any edit can use the old one.
             void getStore(session.user.id)

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { App } from './app';
 import { registerServiceWorker } from './sw-register';
 import './styles.css';
+import './textsize';
 
 const root = document.getElementById('app');
 if (!root) throw new Error('index.html lacks #app');

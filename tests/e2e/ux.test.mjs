@@ -256,3 +256,41 @@ test('news on home: what a supervisor did to my report, with a badge on the home
   await desk.close();
   await phone.close();
 });
+
+test('a fresh demo says on its login page which accounts to try on a phone and on a desktop, and a tap fills one in', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.getByTestId('demo-accounts').waitFor();
+  const phone = await page.getByTestId('demo-phone').getByTestId('demo-account').evaluateAll((els) => els.map((e) => e.dataset.username));
+  const desktop = await page.getByTestId('demo-desktop').getByTestId('demo-account').evaluateAll((els) => els.map((e) => e.dataset.username));
+  assert.ok(phone.includes('lou1') && phone.includes('grid1'), phone.join());
+  assert.ok(desktop.includes('community1') && desktop.includes('police1') && !desktop.includes('lou1'), desktop.join());
+  assert.match(await page.locator('[data-username="lou1"]').textContent(), /顾阿姨 · 楼巷院长.*走访关爱对象/);
+  await page.locator('[data-username="lou1"]').click();
+  assert.equal(await page.locator('#username').inputValue(), 'lou1');
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('home').waitFor();
+  await context.close();
+});
+
+test('a text-size setting on home that the whole app honours, kept across a reload', async () => {
+  const context = await newPhone(browser);
+  const page = await context.newPage();
+  await signIn(page, server.url, 'lou1');
+  const size = (testid) => page.getByTestId(testid).evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  const normal = await size('nav-report');
+  await page.getByTestId('text-size-xlarge').click();
+  assert.equal(await page.getByTestId('text-size-xlarge').getAttribute('aria-checked'), 'true');
+  const larger = await size('nav-report');
+  assert.ok(larger >= normal * 1.3, `${normal} → ${larger}`);
+  await page.reload();
+  await page.getByTestId('home').waitFor();
+  assert.equal(await size('nav-report'), larger, 'kept after a reload');
+  await page.getByTestId('nav-report').click();
+  assert.ok((await size('title')) > 18 * 1.3, 'the report form follows it too');
+  await page.getByTestId('nav-home').click();
+  await page.getByTestId('text-size-normal').click();
+  assert.equal(await size('nav-report'), normal);
+  await context.close();
+});

@@ -34,6 +34,15 @@ async fn health_and_readiness() {
         .await
         .expect("json");
     assert_eq!(info["demo"], true);
+    // The login page's first-run list comes from the demo's own accounts.
+    let accounts = info["demo_accounts"].as_array().expect("demo accounts");
+    assert_eq!(accounts.len(), haitang_server::demo::ACCOUNTS.len());
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a["username"] == "lou1" && a["role"] == "leader")
+    );
+    assert_eq!(info["demo_password"], haitang_server::demo::PASSWORD);
 }
 
 #[tokio::test]

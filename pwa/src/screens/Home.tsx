@@ -10,6 +10,7 @@ import type { SyncHandle } from '../sync/syncer';
 import { coverage } from '../household';
 import { dueCounts, useCare } from './Visits';
 import { getPhotos } from '../photos/db';
+import { TEXT_SIZES, setTextSize, useTextSize } from '../textsize';
 import { categoryName, label } from '../labels';
 import { personName } from '../reference';
 
@@ -157,6 +158,8 @@ export function Home({ user, online, store, syncer, reference, onNavigate, onVis
           {t('home.logoutOfflineWarn')}
         </p>
       )}
+      <TextSizeCard />
+
       <div class="actions">
         {confirmOffline && !busy && (
           <button type="button" class="btn btn-light btn-block" onClick={() => setConfirmOffline(false)}>
@@ -356,6 +359,33 @@ function NewsCard({ user, store, reference, onOpen }: { user: User; store: Store
       <button type="button" class="btn btn-light btn-block" data-testid="news-read-all" onClick={() => void store.markNewsRead(news.map((n) => n.summary.id))}>
         {t('news.readAll')}
       </button>
+    </section>
+  );
+}
+
+/** Text size for older eyes: the whole app, console included, follows it. */
+function TextSizeCard() {
+  const size = useTextSize();
+  return (
+    <section class="card" data-testid="text-size">
+      <h2 class="section-title" id="text-size-title">
+        {t('textSize.title')}
+      </h2>
+      <div class="segmented" role="radiogroup" aria-labelledby="text-size-title">
+        {TEXT_SIZES.map((s) => (
+          <button
+            key={s}
+            type="button"
+            role="radio"
+            aria-checked={size === s}
+            class={size === s ? 'seg seg-on' : 'seg'}
+            data-testid={`text-size-${s}`}
+            onClick={() => setTextSize(s)}
+          >
+            {t(`textSize.${s}`)}
+          </button>
+        ))}
+      </div>
     </section>
   );
 }

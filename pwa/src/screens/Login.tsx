@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, CancelledError, login } from '../api';
+import { ApiError, CancelledError, login, type ServerInfo } from '../api';
+import RULES from '../generated/workflow-rules.mjs';
 import { ErrorAlert } from '../components/ErrorAlert';
 import { useCountdown } from '../hooks';
 import { t } from '../i18n';
@@ -10,9 +11,11 @@ interface Props {
   /** Set when the user was sent back here because the session could not be renewed. */
   expired: boolean;
   onLoggedIn: (session: Session) => void;
+  /** The server's info: a demo's lists the accounts to try. */
+  info: ServerInfo | null;
 }
 
-export function Login({ online, expired, onLoggedIn }: Props) {
+export function Login({ online, expired, onLoggedIn, info }: Props) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [showPassword, setShowPassword] = useState(false);
@@ -130,7 +133,56 @@ export function Login({ online, expired, onLoggedIn }: Props) {
           </button>
         )}
       </form>
+      {info?.demo_accounts && info.demo_password && (
+        <DemoAccounts
+          accounts={info.demo_accounts}
+          password={info.demo_password}
+          onPick={(u) => {
+            setUsername(u);
+            setPassword(info.demo_password ?? '');
+          }}
+        />
+      )}
     </main>
+  );
+}
+
+type DemoAccount = NonNullable<ServerInfo['demo_accounts']>[number];
+
+/**
+ * A fresh demo explains itself: which accounts to try on a phone (the field app) and on a
+ * desktop (the console), and what each shows. A tap fills the form in.
+ */
+function DemoAccounts({ accounts, password, onPick }: { accounts: DemoAccount[]; password: string; onPick: (username: string) => void }) {
+  const field = new Set<string>(RULES.field_roles);
+  const groups = [
+    { key: 'phone', title: t('demo.onPhone'), list: accounts.filter((a) => field.has(a.role)) },
+    { key: 'desktop', title: t('demo.onDesktop'), list: accounts.filter((a) => !field.has(a.role)) },
+  ] as const;
+  return (
+    <section class="card demo-accounts" data-testid="demo-accounts">
+      <h2 class="section-title">{t('demo.title')}</h2>
+      <p>{t('demo.password', { password })}</p>
+      {groups.map((g) => (
+        <div key={g.key} data-testid={`demo-${g.key}`}>
+          <h3 class="section-title">{g.title}</h3>
+          <ul class="list">
+            {g.list.map((a) => (
+              <li key={a.username}>
+                <button type="button" class="list-row" data-testid="demo-account" data-username={a.username} onClick={() => onPick(a.username)}>
+                  <span class="row-main">
+                    <span class="row-title">
+                      {a.username} · {a.name} · {t(`role.${a.role}`)}
+                    </span>
+                    <span class="row-sub">{t(`demo.shows.${a.role}`)}</span>
+                  </span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+    </section>
   );
 }
 

@@ -11,9 +11,21 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn info(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
+    let mut info = json!({
         "name": "Haitang",
         "version": env!("CARGO_PKG_VERSION"),
         "demo": state.config.demo,
-    }))
+    });
+    // A first run that explains itself: the login page lists the accounts to try. Only a
+    // demo says this; its accounts and password are public by design.
+    if state.config.demo {
+        info["demo_password"] = json!(crate::demo::PASSWORD);
+        info["demo_accounts"] = crate::demo::ACCOUNTS
+            .iter()
+            .map(|(username, name, role, _, _)| {
+                json!({ "username": username, "name": name, "role": role.as_str() })
+            })
+            .collect();
+    }
+    Json(info)
 }
