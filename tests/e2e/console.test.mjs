@@ -130,10 +130,23 @@ test('return for correction reaches the phone; the reporter corrects and resubmi
     assert.equal(await lou.page.getByTestId('wf-reason').textContent(), '请补充具体位置（几号门）');
     await lou.page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(lou.page, 'field-returned');
+    // #17: a returned record is corrected in every field the reporter set, in one change.
+    await lou.context.grantPermissions(['geolocation']);
+    await lou.context.setGeolocation({ latitude: 31.3301, longitude: 120.5912, accuracy: 8 });
     await lou.page.getByTestId('edit-description').click();
+    await lou.page.getByTestId('correct-title').fill(`${title}（2号门）`);
+    await lou.page.getByTestId('correct-address').fill('金筑苑3幢东门');
+    await lou.page.getByTestId('category-group').selectOption('city.other');
+    await lou.page.getByTestId('category').selectOption('city.manhole_damaged');
+    await lou.page.getByTestId('correct-locate').click();
+    await lou.page.getByTestId('correct-location').filter({ hasText: '31.33010' }).waitFor();
     await lou.page.getByTestId('description-input').fill('金筑苑3幢东门（2号门）门口堆放');
     await lou.page.getByTestId('save-description').click();
     await lou.page.getByTestId('detail-description').waitFor();
+    assert.equal(await lou.page.getByTestId('detail-title').textContent(), `${title}（2号门）`);
+    assert.equal(await lou.page.getByTestId('detail-address').textContent(), '金筑苑3幢东门');
+    const lines = await lou.page.getByTestId('history-item').locator('strong').allTextContents();
+    assert.match(lines[lines.length - 1], /^顾阿姨修改了(标题|类别|描述|地址|位置)(、(标题|类别|描述|地址|位置)){4}$/);
     await lou.page.getByTestId('wf-resubmit').click();
     await lou.page.locator('[data-testid="workflow"][data-status="reported"]').waitFor();
     await waitPendingCount(lou.page, 0);
@@ -143,6 +156,8 @@ test('return for correction reaches the phone; the reporter corrects and resubmi
     await openCase(tablet.page, title, 'new');
     await waitRecord(tablet.page, 'reported');
     assert.deepEqual(await timelineActions(tablet.page), ['report', 'return', 'resubmit']);
+    assert.equal(await tablet.page.getByTestId('fact-address').textContent(), '金筑苑3幢东门');
+    assert.match(await tablet.page.getByTestId('record-pane').textContent(), /31\.330100, 120\.591200/);
   } finally {
     await Promise.all([lou.context.close(), tablet.context.close()]);
   }

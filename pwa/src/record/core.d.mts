@@ -80,5 +80,14 @@ export declare const MESSAGES: { report: string; note: string; edit: string };
 export declare function newRecord<T = unknown>(A: Am, actor: string, fields: NewRecordFields): Automerge.Doc<T>;
 export declare function addNote<T>(A: Am, doc: Automerge.Doc<T>, note: Note): Automerge.Doc<T>;
 export declare function editText<T>(A: Am, doc: Automerge.Doc<T>, field: TextField, value: string, at: number): Automerge.Doc<T>;
+export interface Correction {
+  title?: string;
+  description?: string;
+  address?: string;
+  category?: string;
+  /** null removes the location. */
+  location?: Location | null;
+}
+export declare function correct<T>(A: Am, doc: Automerge.Doc<T>, patch: Correction, at: number): Automerge.Doc<T>;
 export declare function str(value: unknown): string | undefined;
 export declare function readRecord(doc: Doc): RecordData;

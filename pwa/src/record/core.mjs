@@ -74,6 +74,29 @@ export function editText(A, doc, field, value, at) {
   });
 }
 
+/**
+ * Corrects what the reporter set, in one change: the text fields as diffs (see `editText`),
+ * the category, and the location (null removes it). Fields left out stay as they are.
+ */
+export function correct(A, doc, patch, at) {
+  const texts = TEXT_FIELDS.filter((f) => patch[f] !== undefined && String(doc[f] ?? '') !== patch[f]);
+  const category = patch.category !== undefined && str(doc.category) !== patch.category;
+  const location = patch.location !== undefined && JSON.stringify(doc.location ?? null) !== JSON.stringify(patch.location);
+  if (!texts.length && !category && !location) return doc;
+  return A.change(doc, { message: MESSAGES.edit, time: Math.floor(at / 1000) }, (d) => {
+    for (const f of texts) A.updateText(d, [f], patch[f]);
+    if (category) d.category = new A.ImmutableString(patch.category);
+    if (location) {
+      if (patch.location === null) delete d.location;
+      else {
+        const loc = { lat: patch.location.lat, lng: patch.location.lng };
+        if (patch.location.accuracy_m !== undefined) loc.accuracy_m = patch.location.accuracy_m;
+        d.location = loc;
+      }
+    }
+  });
+}
+
 /** A string field as a JS string, whether stored as Text, ImmutableString or a plain scalar. */
 export function str(value) {
   if (value === undefined || value === null) return undefined;

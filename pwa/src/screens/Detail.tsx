@@ -3,11 +3,11 @@ import type { User } from '../api';
 import { useStoreVersion } from '../hooks';
 import { getLang, hasKey, t } from '../i18n';
 import { categoryName, formatTime, label, unitName } from '../labels';
-import { readRecord, type RecordData } from '../record/core.mjs';
+import { correct, readRecord, type Correction, type RecordData } from '../record/core.mjs';
+import { Correct } from '../record/Correct';
 import { personName, type Reference } from '../reference';
 import { recordText, type DocEntry, type Store } from '../store';
 import type { SyncHandle } from '../sync/syncer';
-import { useUnsaved } from '../unsaved';
 import { FieldWorkflow } from '../console/FieldWorkflow';
 import { Notes } from '../record/Notes';
 import { Steps, Timeline } from '../record/Timeline';
@@ -41,10 +41,9 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
   const version = useStoreVersion(store);
   const care = useCare(store);
   const [loaded, setLoaded] = useState<Loaded | null | undefined>(undefined);
-  const [description, setDescription] = useState<string | null>(null);
+  const [correcting, setCorrecting] = useState(false);
   const [copied, setCopied] = useState(false);
   const [busy, setBusy] = useState(false);
-  useUnsaved(description !== null);
 
   useEffect(() => {
     let cancelled = false;
@@ -102,12 +101,9 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
     afterEdit();
   }
 
-  async function saveDescription() {
-    if (description === null || busy) return;
-    setBusy(true);
-    await store.editText(id, 'description', description);
-    setDescription(null);
-    setBusy(false);
+  async function saveCorrection(patch: Correction) {
+    await store.edit(id, (A, doc) => correct(A, doc, patch, Date.now()));
+    setCorrecting(false);
     afterEdit();
   }
 
@@ -256,37 +252,25 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
 
       <section class="card">
         <h2 class="section-title">{t('report.description')}</h2>
-        {description === null ? (
+        {!correcting ? (
           <>
             <p class="prewrap" data-testid="detail-description">
               {r.description || t('detail.none')}
             </p>
             {/* A withdrawn or closed record is done with: nothing left to correct. */}
             {r.status !== 'withdrawn' && r.status !== 'closed' && (
-              <button type="button" class="btn btn-light" data-testid="edit-description" onClick={() => setDescription(r.description)}>
-                {t('detail.edit')}
+              <button
+                type="button"
+                class={r.status === 'returned' ? 'btn btn-primary' : 'btn btn-light'}
+                data-testid="edit-description"
+                onClick={() => setCorrecting(true)}
+              >
+                {t(r.status === 'returned' ? 'detail.correct' : 'detail.edit')}
               </button>
             )}
           </>
         ) : (
-          <>
-            <textarea
-              class="textarea"
-              rows={5}
-              aria-label={t('report.description')}
-              data-testid="description-input"
-              value={description}
-              onInput={(e) => setDescription(e.currentTarget.value)}
-            />
-            <div class="row">
-              <button type="button" class="btn btn-light" onClick={() => setDescription(null)}>
-                {t('home.cancel')}
-              </button>
-              <button type="button" class="btn btn-primary" disabled={busy} data-testid="save-description" onClick={() => void saveDescription()}>
-                {t('report.save')}
-              </button>
-            </div>
-          </>
+          <Correct record={r} reference={reference} onSave={saveCorrection} onCancel={() => setCorrecting(false)} />
         )}
       </section>
 

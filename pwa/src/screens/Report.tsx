@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Category, RecordKind, User } from '../api';
+import type { RecordKind, User } from '../api';
 import { getLang, t } from '../i18n';
 import type { Reference } from '../reference';
 import { DRAFT_WRITE_DELAY_MS, type ReportForm, type SavedDraft } from '../drafts';
@@ -14,6 +14,8 @@ import type { ReportPrefill } from './Household';
 import { useCare } from './Visits';
 import { VISIT_CHECKS } from '../generated/protocol.mjs';
 import { PlacePicker, placeOf } from '../components/PlacePicker';
+import { currentLocation } from '../geo';
+import { CategoryPicker } from '../components/CategoryPicker';
 
 interface Props {
   user: User;
@@ -32,21 +34,6 @@ interface Props {
 const KINDS: RecordKind[] = ['need', 'visit', 'event'];
 
 type Draft = ReportForm;
-
-function name(c: Category): string {
-  return getLang() === 'en' ? c.name_en : c.name_zh;
-}
-
-/** Top-level classes that offer something for `kind`, each with the subcategories that do. */
-function categoryTree(categories: Category[], kind: RecordKind): { group: Category; subs: Category[] }[] {
-  return categories
-    .filter((c) => c.parent === null)
-    .map((group) => ({
-      group,
-      subs: categories.filter((c) => c.parent === group.code && c.kinds.includes(kind)),
-    }))
-    .filter(({ group, subs }) => subs.length > 0 || group.kinds.includes(kind));
-}
 
 export function Report({ user, store, syncer, reference, prefill: opened, resume, onOpen, onRaiseNeed }: Props) {
   const prefill = resume ? resume.prefill : opened;
@@ -162,9 +149,6 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
     };
   }, []);
 
-  const tree = categoryTree(reference.categories, draft.kind);
-  const group = tree.find((g) => g.group.code === draft.group);
-
   const update = (patch: Partial<Draft>) => {
     setSavedId(null);
     setDraft((d) => ({ ...d, ...patch }));
@@ -173,29 +157,12 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
     update({ [field]: (e.currentTarget as HTMLInputElement).value });
 
   function locate() {
-    if (!('geolocation' in navigator)) {
-      setLocError(t('report.locationUnavailable'));
-      return;
-    }
     setLocating(true);
     setLocError(null);
-    navigator.geolocation.getCurrentPosition(
-      (pos) => {
-        setLocating(false);
-        update({
-          location: {
-            lat: pos.coords.latitude,
-            lng: pos.coords.longitude,
-            accuracy_m: Math.round(pos.coords.accuracy * 10) / 10,
-          },
-        });
-      },
-      () => {
-        setLocating(false);
-        setLocError(t('report.locationFailed'));
-      },
-      { enableHighAccuracy: true, timeout: 20_000, maximumAge: 30_000 },
-    );
+    currentLocation()
+      .then((location) => update({ location }))
+      .catch((err: Error) => setLocError(t(err.message === 'unavailable' ? 'report.locationUnavailable' : 'report.locationFailed')))
+      .finally(() => setLocating(false));
   }
 
   async function submit(e: Event) {
@@ -310,42 +277,13 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
           </div>
         </fieldset>
 
-        <div class="field">
-          <label for="group">{t('report.category')}</label>
-          <select
-            id="group"
-            data-testid="category-group"
-            value={draft.group}
-            onChange={(e) => {
-              const code = e.currentTarget.value;
-              const g = tree.find((x) => x.group.code === code);
-              update({ group: code, category: g && g.subs.length === 0 ? code : '' });
-            }}
-          >
-            <option value="">{reference.categories.length ? t('report.choose') : t('report.noCatalogue')}</option>
-            {tree.map(({ group: g }) => (
-              <option key={g.code} value={g.code}>
-                {name(g)}
-              </option>
-            ))}
-          </select>
-          {group && group.subs.length > 0 && (
-            <select
-              aria-label={t('report.subcategory')}
-              data-testid="category"
-              class="select-sub"
-              value={draft.category}
-              onChange={(e) => update({ category: e.currentTarget.value })}
-            >
-              <option value="">{t('report.choose')}</option>
-              {group.subs.map((c) => (
-                <option key={c.code} value={c.code}>
-                  {name(c)}
-                </option>
-              ))}
-            </select>
-          )}
-        </div>
+        <CategoryPicker
+          categories={reference.categories}
+          kind={draft.kind}
+          group={draft.group}
+          category={draft.category}
+          onChange={(group, category) => update({ group, category })}
+        />
 
         <div class="field">
           <label for="title">{t('report.titleField')}</label>
