@@ -294,3 +294,59 @@ test('a text-size setting on home that the whole app honours, kept across a relo
   assert.equal(await size('nav-report'), normal);
   await context.close();
 });
+
+test('the short report form: a leader reports a need with a photo and GPS in at most 6 taps and 1 typed field', async () => {
+  const context = await newPhone(browser, {
+    geolocation: { latitude: 31.3265, longitude: 120.6132, accuracy: 12 },
+    permissions: ['geolocation'],
+  });
+  const page = await context.newPage();
+  await signIn(page, server.url, 'lou1');
+  let taps = 0;
+  let typed = 0;
+  const tap = async (locator) => {
+    taps += 1;
+    await locator.click();
+  };
+  const type = async (locator, text) => {
+    taps += 1; // into the field
+    typed += 1;
+    await locator.fill(text);
+  };
+
+  await tap(page.getByTestId('nav-report'));
+  // The kind defaults by role (a 楼长 mostly passes on needs) and the position is taken on open.
+  assert.equal(await page.getByTestId('kind-need').getAttribute('aria-checked'), 'true');
+  await page.getByTestId('location').waitFor();
+  assert.match(await page.getByTestId('location').textContent(), /31\.32650/);
+  // Photo first: the camera button is the first thing on the form after the kind.
+  taps += 1; // 拍照 (the shutter is the camera's own)
+  await page.getByTestId('photo-camera').setInputFiles([await picture(page, { width: 800, height: 600, hue: 90, name: 'need.jpg' })]);
+  await page.getByTestId('draft-photo').first().waitFor();
+  // Large tiles, the user's most used first.
+  const tile = page.getByTestId('category-tile').first();
+  const code = await tile.getAttribute('data-code');
+  const tileName = await tile.textContent();
+  await tap(tile);
+  await type(page.getByTestId('description'), '3幢2单元的独居老人家里水管漏水，请社区帮忙找人修');
+  await tap(page.getByTestId('save'));
+  await page.locator('[data-testid="saved"], [data-testid="report-error"]').first().waitFor();
+  assert.equal(await page.getByTestId('report-error').count(), 0, await page.getByTestId('report-error').textContent().catch(() => ''));
+  console.log(`report flow (need with photo and GPS): ${taps} taps, ${typed} typed field`);
+  assert.ok(taps <= 6, `${taps} taps`);
+  assert.equal(typed, 1);
+
+  // What was saved: the category's name as the title, the kind, the position, the photo.
+  const saved = await page.evaluate(async (category) => {
+    const { store } = window.haitang;
+    const s = store
+      .all()
+      .filter((r) => r.category === category && r.reported_by === store.userId)
+      .sort((a, b) => b.reported_at - a.reported_at)[0];
+    if (!s) return null;
+    const got = await store.load(s.id);
+    return { title: s.title, kind: s.kind, location: Boolean(got.doc.location), photos: (got.doc.attachments ?? []).length };
+  }, code);
+  assert.deepEqual(saved, { title: tileName, kind: 'need', location: true, photos: 1 });
+  await context.close();
+});

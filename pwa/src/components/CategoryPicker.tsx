@@ -1,3 +1,4 @@
+import { useState } from 'preact/hooks';
 import type { Category, RecordKind } from '../api';
 import { getLang, t } from '../i18n';
 
@@ -70,6 +71,73 @@ export function CategoryPicker({ categories, kind, group: groupCode, category, o
           ))}
         </select>
       )}
+    </div>
+  );
+}
+
+/** How many tiles the quick choice shows. */
+const TILES = 6;
+
+/** Categories one can file under for `kind`: subcategories, and classes without any. */
+function leaves(categories: Category[], kind: RecordKind): Category[] {
+  return categories.filter(
+    (c) => c.kinds.includes(kind) && (c.parent !== null || !categories.some((s) => s.parent === c.code)),
+  );
+}
+
+interface TilesProps {
+  categories: Category[];
+  kind: RecordKind;
+  /** How often this user filed under each category: the most used come first. */
+  used: Map<string, number>;
+  category: string;
+  onPick: (code: string) => void;
+}
+
+/**
+ * The quick choice of category for older users: large tiles, this user's most used first
+ * (then the catalogue's order), and a search over every category's name. The selects
+ * below stay for browsing the whole tree.
+ */
+export function CategoryTiles({ categories, kind, used, category, onPick }: TilesProps) {
+  const [q, setQ] = useState('');
+  const all = leaves(categories, kind);
+  const query = q.trim().toLowerCase();
+  const shown = query
+    ? all.filter((c) => c.name_zh.includes(query) || c.name_en.toLowerCase().includes(query) || c.code.includes(query))
+    : [...all].sort((a, b) => (used.get(b.code) ?? 0) - (used.get(a.code) ?? 0)).slice(0, TILES);
+  if (all.length === 0) return null;
+  return (
+    <div class="field">
+      <span class="label" id="tiles-label">
+        {t(query ? 'report.categoryFound' : used.size ? 'report.categoryUsed' : 'report.categoryCommon')}
+      </span>
+      <div class="tiles" role="radiogroup" aria-labelledby="tiles-label" data-testid="category-tiles">
+        {shown.map((c) => (
+          <button
+            key={c.code}
+            type="button"
+            role="radio"
+            aria-checked={category === c.code}
+            class={category === c.code ? 'tile tile-on' : 'tile'}
+            data-testid="category-tile"
+            data-code={c.code}
+            onClick={() => onPick(c.code)}
+          >
+            {name(c)}
+          </button>
+        ))}
+        {shown.length === 0 && <p class="muted">{t('report.categoryNone')}</p>}
+      </div>
+      <input
+        type="search"
+        class="tiles-search"
+        aria-label={t('report.categorySearch')}
+        placeholder={t('report.categorySearch')}
+        data-testid="category-search"
+        value={q}
+        onInput={(e) => setQ(e.currentTarget.value)}
+      />
     </div>
   );
 }

@@ -15,7 +15,8 @@ import { useCare } from './Visits';
 import { VISIT_CHECKS } from '../generated/protocol.mjs';
 import { PlacePicker, placeOf } from '../components/PlacePicker';
 import { currentLocation } from '../geo';
-import { CategoryPicker } from '../components/CategoryPicker';
+import { CategoryPicker, CategoryTiles, groupOf } from '../components/CategoryPicker';
+import { categoryName } from '../labels';
 
 interface Props {
   user: User;
@@ -40,7 +41,9 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
   // A leader files everything under their own sector; nobody else is tied to one.
   const { fixedSector, defaultGrid } = placeOf(user, reference);
   const empty = (): Draft => ({
-    kind: 'event',
+    // A building, lane or courtyard leader mostly passes on residents' needs; grid staff
+    // mostly report what they find on patrol.
+    kind: user.role === 'leader' ? 'need' : 'event',
     group: '',
     category: '',
     title: '',
@@ -73,6 +76,9 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
       }));
     }
   }
+  // The categories this user filed under most: the first tiles.
+  const used = new Map<string, number>();
+  for (const r of store.all()) if (r.reported_by === user.id) used.set(r.category, (used.get(r.category) ?? 0) + 1);
   const [saving, setSaving] = useState(false);
   const [savedId, setSavedId] = useState<string | null>(null);
   // The visit just saved, and its household: a need it found is one tap away.
@@ -160,15 +166,25 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
     setLocating(true);
     setLocError(null);
     currentLocation()
-      .then((location) => update({ location }))
+      // Not `update`: a position arriving after a save must not hide its confirmation.
+      .then((location) => setDraft((d) => ({ ...d, location })))
       .catch((err: Error) => setLocError(t(err.message === 'unavailable' ? 'report.locationUnavailable' : 'report.locationFailed')))
       .finally(() => setLocating(false));
   }
 
+  // The position is taken when the form opens (editable, and again for the next record of
+  // a round), so that nobody has to remember the button.
+  const located = useRef(false);
+  useEffect(() => {
+    if (located.current || draft.location) return;
+    located.current = true;
+    locate();
+  }, [draft.location]);
+
   async function submit(e: Event) {
     e.preventDefault();
     if (saving) return;
-    if (!draft.category || !draft.title.trim() || !grid) {
+    if (!draft.category || !grid) {
       setError(!grid ? t('report.noUnits') : t('report.required'));
       return;
     }
@@ -192,7 +208,8 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
         grid,
         sector: draft.sector || undefined,
         category: draft.category,
-        title: draft.title.trim(),
+        // Optional for older users: the category names the record when they leave it empty.
+        title: draft.title.trim() || categoryName(reference.categories, draft.category),
         description: draft.description,
         address: draft.address.trim(),
         household: draft.household || undefined,
@@ -206,6 +223,7 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
       }, photos.length ? (A, doc) => addAttachments(A, doc, photos.map(toAttachment)) : undefined, draftId);
       setPhotos([]);
       setDraftId(crypto.randomUUID());
+      located.current = false; // the next record of a round is somewhere else
       // Saved on the phone; keep the kind and place for the next record of a round.
       setDraft({ ...empty(), kind: draft.kind, grid: draft.grid, sector: draft.sector, group: draft.group });
       if (prefill) setPrefilled(true); // the next record of the round is about another household
@@ -277,6 +295,27 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
           </div>
         </fieldset>
 
+        <div class="field">
+          <span class="label">{t('photos.title')}</span>
+          <DraftPhotos photos={photos} onRemove={(sha) => setPhotos((ps) => ps.filter((p) => p.sha256 !== sha))} />
+          <PhotoPicker
+            userId={user.id}
+            state="draft"
+            disabled={saving}
+            onAdded={(added) => {
+              setSavedId(null);
+              setPhotos((ps) => [...ps, ...added.filter((a) => !ps.some((p) => p.sha256 === a.sha256))]);
+            }}
+          />
+        </div>
+
+        <CategoryTiles
+          categories={reference.categories}
+          kind={draft.kind}
+          used={used}
+          category={draft.category}
+          onPick={(code) => update({ group: groupOf(reference.categories, code), category: code })}
+        />
         <CategoryPicker
           categories={reference.categories}
           kind={draft.kind}
@@ -430,20 +469,6 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
         <Duplicates store={store} category={draft.category} location={draft.location} onOpen={onOpen} />
 
         <PlacePicker user={user} reference={reference} grid={grid} sector={draft.sector} onChange={update} />
-
-        <div class="field">
-          <span class="label">{t('photos.title')}</span>
-          <DraftPhotos photos={photos} onRemove={(sha) => setPhotos((ps) => ps.filter((p) => p.sha256 !== sha))} />
-          <PhotoPicker
-            userId={user.id}
-            state="draft"
-            disabled={saving}
-            onAdded={(added) => {
-              setSavedId(null);
-              setPhotos((ps) => [...ps, ...added.filter((a) => !ps.some((p) => p.sha256 === a.sha256))]);
-            }}
-          />
-        </div>
 
         {error && (
           <p class="alert alert-error" role="alert" data-testid="report-error">
