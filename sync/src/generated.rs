@@ -500,7 +500,11 @@ fn protocol_rule_rows() -> String {
         } else {
             who.to_owned()
         };
-        let note = if r.needs_note() { " (note required)" } else { "" };
+        let note = if r.needs_note() {
+            " (note required)"
+        } else {
+            ""
+        };
         let to = match (r.action, r.to) {
             (Action::Report, _) => code(Status::Reported.as_str()),
             (_, Some(s)) => code(s.as_str()),

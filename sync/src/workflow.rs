@@ -10,8 +10,8 @@
 
 use crate::record::{EditError, Reader, Record};
 pub use crate::rules::{
-    Action, CategoryRules, DEADLINE_RUNS, Denied, Facts, Field, Level, Note, OPEN, RECTIFIED,
-    Rule, Status, VERIFYING, WITH_HANDLER, Who, Write, available, check, due_at, role_level,
+    Action, CategoryRules, DEADLINE_RUNS, Denied, Facts, Field, Level, Note, OPEN, RECTIFIED, Rule,
+    Status, VERIFYING, WITH_HANDLER, Who, Write, available, check, due_at, role_level,
 };
 use crate::scope::Principal;
 use automerge::transaction::Transactable;

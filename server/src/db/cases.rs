@@ -39,9 +39,10 @@ fn bucket_sql(
             "(level = ?L AND level != 'community' AND {})",
             status_in(workflow::OPEN)
         )),
-        Bucket::AwaitingVerification => {
-            with_level(&format!("({} AND level = ?L)", status_in(workflow::VERIFYING)))
-        }
+        Bucket::AwaitingVerification => with_level(&format!(
+            "({} AND level = ?L)",
+            status_in(workflow::VERIFYING)
+        )),
         Bucket::Overdue => {
             params.push(V::Integer(now_ms()));
             format!(
