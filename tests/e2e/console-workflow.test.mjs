@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import * as A from '@automerge/automerge';
-import { ACTIONS, available, check, dueAt, factsOf, perform, readWorkflow } from '../../pwa/src/console/workflow.mjs';
+import { ACTIONS, LEVELS, STATUSES, available, check, dueAt, factsOf, perform, readWorkflow } from '../../pwa/src/console/workflow.mjs';
 import { newRecord } from '../../pwa/src/record/core.mjs';
 
 const REPORTER = 1;
@@ -44,7 +44,9 @@ test('every person, status, conflict and level: the same answers as the Rust che
       }
     });
   });
-  assert.equal(checked, 10 * 4 * 64 * 2 * 17);
+  // Every pair of concurrent statuses, at every level, with and without on-the-spot.
+  assert.equal(matrix.facts.length, STATUSES.length ** 2 * LEVELS.length * 2);
+  assert.equal(checked, matrix.who.length * matrix.facts.length * ACTIONS.length);
 });
 
 test('on the spot needs a category that allows it', () => {
