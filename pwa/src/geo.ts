@@ -1,13 +1,17 @@
 import type { Location } from './record/core.mjs';
 
-/** Why no position came: the phone has no GPS, or it gave none in time. */
-export type LocateError = 'unavailable' | 'failed';
+/** No position came: the phone has no GPS (`unavailable`), or it gave none in time (`failed`). */
+export class LocateError extends Error {
+  constructor(readonly reason: 'unavailable' | 'failed') {
+    super(`position ${reason}`);
+  }
+}
 
 /** The phone's position now (WGS-84, as the GPS gives it; converted only when drawn on a map). */
 export function currentLocation(): Promise<Location> {
   return new Promise((resolve, reject) => {
     if (!('geolocation' in navigator)) {
-      reject(new Error('unavailable' satisfies LocateError));
+      reject(new LocateError('unavailable'));
       return;
     }
     navigator.geolocation.getCurrentPosition(
@@ -17,8 +21,13 @@ export function currentLocation(): Promise<Location> {
           lng: pos.coords.longitude,
           accuracy_m: Math.round(pos.coords.accuracy * 10) / 10,
         }),
-      () => reject(new Error('failed' satisfies LocateError)),
+      () => reject(new LocateError('failed')),
       { enableHighAccuracy: true, timeout: 20_000, maximumAge: 30_000 },
     );
   });
+}
+
+/** What to tell the user when no position came. */
+export function locateErrorKey(err: unknown): 'report.locationUnavailable' | 'report.locationFailed' {
+  return err instanceof LocateError && err.reason === 'unavailable' ? 'report.locationUnavailable' : 'report.locationFailed';
 }

@@ -119,7 +119,7 @@ export function CategoryTiles({ categories, kind, used, category, onPick }: Tile
             type="button"
             role="radio"
             aria-checked={category === c.code}
-            class={category === c.code ? 'tile tile-on' : 'tile'}
+            class={category === c.code ? 'seg seg-on' : 'seg'}
             data-testid="category-tile"
             data-code={c.code}
             onClick={() => onPick(c.code)}

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { RecordKind } from '../api';
 import { CategoryPicker, groupOf } from '../components/CategoryPicker';
-import { currentLocation } from '../geo';
+import { currentLocation, locateErrorKey } from '../geo';
 import { t } from '../i18n';
 import type { Reference } from '../reference';
 import { useUnsaved } from '../unsaved';
@@ -104,7 +104,7 @@ export function Correct({ record: r, reference, onSave, onCancel }: Props) {
               setLocError(null);
               currentLocation()
                 .then(setLocation)
-                .catch((err: Error) => setLocError(t(err.message === 'unavailable' ? 'report.locationUnavailable' : 'report.locationFailed')))
+                .catch((err: unknown) => setLocError(t(locateErrorKey(err))))
                 .finally(() => setLocating(false));
             }}
           >

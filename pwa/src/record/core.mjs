@@ -68,10 +68,7 @@ export function addNote(A, doc, note) {
 /** Edits a Text field as a diff, so concurrent typing on another phone merges instead of being replaced. */
 export function editText(A, doc, field, value, at) {
   if (!TEXT_FIELDS.includes(field)) throw new Error(`${field} is not a text field`);
-  if (String(doc[field] ?? '') === value) return doc;
-  return A.change(doc, { message: MESSAGES.edit, time: Math.floor(at / 1000) }, (d) => {
-    A.updateText(d, [field], value);
-  });
+  return correct(A, doc, { [field]: value }, at);
 }
 
 /**

@@ -251,7 +251,7 @@ export function Detail({ id, user, store, syncer, reference, onBack, onOpen }: P
       </section>
 
       <section class="card">
-        <h2 class="section-title">{t('report.description')}</h2>
+        <h2 class="section-title">{correcting ? t('detail.edit') : t('report.description')}</h2>
         {!correcting ? (
           <>
             <p class="prewrap" data-testid="detail-description">

@@ -347,7 +347,7 @@ function NewsCard({ user, store, reference, onOpen }: { user: User; store: Store
                     {s.sync !== 'synced' && <span class={`chip chip-sync chip-${s.sync}`}>{label('sync', s.sync)}</span>}
                   </span>
                   <span class="row-title">{s.title || t('records.untitled')}</span>
-                  <span class="row-sub" data-testid="news-line">
+                  <span class="row-sub row-whole" data-testid="news-line">
                     {t('history.sentence', { who: name(n.by), what })} · {formatTime(n.at)}
                   </span>
                 </span>

@@ -174,7 +174,7 @@ function DemoAccounts({ accounts, password, onPick }: { accounts: DemoAccount[];
                     <span class="row-title">
                       {a.username} · {a.name} · {t(`role.${a.role}`)}
                     </span>
-                    <span class="row-sub">{t(`demo.shows.${a.role}`)}</span>
+                    <span class="row-sub row-whole">{t(`demo.shows.${a.role}`)}</span>
                   </span>
                 </button>
               </li>

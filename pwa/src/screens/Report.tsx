@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { RecordKind, User } from '../api';
 import { getLang, t } from '../i18n';
 import type { Reference } from '../reference';
@@ -14,7 +14,7 @@ import type { ReportPrefill } from './Household';
 import { useCare } from './Visits';
 import { VISIT_CHECKS } from '../generated/protocol.mjs';
 import { PlacePicker, placeOf } from '../components/PlacePicker';
-import { currentLocation } from '../geo';
+import { currentLocation, locateErrorKey } from '../geo';
 import { CategoryPicker, CategoryTiles, groupOf } from '../components/CategoryPicker';
 import { categoryName } from '../labels';
 
@@ -77,8 +77,11 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
     }
   }
   // The categories this user filed under most: the first tiles.
-  const used = new Map<string, number>();
-  for (const r of store.all()) if (r.reported_by === user.id) used.set(r.category, (used.get(r.category) ?? 0) + 1);
+  const used = useMemo(() => {
+    const counts = new Map<string, number>();
+    for (const r of store.all()) if (r.reported_by === user.id) counts.set(r.category, (counts.get(r.category) ?? 0) + 1);
+    return counts;
+  }, [store, user.id]);
   const [saving, setSaving] = useState(false);
   const [savedId, setSavedId] = useState<string | null>(null);
   // The visit just saved, and its household: a need it found is one tap away.
@@ -168,7 +171,7 @@ export function Report({ user, store, syncer, reference, prefill: opened, resume
     currentLocation()
       // Not `update`: a position arriving after a save must not hide its confirmation.
       .then((location) => setDraft((d) => ({ ...d, location })))
-      .catch((err: Error) => setLocError(t(err.message === 'unavailable' ? 'report.locationUnavailable' : 'report.locationFailed')))
+      .catch((err: unknown) => setLocError(t(locateErrorKey(err))))
       .finally(() => setLocating(false));
   }
 
